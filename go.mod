@@ -1,0 +1,3 @@
+module github.com/inferd/inferd
+
+go 1.26

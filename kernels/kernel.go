@@ -1,0 +1,103 @@
+package kernels
+
+import (
+	"context"
+	"errors"
+
+	"github.com/inferd/inferd/ir"
+	"github.com/inferd/inferd/tensor"
+)
+
+// Kernel runs one node on tensors. in has one entry per node input, nil
+// for an omitted optional input; Run returns one tensor per node output (nil
+// for an omitted optional output). Run must not modify its inputs and must
+// be safe for concurrent use.
+type Kernel interface {
+	Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error)
+}
+
+// KernelFunc adapts a function to Kernel.
+type KernelFunc func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error)
+
+// Run calls f.
+func (f KernelFunc) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) { return f(c, in) }
+
+// ValueKernel is a kernel over any ONNX value: *tensor.Tensor,
+// *tensor.Sequence, *tensor.Optional, or nil for an omitted input. Sequence,
+// optional and control-flow ops implement it; the engine prefers it over
+// Kernel when a kernel has both.
+type ValueKernel interface {
+	RunValues(c *Context, in []any) ([]any, error)
+}
+
+// Context is what a running kernel may use besides its inputs. The engine
+// makes one per Run; kernels must not keep it.
+type Context struct {
+	// Ctx is the caller's context; long kernels (loops) check it.
+	Ctx context.Context
+	// Scope resolves outer-scope names for subgraphs run from this node.
+	Scope func(name string) (any, bool)
+	// Par runs fn over [0, n) split across the session's threads; nil
+	// runs serially.
+	Par func(n int, fn func(lo, hi int))
+}
+
+// Parallel runs fn over [0, n) in chunks, using the session's threads when
+// it has more than one.
+func (c *Context) Parallel(n int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	if c == nil || c.Par == nil {
+		fn(0, n)
+		return
+	}
+	c.Par(n, fn)
+}
+
+// Alloc returns a zeroed tensor for a kernel's output. Kernels allocate
+// outputs here so that the engine can later hand out planned buffers.
+func (c *Context) Alloc(dt tensor.DType, shape ...int) *tensor.Tensor {
+	return tensor.New(dt, shape...)
+}
+
+// Subgraph is a compiled graph attribute (If branch, Loop or Scan body)
+// that a control-flow kernel runs. Values the body captures from outer
+// scopes are looked up through the Context's Scope.
+type Subgraph interface {
+	// NumInputs and NumOutputs give the body's formal parameter counts.
+	NumInputs() int
+	NumOutputs() int
+	// Run evaluates the body on in (one value per formal input).
+	Run(c *Context, in []any) ([]any, error)
+}
+
+// Build is what a Factory sees of the node it builds a kernel for.
+type Build struct {
+	Node *ir.Node
+	// Opset is the model's version of the node's domain.
+	Opset int64
+	// InputTypes and OutputTypes are the types inferred or declared for
+	// the node's values; a type may be unknown (Kind == ir.UnknownKind).
+	InputTypes  []ir.Type
+	OutputTypes []ir.Type
+	// Const returns the value of an input known at compile time
+	// (an initializer or constant), or nil.
+	Const func(i int) *tensor.Tensor
+	// Compile compiles a graph attribute of this node.
+	Compile func(g *ir.Graph) (Subgraph, error)
+}
+
+// Attrs returns an attribute reader over the node being built.
+func (b *Build) Attrs() *ir.AttrReader { return ir.Attrs(b.Node) }
+
+// Factory builds the kernel for one node. It returns ErrDecline when it
+// does not handle this node (so a lower-priority kernel may), or another
+// error when the node is invalid (a bad attribute, say).
+type Factory func(b *Build) (any, error)
+
+// ErrDecline tells the registry to try the next kernel for a node.
+var ErrDecline = errors.New("kernel declines node")
+
+// ErrUnsupported marks an op, version or data type inferd cannot run.
+var ErrUnsupported = errors.New("unsupported")
