@@ -55,13 +55,13 @@ const (
 type redStep int
 
 const (
-	redStepAdd  redStep = iota // acc += x
-	redStepAbs                 // acc += |x|
-	redStepSq                  // acc += x*x
-	redStepMul                 // acc *= x
-	redStepMax                 // acc = max(acc, x), NaN wins
-	redStepMin                 // acc = min(acc, x), NaN wins
-	redStepExp                 // acc += exp(x - m)
+	redStepAdd redStep = iota // acc += x
+	redStepAbs                // acc += |x|
+	redStepSq                 // acc += x*x
+	redStepMul                // acc *= x
+	redStepMax                // acc = max(acc, x), NaN wins
+	redStepMin                // acc = min(acc, x), NaN wins
+	redStepExp                // acc += exp(x - m)
 )
 
 type redKernel struct {
