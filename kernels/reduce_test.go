@@ -425,3 +425,25 @@ func TestReduceShapesAgainstNaive(t *testing.T) {
 		}
 	}
 }
+
+func TestReduceScalarAndStability(t *testing.T) {
+	out, err := redTestNode(t, "ReduceSum", 13, nil, 1, tensor.Scalar(float32(2.5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	redCheckF(t, "scalar", out[0], []int{}, []float64{2.5}, 0)
+	// log(e^1000 + e^1000) = 1000 + ln 2 without overflow.
+	x := tensor.FromSlice([]float32{1000, 1000, -1000, -1000}, 2, 2)
+	out, err = redTestNode(t, "ReduceLogSumExp", 13, []*ir.Attribute{redAInts("axes", 1), redAInt("keepdims", 0)}, 1, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	redCheckF(t, "lse", out[0], []int{2}, []float64{1000 + math.Ln2, -1000 + math.Ln2}, 1e-7)
+	inf := float32(math.Inf(1))
+	x = tensor.FromSlice([]float32{inf, 1, float32(math.Inf(-1)), float32(math.Inf(-1))}, 2, 2)
+	out, err = redTestNode(t, "ReduceLogSumExp", 13, []*ir.Attribute{redAInts("axes", 1), redAInt("keepdims", 0)}, 1, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	redCheckF(t, "lse inf", out[0], []int{2}, []float64{math.Inf(1), math.Inf(-1)}, 0)
+}
