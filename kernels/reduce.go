@@ -487,6 +487,33 @@ func redAccumulate[T redNum, A redAcc](c *Context, p *redPlan, step redStep, x [
 		}
 		const cb = 1024
 		nb := (last + cb - 1) / cb
+		if outer*nb < 8 && red >= 64 && p.n >= redMinWork {
+			// Few output rows: split the reduced axis instead, each
+			// piece into its own partial output, then combine.
+			parts := min(16, red/32)
+			part := make([]A, parts*p.outN)
+			redFill(part, ident)
+			par(parts*outer, func(lo, hi int) {
+				for u := lo; u < hi; u++ {
+					q, o := u/outer, u%outer
+					dst := part[q*p.outN+o*last : q*p.outN+(o+1)*last]
+					var ms []float64
+					if m != nil {
+						ms = m[o*last : (o+1)*last]
+					}
+					for r := q * red / parts; r < (q+1)*red/parts; r++ {
+						off := (o*red + r) * last
+						redRow(step, x[off:off+last], dst, ms)
+					}
+				}
+			})
+			for q := 0; q < parts; q++ {
+				for i, v := range part[q*p.outN : (q+1)*p.outN] {
+					acc[i] = redCombine(step, acc[i], v)
+				}
+			}
+			return
+		}
 		par(outer*nb, func(lo, hi int) {
 			for u := lo; u < hi; u++ {
 				o, bi := u/nb, u%nb
