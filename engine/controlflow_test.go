@@ -328,6 +328,15 @@ func TestLoopTripCount(t *testing.T) {
 	wantTensor(t, "y", out["y"], tensor.Scalar[int64](10))
 	wantTensor(t, "scan_out", out["scan_out"], tensor.FromSlice(i64(), 0))
 
+	// The body leaves the scan output's type unknown: an empty scan takes
+	// the element type declared for the Loop's output.
+	body := loopSumBody(nil)
+	body.Outputs[2] = anyv("scan")
+	g2 := loopGraph(body, "M", "")
+	g2.Outputs[1] = tv("scan_out", tensor.Int64, 0)
+	out = runModel(t, g2, 11, map[string]any{"y0": tensor.Scalar[int64](10), "M": tensor.Scalar[int64](0)})
+	wantTensor(t, "scan_out", out["scan_out"], tensor.FromSlice(i64(), 0))
+
 	// M only (a for loop).
 	g = loopGraph(loopSumBody(nil), "M", "")
 	out = runModel(t, g, 11, map[string]any{"y0": tensor.Scalar[int64](1), "M": tensor.Scalar[int64](3)})
@@ -643,6 +652,16 @@ func TestSequenceMap(t *testing.T) {
 	out = runModel(t, g, 17, map[string]any{"s1": &tensor.Sequence{ElemType: tensor.Float32},
 		"b": tensor.Scalar[float32](10), "s2": &tensor.Sequence{ElemType: tensor.Float32}})
 	wantSeq(t, "r0", out["r0"])
+	if s := out["r1"].(*tensor.Sequence); s.ElemType != tensor.Float32 {
+		t.Fatalf("empty r1 has element type %v, want float32 (the fallback)", s.ElemType)
+	}
+	// With the node's output declared, its element type is used.
+	g.Outputs[1] = seqv("r1", tensor.Int64)
+	out = runModel(t, g, 17, map[string]any{"s1": &tensor.Sequence{ElemType: tensor.Float32},
+		"b": tensor.Scalar[float32](10), "s2": &tensor.Sequence{ElemType: tensor.Float32}})
+	if s := out["r1"].(*tensor.Sequence); s.ElemType != tensor.Int64 || len(s.Tensors) != 0 {
+		t.Fatalf("empty r1: got %v with %d tensors, want an empty int64 sequence", s.ElemType, len(s.Tensors))
+	}
 }
 
 // ---- Identity on sequences and optionals ----

@@ -91,11 +91,20 @@ func ctlKind(v any) string {
 	return fmt.Sprintf("a %T", v)
 }
 
-// ctlOutputTypes returns the declared types of g's outputs.
-func ctlOutputTypes(g *ir.Graph) []ir.Type {
-	out := make([]ir.Type, len(g.Outputs))
-	for i, o := range g.Outputs {
-		out[i] = o.Type
+// ctlScanTypes returns the declared per-iteration types of a body's scan
+// outputs (g's outputs from first on), used only when a loop runs no
+// iteration. Where the body leaves an element type unknown it is taken
+// from the node's own output (node outputs from nodeFirst on).
+func ctlScanTypes(b *Build, g *ir.Graph, first, nodeFirst int) []ir.Type {
+	var out []ir.Type
+	for i := first; i < len(g.Outputs); i++ {
+		t := g.Outputs[i].Type
+		if t.Kind == ir.UnknownKind || (t.Kind == ir.TensorKind && !t.DType.Valid()) {
+			if j := nodeFirst + i - first; j < len(b.OutputTypes) && b.OutputTypes[j].Kind == ir.TensorKind && b.OutputTypes[j].DType.Valid() {
+				t = ir.Type{Kind: ir.TensorKind, DType: b.OutputTypes[j].DType}
+			}
+		}
+		out = append(out, t)
 	}
 	return out
 }
@@ -394,7 +403,7 @@ func newLoop(b *Build) (any, error) {
 	if k.nout > k.nCarried+k.nScan {
 		return nil, fmt.Errorf("Loop has %d outputs, its body gives only %d loop-carried values and %d scan outputs", k.nout, k.nCarried, k.nScan)
 	}
-	k.scanTypes = ctlOutputTypes(g)[1+k.nCarried:]
+	k.scanTypes = ctlScanTypes(b, g, 1+k.nCarried, k.nCarried)
 	return k, nil
 }
 
@@ -544,7 +553,7 @@ func newScan9(b *Build) (any, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	k.scanTypes = ctlOutputTypes(g)[k.nState:]
+	k.scanTypes = ctlScanTypes(b, g, k.nState, k.nState)
 	return k, nil
 }
 
@@ -671,9 +680,10 @@ func newScan8(b *Build) (any, error) {
 	if k.nout > k.nState+k.nOut {
 		return nil, fmt.Errorf("Scan has %d outputs, its body gives %d", k.nout, k.nState+k.nOut)
 	}
-	types := ctlOutputTypes(g)
-	k.stateType = types[:k.nState]
-	k.scanTypes = types[k.nState:]
+	for _, o := range g.Outputs[:k.nState] {
+		k.stateType = append(k.stateType, o.Type)
+	}
+	k.scanTypes = ctlScanTypes(b, g, k.nState, k.nState)
 	return k, nil
 }
 

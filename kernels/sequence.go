@@ -420,7 +420,16 @@ func newSequenceMap(b *Build) (any, error) {
 	if body.NumOutputs() < len(b.Node.Outputs) {
 		return nil, fmt.Errorf("body has %d outputs, the node %d", body.NumOutputs(), len(b.Node.Outputs))
 	}
-	return &ctlSequenceMap{body: body, nout: len(b.Node.Outputs), outTypes: ctlOutputTypes(g)}, nil
+	k := &ctlSequenceMap{body: body, nout: len(b.Node.Outputs), outTypes: ctlScanTypes(b, g, 0, 0)}
+	for j := range k.outTypes {
+		// An unknown body output type: take the node's sequence element type.
+		if k.outTypes[j].Kind != ir.TensorKind && j < len(b.OutputTypes) {
+			if ot := b.OutputTypes[j]; ot.Kind == ir.SequenceKind && ot.Elem != nil && ot.Elem.Kind == ir.TensorKind {
+				k.outTypes[j] = *ot.Elem
+			}
+		}
+	}
+	return k, nil
 }
 
 func (k *ctlSequenceMap) RunValues(c *Context, in []any) ([]any, error) {
