@@ -682,3 +682,32 @@ func TestIdentityValues(t *testing.T) {
 		t.Fatalf("got %v %v, want the inputs back", out["s2"], out["o2"])
 	}
 }
+
+func TestLoopConcurrentRuns(t *testing.T) {
+	// One session, many goroutines: compiled bodies hold no run state.
+	g := loopGraph(loopSumBody(tensor.Scalar[int64](1000)), "M", "cond")
+	s, err := engine.Compile(model(g, 13), engine.Options{Threads: 2, Registry: cfRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	errs := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			m := int64(w + 1)
+			out, err := s.RunValues(context.Background(), map[string]any{"y0": tensor.Scalar[int64](0), "M": tensor.Scalar(m), "cond": tensor.Scalar(true)})
+			if err == nil {
+				// y after m iterations is 0+1+…+(m-1).
+				if got := out["y"].(*tensor.Tensor).Data.([]int64)[0]; got != m*(m-1)/2 {
+					err = fmt.Errorf("M=%d: y = %d, want %d", m, got, m*(m-1)/2)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
