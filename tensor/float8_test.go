@@ -106,12 +106,12 @@ func TestF8Encode(t *testing.T) {
 		{inf, false, 0x7f},
 		{-inf, false, 0xff},
 		{nan, true, 0x7f},
-		{1.0 / 1024, true, 0},     // half the smallest subnormal: ties to zero
-		{3.0 / 1024, true, 0x02},  // 1.5 subnormal units: ties to even (2)
-		{1.0625, true, 0x38},      // 1 + 1/16 tie: even (1.0)
-		{1.1875, true, 0x3a},      // 1 + 3/16 tie: even (1.25)
-		{-1e-7, true, 0x80},       // -0
-		{0.4789254, true, 0x2f},   // 0.46875 (1.875 * 2^-2)
+		{1.0 / 1024, true, 0},    // half the smallest subnormal: ties to zero
+		{3.0 / 1024, true, 0x02}, // 1.5 subnormal units: ties to even (2)
+		{1.0625, true, 0x38},     // 1 + 1/16 tie: even (1.0)
+		{1.1875, true, 0x3a},     // 1 + 3/16 tie: even (1.25)
+		{-1e-7, true, 0x80},      // -0
+		{0.4789254, true, 0x2f},  // 0.46875 (1.875 * 2^-2)
 		{1.0 / 64 * 1.99, true, 0x10},
 	})
 	check("e4m3fnuz", func(x float64, s bool) uint8 { return uint8(F8E4M3FNUZFromFloat64(x, s)) }, []c{
