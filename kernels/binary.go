@@ -838,7 +838,9 @@ var (
 
 // ---- BitShift ----
 
-type ewUint interface{ ~uint8 | ~uint16 | ~uint32 | ~uint64 }
+type ewUint interface {
+	~uint8 | ~uint16 | ~uint32 | ~uint64
+}
 
 func ewShiftT[T ewUint](c *Context, left bool, x, y *tensor.Tensor) (*tensor.Tensor, error) {
 	// Go defines shifts by at least the width as 0, which is what a
