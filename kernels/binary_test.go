@@ -73,6 +73,12 @@ func ewRun(t *testing.T, op string, opset int64, attrs []*ir.Attribute, in ...*t
 // relative, NaN equal to NaN).
 func ewExpect(t *testing.T, name string, got *tensor.Tensor, want *tensor.Tensor) {
 	t.Helper()
+	ewExpectRel(t, name, got, want, 1e-12)
+}
+
+// ewExpectRel is ewExpect with a relative tolerance for float64 values.
+func ewExpectRel(t *testing.T, name string, got *tensor.Tensor, want *tensor.Tensor, rel64 float64) {
+	t.Helper()
 	if got.DType != want.DType || !tensor.EqualShapes(got.Shape, want.Shape) {
 		t.Fatalf("%s: got %v, want %v", name, got, want)
 	}
@@ -87,7 +93,7 @@ func ewExpect(t *testing.T, name string, got *tensor.Tensor, want *tensor.Tensor
 	case []float64:
 		w := want.Data.([]float64)
 		for i := range g {
-			if !ewClose(g[i], w[i], 1e-12) {
+			if !ewClose(g[i], w[i], rel64) {
 				t.Fatalf("%s: element %d = %v, want %v\ngot  %v\nwant %v", name, i, g[i], w[i], g, w)
 			}
 		}
