@@ -22,6 +22,9 @@ type shpMover interface {
 	take(do, base int, idx []int)
 	// put sets dst[idx[i]] = src[so+i] for every i, in order.
 	put(idx []int, so int)
+	// tile copies an nq×nr block transposed: dst[do+i*dsq+j] =
+	// src[so+i+j*ssr], in cache-sized tiles.
+	tile(do, so, nq, nr, dsq, ssr int)
 }
 
 type shpMove[T any] struct{ d, s []T }
@@ -41,6 +44,24 @@ func (m shpMove[T]) put(idx []int, so int) {
 	s := m.s[so : so+len(idx)]
 	for i, k := range idx {
 		m.d[k] = s[i]
+	}
+}
+
+func (m shpMove[T]) tile(do, so, nq, nr, dsq, ssr int) {
+	const b = 16
+	for i0 := 0; i0 < nq; i0 += b {
+		i1 := min(i0+b, nq)
+		for j0 := 0; j0 < nr; j0 += b {
+			j1 := min(j0+b, nr)
+			for j := j0; j < j1; j++ {
+				s := m.s[so+j*ssr+i0 : so+j*ssr+i1]
+				dp := do + i0*dsq + j
+				for _, v := range s {
+					m.d[dp] = v
+					dp += dsq
+				}
+			}
+		}
 	}
 }
 
@@ -210,6 +231,16 @@ func shpCopyStrided(c *Context, m shpMover, shape []int, do int, ds []int, so in
 		return
 	}
 	r := len(g.shape) - 1
+	if r > 0 && g.ds[r] == 1 && g.ss[r] != 1 && g.ss[r] != 0 && g.shape[r] >= 8 {
+		// A transposition: if some other axis is contiguous in src, copy
+		// in tiles so that both sides stay in cache.
+		for q := r - 1; q >= 0; q-- {
+			if g.ss[q] == 1 && g.shape[q] >= 8 {
+				shpCopyTiled(c, m, g, q)
+				return
+			}
+		}
+	}
 	rows := 1
 	for _, n := range g.shape[:r] {
 		rows *= n
@@ -219,6 +250,46 @@ func shpCopyStrided(c *Context, m shpMover, shape []int, do int, ds []int, so in
 		return
 	}
 	m.rows(g, 0, rows)
+}
+
+// shpTileRows is the number of rows of the contiguous src axis one unit of
+// tiled work covers.
+const shpTileRows = 64
+
+// shpCopyTiled copies region g, whose last axis is contiguous in dst and
+// axis q contiguous in src, as transposed tiles of the (q, last) planes.
+func shpCopyTiled(c *Context, m shpMover, g *shpGeom, q int) {
+	r := len(g.shape) - 1
+	var oshape, ods, oss []int
+	for a := range r {
+		if a != q {
+			oshape = append(oshape, g.shape[a])
+			ods = append(ods, g.ds[a])
+			oss = append(oss, g.ss[a])
+		}
+	}
+	nq, nr := g.shape[q], g.shape[r]
+	nqb := (nq + shpTileRows - 1) / shpTileRows
+	units := shpProd(oshape) * nqb
+	work := func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			o, qb := u/nqb, u%nqb
+			do, so := g.do, g.so
+			for a := len(oshape) - 1; a >= 0; a-- {
+				i := o % oshape[a]
+				o /= oshape[a]
+				do += i * ods[a]
+				so += i * oss[a]
+			}
+			q0 := qb * shpTileRows
+			m.tile(do+q0*g.ds[q], so+q0, min(shpTileRows, nq-q0), nr, g.ds[q], g.ss[r])
+		}
+	}
+	if units > 1 && shpProd(g.shape) >= shpParMin {
+		c.Parallel(units, work)
+		return
+	}
+	work(0, units)
 }
 
 // shpFill sets every element of dst to the single element of val (a

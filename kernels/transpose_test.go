@@ -86,3 +86,65 @@ func TestSpaceToDepth(t *testing.T) {
 	shpEq(t, back, y)
 	shpErr(t, "multiples", "SpaceToDepth", 13, []*ir.Attribute{shpAI("blocksize", 2)}, shpIota(1, 1, 3, 4))
 }
+
+func TestTransposeAllPerms(t *testing.T) {
+	// Every permutation of a 4-D tensor, checked against index arithmetic;
+	// the sizes let the tiled path run for the transposing ones.
+	shape := []int{3, 10, 2, 9}
+	x := shpIota(shape...)
+	st := tensor.Strides(shape)
+	var perms [][]int
+	var gen func(p []int, used []bool)
+	gen = func(p []int, used []bool) {
+		if len(p) == 4 {
+			perms = append(perms, append([]int(nil), p...))
+			return
+		}
+		for a := range 4 {
+			if !used[a] {
+				used[a] = true
+				gen(append(p, a), used)
+				used[a] = false
+			}
+		}
+	}
+	gen(nil, make([]bool, 4))
+	for _, p := range perms {
+		got := shpRun1(t, "Transpose", 13, []*ir.Attribute{shpAIs("perm", int64(p[0]), int64(p[1]), int64(p[2]), int64(p[3]))}, x)
+		oshape := []int{shape[p[0]], shape[p[1]], shape[p[2]], shape[p[3]]}
+		if !tensor.EqualShapes(got.Shape, oshape) {
+			t.Fatalf("perm %v: shape %v, want %v", p, got.Shape, oshape)
+		}
+		d := got.Data.([]float32)
+		k := 0
+		for i0 := range oshape[0] {
+			for i1 := range oshape[1] {
+				for i2 := range oshape[2] {
+					for i3 := range oshape[3] {
+						want := i0*st[p[0]] + i1*st[p[1]] + i2*st[p[2]] + i3*st[p[3]]
+						if d[k] != float32(want) {
+							t.Fatalf("perm %v: out[%d,%d,%d,%d] = %v, want %v", p, i0, i1, i2, i3, d[k], want)
+						}
+						k++
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestTransposeLarge3D(t *testing.T) {
+	// Tiled and split across threads, with an outer axis.
+	x := shpIota(4, 130, 70)
+	got := shpRun1(t, "Transpose", 13, []*ir.Attribute{shpAIs("perm", 0, 2, 1)}, x)
+	d := got.Data.([]float32)
+	for b := range 4 {
+		for i := range 70 {
+			for j := range 130 {
+				if want := float32((b*130+j)*70 + i); d[(b*70+i)*130+j] != want {
+					t.Fatalf("out[%d,%d,%d] = %v, want %v", b, i, j, d[(b*70+i)*130+j], want)
+				}
+			}
+		}
+	}
+}
