@@ -304,9 +304,10 @@ func shpFill(c *Context, dst, val *tensor.Tensor) error {
 	return nil
 }
 
-// shpView returns a tensor sharing t's storage with another shape.
+// shpView returns a tensor sharing t's storage with another shape (the
+// shape slice itself is copied).
 func shpView(t *tensor.Tensor, shape []int) *tensor.Tensor {
-	return &tensor.Tensor{DType: t.DType, Shape: shape, Data: t.Data}
+	return &tensor.Tensor{DType: t.DType, Shape: append([]int{}, shape...), Data: t.Data}
 }
 
 // shpProd returns the product of dims.
