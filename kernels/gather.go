@@ -398,7 +398,7 @@ func newOneHot(b *Build) (any, error) {
 				continue
 			}
 			k := int64(f) // indices are truncated toward zero
-			if k < 0 {
+			if k < 0 && b.Opset >= 11 { // negative indices count from the end since opset 11
 				k += int64(depth)
 			}
 			if k < 0 || k >= int64(depth) {
