@@ -1,0 +1,359 @@
+package kernels
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/inferd/inferd/internal/parallel"
+	"github.com/inferd/inferd/ir"
+	"github.com/inferd/inferd/tensor"
+)
+
+// Test helpers for the linalg family.
+
+func linalgAInt(name string, v int64) *ir.Attribute {
+	return &ir.Attribute{Name: name, Type: ir.AttrInt, I: v}
+}
+
+func linalgAFloat(name string, v float32) *ir.Attribute {
+	return &ir.Attribute{Name: name, Type: ir.AttrFloat, F: v}
+}
+
+func linalgAInts(name string, v ...int64) *ir.Attribute {
+	return &ir.Attribute{Name: name, Type: ir.AttrInts, Ints: v}
+}
+
+func linalgAString(name, v string) *ir.Attribute {
+	return &ir.Attribute{Name: name, Type: ir.AttrString, S: []byte(v)}
+}
+
+var linalgTestPool = parallel.New(4)
+
+// linalgTry builds op at opset with attrs and runs it on in; consts marks
+// inputs to offer as compile-time constants. nout output names are given.
+func linalgTry(op string, opset int64, nout int, attrs []*ir.Attribute, consts []bool, in ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+	n := &ir.Node{Name: "n", OpType: op, Attrs: attrs}
+	for i, t := range in {
+		if t == nil {
+			n.Inputs = append(n.Inputs, "")
+		} else {
+			n.Inputs = append(n.Inputs, string(rune('a'+i)))
+		}
+	}
+	for i := 0; i < nout; i++ {
+		n.Outputs = append(n.Outputs, string(rune('A'+i)))
+	}
+	b := &Build{Node: n, Opset: opset, Const: func(i int) *tensor.Tensor {
+		if i < len(consts) && consts[i] && i < len(in) {
+			return in[i]
+		}
+		return nil
+	}}
+	k, err := Default.Build(b)
+	if err != nil {
+		return nil, err
+	}
+	c := &Context{Par: linalgTestPool.For}
+	return k.(Kernel).Run(c, in)
+}
+
+func linalgRunOp(t *testing.T, op string, opset int64, nout int, attrs []*ir.Attribute, in ...*tensor.Tensor) []*tensor.Tensor {
+	t.Helper()
+	out, err := linalgTry(op, opset, nout, attrs, nil, in...)
+	if err != nil {
+		t.Fatalf("%s: %v", op, err)
+	}
+	return out
+}
+
+func linalgF32(shape []int, v ...float32) *tensor.Tensor { return tensor.FromSlice(v, shape...) }
+
+func linalgRandF32(r *rand.Rand, shape ...int) *tensor.Tensor {
+	v := make([]float32, tensor.NumElements(shape))
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return tensor.FromSlice(v, shape...)
+}
+
+// linalgClose checks got against want (float64 values) within a mixed
+// absolute/relative tolerance.
+func linalgClose(t *testing.T, name string, got *tensor.Tensor, wantShape []int, want []float64, tol float64) {
+	t.Helper()
+	if got == nil {
+		t.Fatalf("%s: nil output", name)
+	}
+	if !tensor.EqualShapes(got.Shape, wantShape) {
+		t.Fatalf("%s: shape %v, want %v", name, got.Shape, wantShape)
+	}
+	g, err := Float64s(got)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if len(g) != len(want) {
+		t.Fatalf("%s: %d values, want %d", name, len(g), len(want))
+	}
+	for i := range g {
+		w := want[i]
+		if math.IsNaN(w) && math.IsNaN(g[i]) {
+			continue
+		}
+		if math.IsInf(w, 0) && g[i] == w {
+			continue
+		}
+		if d := math.Abs(g[i] - w); d > tol*(1+math.Abs(w)) || math.IsNaN(g[i]) {
+			t.Fatalf("%s: element %d is %v, want %v (shape %v)", name, i, g[i], w, wantShape)
+		}
+	}
+}
+
+func linalgF64s(t *tensor.Tensor) []float64 {
+	v, err := Float64s(t)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// linalgRefMatMul multiplies row-major matrices straight from the
+// definition, in float64.
+func linalgRefMatMul(a, b []float64, m, k, n int) []float64 {
+	out := make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			s := 0.0
+			for p := 0; p < k; p++ {
+				s += a[i*k+p] * b[p*n+j]
+			}
+			out[i*n+j] = s
+		}
+	}
+	return out
+}
+
+func TestLinalgMatMulSmall(t *testing.T) {
+	a := linalgF32([]int{2, 3}, 1, 2, 3, 4, 5, 6)
+	b := linalgF32([]int{3, 2}, 7, 8, 9, 10, 11, 12)
+	out := linalgRunOp(t, "MatMul", 13, 1, nil, a, b)
+	linalgClose(t, "2x3·3x2", out[0], []int{2, 2}, []float64{58, 64, 139, 154}, 0)
+
+	// 1-D operands: vector·matrix, matrix·vector, vector·vector.
+	v := linalgF32([]int{3}, 1, 0, -1)
+	out = linalgRunOp(t, "MatMul", 13, 1, nil, v, b)
+	linalgClose(t, "v·B", out[0], []int{2}, []float64{-4, -4}, 0)
+	out = linalgRunOp(t, "MatMul", 13, 1, nil, a, v)
+	linalgClose(t, "A·v", out[0], []int{2}, []float64{-2, -2}, 0)
+	out = linalgRunOp(t, "MatMul", 13, 1, nil, v, linalgF32([]int{3}, 2, 5, 7))
+	linalgClose(t, "v·v", out[0], []int{}, []float64{-5}, 0)
+
+	// Integer matmul.
+	ai := tensor.FromSlice([]int64{1, 2, 3, 4}, 2, 2)
+	bi := tensor.FromSlice([]int64{5, 6, 7, 8}, 2, 2)
+	out = linalgRunOp(t, "MatMul", 13, 1, nil, ai, bi)
+	if got := out[0].Data.([]int64); got[0] != 19 || got[1] != 22 || got[2] != 43 || got[3] != 50 {
+		t.Fatalf("int64 matmul = %v", got)
+	}
+
+	// Mismatched inner dimensions is an error.
+	if _, err := linalgTry("MatMul", 13, 1, nil, nil, a, a); err == nil {
+		t.Fatal("MatMul of 2x3 by 2x3 did not fail")
+	}
+}
+
+func TestLinalgMatMulRandom(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	cases := []struct{ as, bs []int }{
+		{[]int{1, 1}, []int{1, 1}},
+		{[]int{5, 7}, []int{7, 3}},
+		{[]int{100, 300}, []int{300, 70}},
+		{[]int{7, 513}, []int{513, 300}},
+		{[]int{2, 128, 64}, []int{64, 96}},
+		{[]int{2, 1, 3, 4}, []int{3, 4, 5}},
+		{[]int{3, 4}, []int{2, 3, 4, 5}},
+		{[]int{4, 1, 9, 16}, []int{1, 3, 16, 9}},
+		{[]int{17}, []int{2, 17, 40}},
+		{[]int{2, 3, 17}, []int{17}},
+		{[]int{1, 600}, []int{600, 1}},
+	}
+	for _, tc := range cases {
+		a := linalgRandF32(r, tc.as...)
+		b := linalgRandF32(r, tc.bs...)
+		out := linalgRunOp(t, "MatMul", 13, 1, nil, a, b)
+		shape, want := linalgRefBatchMatMul(linalgF64s(a), tc.as, linalgF64s(b), tc.bs)
+		linalgClose(t, "MatMul "+tensor.ShapeString(tc.as)+tensor.ShapeString(tc.bs), out[0], shape, want, 1e-4)
+
+		// float64 and float16 agree too.
+		a64, _ := FromFloat64s(tensor.Float64, tc.as, linalgF64s(a))
+		b64, _ := FromFloat64s(tensor.Float64, tc.bs, linalgF64s(b))
+		out = linalgRunOp(t, "MatMul", 13, 1, nil, a64, b64)
+		linalgClose(t, "MatMul f64", out[0], shape, want, 1e-9)
+	}
+	a16, _ := FromFloat64s(tensor.Float16, []int{3, 4}, []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+	b16, _ := FromFloat64s(tensor.Float16, []int{4, 1}, []float64{1, 0.5, 0.25, -1})
+	out := linalgRunOp(t, "MatMul", 13, 1, nil, a16, b16)
+	if out[0].DType != tensor.Float16 {
+		t.Fatalf("float16 MatMul gave %v", out[0].DType)
+	}
+	linalgClose(t, "MatMul f16", out[0], []int{3, 1}, []float64{-1.25, 1.75, 4.75}, 0)
+}
+
+// linalgRefBatchMatMul is numpy.matmul from its definition.
+func linalgRefBatchMatMul(a []float64, as []int, b []float64, bs []int) ([]int, []float64) {
+	a1, b1 := len(as) == 1, len(bs) == 1
+	if a1 {
+		as = []int{1, as[0]}
+	}
+	if b1 {
+		bs = []int{bs[0], 1}
+	}
+	m, k, n := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
+	batch, err := BroadcastShapes(as[:len(as)-2], bs[:len(bs)-2])
+	if err != nil {
+		panic(err)
+	}
+	var out []float64
+	it := NewIndexer(batch, as[:len(as)-2], bs[:len(bs)-2])
+	for i := 0; i < tensor.NumElements(batch); i++ {
+		ao, bo := it.Off[0]*m*k, it.Off[1]*k*n
+		out = append(out, linalgRefMatMul(a[ao:ao+m*k], b[bo:bo+k*n], m, k, n)...)
+		it.Next()
+	}
+	shape := append([]int{}, batch...)
+	if !a1 {
+		shape = append(shape, m)
+	}
+	if !b1 {
+		shape = append(shape, n)
+	}
+	return shape, out
+}
+
+func TestLinalgGemm(t *testing.T) {
+	// Hand example: A' = [[1,2],[3,4]], B' = [[5,6],[7,8]], C = [1, -1].
+	// A'B' = [[19,22],[43,50]]; Y = 0.5·A'B' + 2·C.
+	a := linalgF32([]int{2, 2}, 1, 3, 2, 4) // transposed
+	b := linalgF32([]int{2, 2}, 5, 7, 6, 8) // transposed
+	c := linalgF32([]int{2}, 1, -1)
+	attrs := []*ir.Attribute{linalgAFloat("alpha", 0.5), linalgAFloat("beta", 2), linalgAInt("transA", 1), linalgAInt("transB", 1)}
+	out := linalgRunOp(t, "Gemm", 13, 1, attrs, a, b, c)
+	linalgClose(t, "Gemm hand", out[0], []int{2, 2}, []float64{11.5, 9, 23.5, 23}, 0)
+	// Same with B as a compile-time constant (pre-transposed path).
+	res, err := linalgTry("Gemm", 13, 1, attrs, []bool{false, true}, a, b, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	linalgClose(t, "Gemm const B", res[0], []int{2, 2}, []float64{11.5, 9, 23.5, 23}, 0)
+
+	r := rand.New(rand.NewSource(2))
+	for _, dims := range [][3]int{{1, 1, 1}, {3, 5, 4}, {1, 700, 33}, {2, 40, 300}, {130, 70, 260}} {
+		m, n, k := dims[0], dims[1], dims[2]
+		for ta := 0; ta < 2; ta++ {
+			for tb := 0; tb < 2; tb++ {
+				for _, cs := range [][]int{nil, {}, {n}, {m, 1}, {m, n}, {1, n}} {
+					as := []int{m, k}
+					if ta == 1 {
+						as = []int{k, m}
+					}
+					bs := []int{k, n}
+					if tb == 1 {
+						bs = []int{n, k}
+					}
+					at, bt := linalgRandF32(r, as...), linalgRandF32(r, bs...)
+					am := linalgRefTranspose(linalgF64s(at), as, ta == 1)
+					bm := linalgRefTranspose(linalgF64s(bt), bs, tb == 1)
+					want := linalgRefMatMul(am, bm, m, k, n)
+					alpha, beta := 1.5, -0.5
+					in := []*tensor.Tensor{at, bt}
+					if cs != nil {
+						ct := linalgRandF32(r, cs...)
+						cv := linalgF64s(ct)
+						st := BroadcastStrides(cs, []int{m, n})
+						for i := 0; i < m; i++ {
+							for j := 0; j < n; j++ {
+								want[i*n+j] = alpha*want[i*n+j] + beta*cv[i*st[0]+j*st[1]]
+							}
+						}
+						in = append(in, ct)
+					} else {
+						for i := range want {
+							want[i] *= alpha
+						}
+					}
+					attrs := []*ir.Attribute{linalgAFloat("alpha", float32(alpha)), linalgAFloat("beta", float32(beta)),
+						linalgAInt("transA", int64(ta)), linalgAInt("transB", int64(tb))}
+					for _, constB := range []bool{false, true} {
+						res, err := linalgTry("Gemm", 13, 1, attrs, []bool{false, constB}, in...)
+						if err != nil {
+							t.Fatal(err)
+						}
+						linalgClose(t, "Gemm random", res[0], []int{m, n}, want, 1e-4)
+					}
+				}
+			}
+		}
+	}
+
+	// Integer Gemm with defaults (alpha = beta = 1).
+	ai := tensor.FromSlice([]int32{1, 2, 3, 4}, 2, 2)
+	ci := tensor.FromSlice([]int32{10}, 1)
+	out = linalgRunOp(t, "Gemm", 13, 1, nil, ai, ai, ci)
+	if got := out[0].Data.([]int32); got[0] != 17 || got[1] != 20 || got[2] != 25 || got[3] != 32 {
+		t.Fatalf("int32 Gemm = %v", got)
+	}
+	// A C that does not broadcast is an error.
+	if _, err := linalgTry("Gemm", 13, 1, nil, nil, ai, ai, tensor.FromSlice([]int32{1, 2, 3}, 3)); err == nil {
+		t.Fatal("Gemm with C of length 3 did not fail")
+	}
+}
+
+// linalgRefTranspose returns a row-major matrix of shape s, transposed if tr.
+func linalgRefTranspose(v []float64, s []int, tr bool) []float64 {
+	if !tr {
+		return v
+	}
+	r, c := s[0], s[1]
+	out := make([]float64, len(v))
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			out[j*r+i] = v[i*c+j]
+		}
+	}
+	return out
+}
+
+func linalgBenchMatMul(b *testing.B, m, k, n int, transB bool) {
+	r := rand.New(rand.NewSource(1))
+	a := linalgRandF32(r, m, k)
+	var w *tensor.Tensor
+	var attrs []*ir.Attribute
+	op := "MatMul"
+	if transB {
+		w = linalgRandF32(r, n, k)
+		op = "Gemm"
+		attrs = []*ir.Attribute{linalgAInt("transB", 1)}
+	} else {
+		w = linalgRandF32(r, k, n)
+	}
+	n0 := &ir.Node{Name: "n", OpType: op, Inputs: []string{"a", "b"}, Outputs: []string{"y"}, Attrs: attrs}
+	kern, err := Default.Build(&Build{Node: n0, Opset: 13, Const: func(int) *tensor.Tensor { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := parallel.New(2)
+	c := &Context{Par: pool.For}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := kern.(Kernel).Run(c, []*tensor.Tensor{a, w}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*float64(2*m*n*k)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+}
+
+func BenchmarkLinalgMatMul128x768x768(b *testing.B)  { linalgBenchMatMul(b, 128, 768, 768, false) }
+func BenchmarkLinalgMatMul128x768x3072(b *testing.B) { linalgBenchMatMul(b, 128, 768, 3072, false) }
+func BenchmarkLinalgGemmTB128x768x768(b *testing.B)  { linalgBenchMatMul(b, 128, 768, 768, true) }
+func BenchmarkLinalgGemmTB1x784x128(b *testing.B)    { linalgBenchMatMul(b, 1, 784, 128, true) }
+func BenchmarkLinalgMatMul1x784x128(b *testing.B)    { linalgBenchMatMul(b, 1, 784, 128, false) }
+func BenchmarkLinalgMatMul512x512x512(b *testing.B)  { linalgBenchMatMul(b, 512, 512, 512, false) }
