@@ -357,3 +357,67 @@ func BenchmarkLinalgGemmTB128x768x768(b *testing.B)  { linalgBenchMatMul(b, 128,
 func BenchmarkLinalgGemmTB1x784x128(b *testing.B)    { linalgBenchMatMul(b, 1, 784, 128, true) }
 func BenchmarkLinalgMatMul1x784x128(b *testing.B)    { linalgBenchMatMul(b, 1, 784, 128, false) }
 func BenchmarkLinalgMatMul512x512x512(b *testing.B)  { linalgBenchMatMul(b, 512, 512, 512, false) }
+
+func TestLinalgSoftmax(t *testing.T) {
+	sm := []float64{0.09003057317038046, 0.24472847105479767, 0.6652409557748219}
+	lsm := []float64{-2.4076059644443806, -1.4076059644443804, -0.4076059644443803}
+	x := linalgF32([]int{2, 3}, 1, 2, 3, 1001, 1002, 1003)
+	out := linalgRunOp(t, "Softmax", 13, 1, nil, x)
+	linalgClose(t, "softmax", out[0], []int{2, 3}, append(append([]float64{}, sm...), sm...), 1e-6)
+	out = linalgRunOp(t, "LogSoftmax", 13, 1, nil, x)
+	linalgClose(t, "logsoftmax", out[0], []int{2, 3}, append(append([]float64{}, lsm...), lsm...), 1e-6)
+
+	// Along axis 0 (strided): columns [1, 1001] etc; softmax of (0, 1000).
+	out = linalgRunOp(t, "Softmax", 13, 1, []*ir.Attribute{linalgAInt("axis", 0)}, x)
+	linalgClose(t, "softmax axis 0", out[0], []int{2, 3}, []float64{0, 0, 0, 1, 1, 1}, 1e-6)
+
+	// Opset 11 flattens from the axis: with axis 0 the whole tensor is one row.
+	y := linalgF32([]int{2, 1, 3}, 1, 2, 3, 1, 2, 3)
+	out = linalgRunOp(t, "Softmax", 11, 1, []*ir.Attribute{linalgAInt("axis", 0)}, y)
+	half := []float64{sm[0] / 2, sm[1] / 2, sm[2] / 2}
+	linalgClose(t, "softmax-11 axis 0", out[0], []int{2, 1, 3}, append(append([]float64{}, half...), half...), 1e-6)
+	// Opset 11 default axis 1 gives rows of 3; opset 13 default -1 too.
+	out = linalgRunOp(t, "Softmax", 11, 1, nil, y)
+	linalgClose(t, "softmax-11 default", out[0], []int{2, 1, 3}, append(append([]float64{}, sm...), sm...), 1e-6)
+	// Opset 13 with axis 1 of size 1: all ones.
+	out = linalgRunOp(t, "Softmax", 13, 1, []*ir.Attribute{linalgAInt("axis", 1)}, y)
+	linalgClose(t, "softmax-13 axis 1", out[0], []int{2, 1, 3}, []float64{1, 1, 1, 1, 1, 1}, 1e-6)
+
+	// Hardmax picks the first maximum.
+	h := linalgF32([]int{2, 4}, 3, 7, 7, 1, -1, -5, -1, -2)
+	out = linalgRunOp(t, "Hardmax", 13, 1, nil, h)
+	linalgClose(t, "hardmax", out[0], []int{2, 4}, []float64{0, 1, 0, 0, 1, 0, 0, 0}, 0)
+	out = linalgRunOp(t, "Hardmax", 13, 1, []*ir.Attribute{linalgAInt("axis", 0)}, h)
+	linalgClose(t, "hardmax axis 0", out[0], []int{2, 4}, []float64{1, 1, 1, 1, 0, 0, 0, 0}, 0)
+
+	// float16 in, float16 out.
+	x16, _ := FromFloat64s(tensor.Float16, []int{3}, []float64{1, 2, 3})
+	out = linalgRunOp(t, "Softmax", 13, 1, nil, x16)
+	if out[0].DType != tensor.Float16 {
+		t.Fatalf("float16 softmax gave %v", out[0].DType)
+	}
+	linalgClose(t, "softmax f16", out[0], []int{3}, sm, 1e-3)
+
+	// Large strided case against the definition.
+	r := rand.New(rand.NewSource(3))
+	big := linalgRandF32(r, 3, 5, 130)
+	out = linalgRunOp(t, "LogSoftmax", 13, 1, []*ir.Attribute{linalgAInt("axis", 1)}, big)
+	bv := linalgF64s(big)
+	want := make([]float64, len(bv))
+	for o := 0; o < 3; o++ {
+		for i := 0; i < 130; i++ {
+			s := 0.0
+			for j := 0; j < 5; j++ {
+				s += math.Exp(bv[o*650+j*130+i])
+			}
+			for j := 0; j < 5; j++ {
+				want[o*650+j*130+i] = bv[o*650+j*130+i] - math.Log(s)
+			}
+		}
+	}
+	linalgClose(t, "logsoftmax strided", out[0], []int{3, 5, 130}, want, 1e-5)
+
+	if _, err := linalgTry("Softmax", 13, 1, []*ir.Attribute{linalgAInt("axis", 2)}, nil, x); err == nil {
+		t.Fatal("axis 2 of a 2-D input did not fail")
+	}
+}
