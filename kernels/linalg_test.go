@@ -421,3 +421,22 @@ func TestLinalgSoftmax(t *testing.T) {
 		t.Fatal("axis 2 of a 2-D input did not fail")
 	}
 }
+
+func TestLinalgDet(t *testing.T) {
+	x := linalgF32([]int{2, 2}, 1, 2, 3, 4)
+	out := linalgRunOp(t, "Det", 11, 1, nil, x)
+	linalgClose(t, "det 2x2", out[0], []int{}, []float64{-2}, 1e-6)
+
+	x = linalgF32([]int{2, 3, 3}, 6, 1, 1, 4, -2, 5, 2, 8, 7,
+		0, 1, 0, 1, 0, 0, 0, 0, 1) // second is a row swap: det -1
+	out = linalgRunOp(t, "Det", 11, 1, nil, x)
+	linalgClose(t, "det batch", out[0], []int{2}, []float64{-306, -1}, 1e-6)
+
+	x64 := tensor.FromSlice([]float64{1, 2, 2, 4}, 1, 2, 2) // singular
+	out = linalgRunOp(t, "Det", 22, 1, nil, x64)
+	linalgClose(t, "det singular", out[0], []int{1}, []float64{0}, 0)
+
+	if _, err := linalgTry("Det", 11, 1, nil, nil, linalgF32([]int{2, 3}, 1, 2, 3, 4, 5, 6)); err == nil {
+		t.Fatal("Det of a 2x3 matrix did not fail")
+	}
+}
