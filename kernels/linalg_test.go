@@ -440,3 +440,93 @@ func TestLinalgDet(t *testing.T) {
 		t.Fatal("Det of a 2x3 matrix did not fail")
 	}
 }
+
+func TestLinalgBatchNorm(t *testing.T) {
+	x := linalgF32([]int{1, 2, 1, 2}, 1, 2, 3, 4)
+	scale, bias := linalgF32([]int{2}, 1, 2), linalgF32([]int{2}, 0, 1)
+	mean, vr := linalgF32([]int{2}, 1.5, 3), linalgF32([]int{2}, 0.25, 1)
+	eps := []*ir.Attribute{linalgAFloat("epsilon", 0)}
+	for _, opset := range []int64{6, 7, 9, 14, 15} {
+		out := linalgRunOp(t, "BatchNormalization", opset, 1, eps, x, scale, bias, mean, vr)
+		linalgClose(t, "batchnorm", out[0], []int{1, 2, 1, 2}, []float64{-1, 1, 1, 3}, 1e-6)
+	}
+	// Training mode: batch statistics and running averages.
+	xt := linalgF32([]int{2, 1, 1}, 1, 3)
+	one, zero := linalgF32([]int{1}, 1), linalgF32([]int{1}, 0)
+	attrs := []*ir.Attribute{linalgAFloat("epsilon", 0), linalgAInt("training_mode", 1)}
+	out := linalgRunOp(t, "BatchNormalization", 15, 3, attrs, xt, one, zero, zero, one)
+	linalgClose(t, "bn train y", out[0], []int{2, 1, 1}, []float64{-1, 1}, 1e-6)
+	linalgClose(t, "bn train mean", out[1], []int{1}, []float64{0.2}, 1e-6)
+	linalgClose(t, "bn train var", out[2], []int{1}, []float64{1}, 1e-6)
+	// Wrong parameter size.
+	if _, err := linalgTry("BatchNormalization", 15, 1, nil, nil, x, one, zero, zero, one); err == nil {
+		t.Fatal("BatchNormalization with 1 scale for 2 channels did not fail")
+	}
+}
+
+func TestLinalgInstanceGroupNorm(t *testing.T) {
+	x := linalgF32([]int{1, 1, 4}, 1, 2, 3, 4)
+	eps := []*ir.Attribute{linalgAFloat("epsilon", 0)}
+	out := linalgRunOp(t, "InstanceNormalization", 6, 1, eps, x, linalgF32([]int{1}, 2), linalgF32([]int{1}, 1))
+	linalgClose(t, "instancenorm", out[0], []int{1, 1, 4}, []float64{-1.6832815729997477, 0.10557280900008403, 1.894427190999916, 3.6832815729997477}, 1e-6)
+
+	g := linalgF32([]int{1, 4, 1}, 1, 2, 3, 4)
+	attrs := []*ir.Attribute{linalgAFloat("epsilon", 0), linalgAInt("num_groups", 2)}
+	out = linalgRunOp(t, "GroupNormalization", 21, 1, attrs, g, linalgF32([]int{4}, 1, 2, 3, 4), linalgF32([]int{4}, 0, 0, 0, 1))
+	linalgClose(t, "groupnorm-21", out[0], []int{1, 4, 1}, []float64{-1, 2, -3, 5}, 1e-6)
+	out = linalgRunOp(t, "GroupNormalization", 18, 1, attrs, g, linalgF32([]int{2}, 1, 2), linalgF32([]int{2}, 0, 1))
+	linalgClose(t, "groupnorm-18", out[0], []int{1, 4, 1}, []float64{-1, 1, -1, 3}, 1e-6)
+	bad := []*ir.Attribute{linalgAInt("num_groups", 3)}
+	if _, err := linalgTry("GroupNormalization", 21, 1, bad, nil, g, linalgF32([]int{4}, 1, 2, 3, 4), linalgF32([]int{4}, 0, 0, 0, 1)); err == nil {
+		t.Fatal("4 channels in 3 groups did not fail")
+	}
+}
+
+func TestLinalgLayerNorm(t *testing.T) {
+	x := linalgF32([]int{2, 2}, 1, 3, 2, 6)
+	attrs := []*ir.Attribute{linalgAFloat("epsilon", 0)}
+	out := linalgRunOp(t, "LayerNormalization", 17, 3, attrs, x, linalgF32([]int{2}, 1, 2), linalgF32([]int{2}, 0.5, 0))
+	linalgClose(t, "layernorm y", out[0], []int{2, 2}, []float64{-0.5, 2, -0.5, 2}, 1e-6)
+	linalgClose(t, "layernorm mean", out[1], []int{2, 1}, []float64{2, 4}, 1e-6)
+	linalgClose(t, "layernorm invstd", out[2], []int{2, 1}, []float64{1, 0.5}, 1e-6)
+	if out[1].DType != tensor.Float32 {
+		t.Fatalf("Mean is %v, want float32", out[1].DType)
+	}
+	// Axis 0: one row of four, no bias, scale broadcast from [1, 2]... of shape [2,2].
+	attrs = append(attrs, linalgAInt("axis", 0))
+	out = linalgRunOp(t, "LayerNormalization", 17, 1, attrs, x, linalgF32([]int{2, 2}, 1, 1, 1, 2))
+	s := math.Sqrt(3.5)
+	linalgClose(t, "layernorm axis 0", out[0], []int{2, 2}, []float64{-2 / s, 0, -1 / s, 6 / s}, 1e-6)
+	// Scale of shape [1, 2] for a [2, 2] input along the last axis.
+	out = linalgRunOp(t, "LayerNormalization", 17, 1, []*ir.Attribute{linalgAFloat("epsilon", 0)}, x, linalgF32([]int{1, 2}, 3, 1))
+	linalgClose(t, "layernorm scale [1,2]", out[0], []int{2, 2}, []float64{-3, 1, -3, 1}, 1e-6)
+	// Scale that varies per row (unidirectional broadcast to all of X).
+	out = linalgRunOp(t, "LayerNormalization", 17, 1, []*ir.Attribute{linalgAFloat("epsilon", 0)}, x, linalgF32([]int{2, 1}, 3, 1))
+	linalgClose(t, "layernorm scale [2,1]", out[0], []int{2, 2}, []float64{-3, 3, -1, 1}, 1e-6)
+}
+
+func TestLinalgLpLRNMVN(t *testing.T) {
+	x := linalgF32([]int{2, 2}, 3, 4, 0, 0)
+	out := linalgRunOp(t, "LpNormalization", 1, 1, nil, x)
+	linalgClose(t, "lp2", out[0], []int{2, 2}, []float64{0.6, 0.8, 0, 0}, 1e-6)
+	out = linalgRunOp(t, "LpNormalization", 1, 1, []*ir.Attribute{linalgAInt("p", 1)}, x)
+	linalgClose(t, "lp1", out[0], []int{2, 2}, []float64{3.0 / 7, 4.0 / 7, 0, 0}, 1e-6)
+	out = linalgRunOp(t, "LpNormalization", 1, 1, []*ir.Attribute{linalgAInt("axis", 0)}, x)
+	linalgClose(t, "lp2 axis 0", out[0], []int{2, 2}, []float64{1, 1, 0, 0}, 1e-6)
+
+	l := linalgF32([]int{1, 3, 1, 1}, 1, 2, 3)
+	attrs := []*ir.Attribute{linalgAInt("size", 3), linalgAFloat("alpha", 3), linalgAFloat("beta", 1), linalgAFloat("bias", 1)}
+	out = linalgRunOp(t, "LRN", 13, 1, attrs, l)
+	linalgClose(t, "lrn size 3", out[0], []int{1, 3, 1, 1}, []float64{1.0 / 6, 2.0 / 15, 3.0 / 14}, 1e-6)
+	attrs[0] = linalgAInt("size", 2)
+	attrs[1] = linalgAFloat("alpha", 2)
+	out = linalgRunOp(t, "LRN", 13, 1, attrs, l)
+	linalgClose(t, "lrn size 2", out[0], []int{1, 3, 1, 1}, []float64{1.0 / 6, 2.0 / 14, 3.0 / 10}, 1e-6)
+
+	m := linalgF32([]int{2, 1, 1, 2}, 1, 2, 3, 4)
+	out = linalgRunOp(t, "MeanVarianceNormalization", 13, 1, nil, m)
+	sd := math.Sqrt(1.25) + 1e-9
+	linalgClose(t, "mvn", out[0], []int{2, 1, 1, 2}, []float64{-1.5 / sd, -0.5 / sd, 0.5 / sd, 1.5 / sd}, 1e-6)
+	out = linalgRunOp(t, "MeanVarianceNormalization", 13, 1, []*ir.Attribute{linalgAInts("axes", 3)}, m)
+	linalgClose(t, "mvn last axis", out[0], []int{2, 1, 1, 2}, []float64{-1, 1, -1, 1}, 1e-6)
+}
