@@ -530,3 +530,102 @@ func TestLinalgLpLRNMVN(t *testing.T) {
 	out = linalgRunOp(t, "MeanVarianceNormalization", 13, 1, []*ir.Attribute{linalgAInts("axes", 3)}, m)
 	linalgClose(t, "mvn last axis", out[0], []int{2, 1, 1, 2}, []float64{-1, 1, -1, 1}, 1e-6)
 }
+
+func linalgEinsum(t *testing.T, eq string, in ...*tensor.Tensor) *tensor.Tensor {
+	t.Helper()
+	return linalgRunOp(t, "Einsum", 12, 1, []*ir.Attribute{linalgAString("equation", eq)}, in...)[0]
+}
+
+func TestLinalgEinsum(t *testing.T) {
+	a := linalgF32([]int{2, 3}, 1, 2, 3, 4, 5, 6)
+	b := linalgF32([]int{3, 2}, 7, 8, 9, 10, 11, 12)
+	linalgClose(t, "ij,jk->ik", linalgEinsum(t, "ij,jk->ik", a, b), []int{2, 2}, []float64{58, 64, 139, 154}, 0)
+	linalgClose(t, "ij,jk (implicit)", linalgEinsum(t, "ij,jk", a, b), []int{2, 2}, []float64{58, 64, 139, 154}, 0)
+	linalgClose(t, "ij,jk->ki", linalgEinsum(t, "ij, jk -> ki", a, b), []int{2, 2}, []float64{58, 139, 64, 154}, 0)
+	linalgClose(t, "ij->ji", linalgEinsum(t, "ij->ji", a), []int{3, 2}, []float64{1, 4, 2, 5, 3, 6}, 0)
+	linalgClose(t, "ba (implicit transpose)", linalgEinsum(t, "ba", a), []int{3, 2}, []float64{1, 4, 2, 5, 3, 6}, 0)
+	linalgClose(t, "ij->", linalgEinsum(t, "ij->", a), []int{}, []float64{21}, 0)
+	linalgClose(t, "ij->j", linalgEinsum(t, "ij->j", a), []int{3}, []float64{5, 7, 9}, 0)
+	sq := linalgF32([]int{3, 3}, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+	linalgClose(t, "ii->i", linalgEinsum(t, "ii->i", sq), []int{3}, []float64{1, 5, 9}, 0)
+	linalgClose(t, "ii (trace)", linalgEinsum(t, "ii", sq), []int{}, []float64{15}, 0)
+	v, w := linalgF32([]int{3}, 1, 2, 3), linalgF32([]int{3}, 4, 5, 6)
+	linalgClose(t, "i,i", linalgEinsum(t, "i,i", v, w), []int{}, []float64{32}, 0)
+	linalgClose(t, "i,j->ij", linalgEinsum(t, "i,j->ij", v, linalgF32([]int{2}, 1, -1)), []int{3, 2}, []float64{1, -1, 2, -2, 3, -3}, 0)
+	linalgClose(t, "ii,ij->j", linalgEinsum(t, "ii,ij->j", sq, sq), []int{3}, []float64{1*1 + 5*4 + 9*7, 1*2 + 5*5 + 9*8, 1*3 + 5*6 + 9*9}, 0)
+	// Implicit output orders upper case before lower case: "Ab,bc" -> "Ac".
+	linalgClose(t, "Ab,bc", linalgEinsum(t, "Ab,bc", a, b), []int{2, 2}, []float64{58, 64, 139, 154}, 0)
+	linalgClose(t, "i,j,k->ijk", linalgEinsum(t, "i,j,k->ijk", linalgF32([]int{2}, 1, 2), linalgF32([]int{2}, 3, 4), linalgF32([]int{1}, 10)),
+		[]int{2, 2, 1}, []float64{30, 40, 60, 80}, 0)
+
+	r := rand.New(rand.NewSource(4))
+	// Attention scores: bhqd,bhkd->bhqk (B used transposed).
+	q, k := linalgRandF32(r, 2, 3, 5, 8), linalgRandF32(r, 2, 3, 7, 8)
+	qv, kv := linalgF64s(q), linalgF64s(k)
+	want := make([]float64, 2*3*5*7)
+	for bh := 0; bh < 6; bh++ {
+		for i := 0; i < 5; i++ {
+			for j := 0; j < 7; j++ {
+				s := 0.0
+				for d := 0; d < 8; d++ {
+					s += qv[bh*40+i*8+d] * kv[bh*56+j*8+d]
+				}
+				want[bh*35+i*7+j] = s
+			}
+		}
+	}
+	linalgClose(t, "bhqd,bhkd->bhqk", linalgEinsum(t, "bhqd,bhkd->bhqk", q, k), []int{2, 3, 5, 7}, want, 1e-5)
+	// Same contraction with the output permuted: bhqd,bhkd->bkhq.
+	perm := make([]float64, len(want))
+	for bb := 0; bb < 2; bb++ {
+		for h := 0; h < 3; h++ {
+			for i := 0; i < 5; i++ {
+				for j := 0; j < 7; j++ {
+					perm[((bb*7+j)*3+h)*5+i] = want[((bb*3+h)*5+i)*7+j]
+				}
+			}
+		}
+	}
+	linalgClose(t, "bhqd,bhkd->bkhq", linalgEinsum(t, "bhqd,bhkd->bkhq", q, k), []int{2, 7, 3, 5}, perm, 1e-5)
+
+	// Ellipsis with broadcasting batch dims: [2,1,3,4]·[5,4,2].
+	x, y := linalgRandF32(r, 2, 1, 3, 4), linalgRandF32(r, 5, 4, 2)
+	shape, ref := linalgRefBatchMatMul(linalgF64s(x), x.Shape, linalgF64s(y), y.Shape)
+	linalgClose(t, "...ij,...jk->...ik", linalgEinsum(t, "...ij,...jk->...ik", x, y), shape, ref, 1e-5)
+	linalgClose(t, "...ij,...jk (implicit)", linalgEinsum(t, "...ij,...jk", x, y), shape, ref, 1e-5)
+
+	// A contraction needing operand permutes: ijk,jil->kl.
+	u, z := linalgRandF32(r, 2, 3, 4), linalgRandF32(r, 3, 2, 5)
+	uv, zv := linalgF64s(u), linalgF64s(z)
+	want = make([]float64, 4*5)
+	for i := 0; i < 2; i++ {
+		for j := 0; j < 3; j++ {
+			for kk := 0; kk < 4; kk++ {
+				for l := 0; l < 5; l++ {
+					want[kk*5+l] += uv[(i*3+j)*4+kk] * zv[(j*2+i)*5+l]
+				}
+			}
+		}
+	}
+	linalgClose(t, "ijk,jil->kl", linalgEinsum(t, "ijk,jil->kl", u, z), []int{4, 5}, want, 1e-5)
+
+	// Integers, and float16 through float32.
+	ai := tensor.FromSlice([]int32{1, 2, 3, 4}, 2, 2)
+	out := linalgEinsum(t, "ij,jk->ik", ai, ai)
+	if got := out.Data.([]int32); got[0] != 7 || got[1] != 10 || got[2] != 15 || got[3] != 22 {
+		t.Fatalf("int32 einsum = %v", got)
+	}
+	h, _ := FromFloat64s(tensor.Float16, []int{2, 2}, []float64{1, 2, 3, 4})
+	out = linalgEinsum(t, "ij->i", h)
+	if out.DType != tensor.Float16 {
+		t.Fatalf("float16 einsum gave %v", out.DType)
+	}
+	linalgClose(t, "f16 ij->i", out, []int{2}, []float64{3, 7}, 0)
+
+	// Errors.
+	for _, eq := range []string{"ij,jk->ii", "ij->k", "ij,jk", "i.j->i"} {
+		if _, err := linalgTry("Einsum", 12, 1, []*ir.Attribute{linalgAString("equation", eq)}, nil, a, a); err == nil {
+			t.Fatalf("Einsum %q on two 2x3 inputs did not fail", eq)
+		}
+	}
+}
