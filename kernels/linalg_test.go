@@ -629,3 +629,243 @@ func TestLinalgEinsum(t *testing.T) {
 		}
 	}
 }
+
+func TestLinalgFloat8(t *testing.T) {
+	cases := []struct {
+		f        linalgF8Format
+		x        float32
+		sat, non uint8
+	}{
+		{linalgE4M3FN, 1, 0x38, 0x38},
+		{linalgE4M3FN, 0.5, 0x30, 0x30},
+		{linalgE4M3FN, -2, 0xc0, 0xc0},
+		{linalgE4M3FN, 448, 0x7e, 0x7e},
+		{linalgE4M3FN, 500, 0x7e, 0x7f},
+		{linalgE4M3FN, float32(math.Inf(-1)), 0xfe, 0xff},
+		{linalgE4M3FN, 1.0625, 0x38, 0x38}, // tie → even mantissa 0
+		{linalgE4M3FN, 1.1875, 0x3a, 0x3a}, // tie → even mantissa 2
+		{linalgE4M3FN, 1.0 / 512, 0x01, 0x01},
+		{linalgE4M3FN, 1.0 / 1024, 0x00, 0x00},
+		{linalgE4M3FN, 3.0 / 1024, 0x02, 0x02},
+		{linalgE4M3FNUZ, 1, 0x40, 0x40},
+		{linalgE4M3FNUZ, 240, 0x7f, 0x7f},
+		{linalgE4M3FNUZ, 250, 0x7f, 0x80},
+		{linalgE4M3FNUZ, float32(math.Copysign(0, -1)), 0x00, 0x00},
+		{linalgE4M3FNUZ, float32(math.NaN()), 0x80, 0x80},
+		{linalgE5M2, 1, 0x3c, 0x3c},
+		{linalgE5M2, 57344, 0x7b, 0x7b},
+		{linalgE5M2, 65536, 0x7b, 0x7c},
+		{linalgE5M2, float32(math.Inf(1)), 0x7b, 0x7c},
+		{linalgE5M2FNUZ, 1, 0x40, 0x40},
+		{linalgE5M2FNUZ, -57344, 0xff, 0xff},
+	}
+	for _, tc := range cases {
+		if got := tc.f.encode(tc.x, true); got != tc.sat {
+			t.Errorf("%+v encode(%v, saturate) = %#x, want %#x", tc.f, tc.x, got, tc.sat)
+		}
+		if got := tc.f.encode(tc.x, false); got != tc.non {
+			t.Errorf("%+v encode(%v) = %#x, want %#x", tc.f, tc.x, got, tc.non)
+		}
+	}
+	if v := linalgE4M3FN.decode(0x7e); v != 448 {
+		t.Errorf("decode 0x7e = %v", v)
+	}
+	if v := linalgE5M2.decode(0xfc); !math.IsInf(float64(v), -1) {
+		t.Errorf("E5M2 decode 0xfc = %v", v)
+	}
+	// Every finite code round-trips.
+	for _, f := range []linalgF8Format{linalgE4M3FN, linalgE4M3FNUZ, linalgE5M2, linalgE5M2FNUZ} {
+		for b := 0; b < 256; b++ {
+			v := f.decode(uint8(b))
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				continue
+			}
+			if got := f.encode(v, false); got != uint8(b) && !(v == 0 && got == 0) {
+				t.Errorf("%+v: code %#x decodes to %v, encodes to %#x", f, b, v, got)
+			}
+		}
+	}
+}
+
+func TestLinalgQuantize(t *testing.T) {
+	x := linalgF32([]int{7}, 0, 1, 2.5, 3.5, -1, 300, -300)
+	out := linalgRunOp(t, "QuantizeLinear", 10, 1, nil, x, tensor.Scalar(float32(1)))
+	if got := out[0].Data.([]uint8); !slicesEqual(got, []uint8{0, 1, 2, 4, 0, 255, 0}) {
+		t.Fatalf("uint8 quantize = %v", got)
+	}
+	out = linalgRunOp(t, "QuantizeLinear", 13, 1, nil, x, tensor.Scalar(float32(2)), tensor.Scalar(int8(1)))
+	if got := out[0].Data.([]int8); !slicesEqual(got, []int8{1, 1, 2, 3, 1, 127, -128}) {
+		t.Fatalf("int8 quantize = %v", got)
+	}
+	// Per axis.
+	xa := linalgF32([]int{2, 2}, 10, 10, 20, 20)
+	out = linalgRunOp(t, "QuantizeLinear", 13, 1, nil, xa, linalgF32([]int{2}, 1, 10), tensor.FromSlice([]uint8{0, 0}, 2))
+	if got := out[0].Data.([]uint8); !slicesEqual(got, []uint8{10, 1, 20, 2}) {
+		t.Fatalf("per-axis quantize = %v", got)
+	}
+	out = linalgRunOp(t, "QuantizeLinear", 13, 1, []*ir.Attribute{linalgAInt("axis", 0)}, xa, linalgF32([]int{2}, 1, 10), tensor.FromSlice([]uint8{0, 0}, 2))
+	if got := out[0].Data.([]uint8); !slicesEqual(got, []uint8{10, 10, 2, 2}) {
+		t.Fatalf("per-axis 0 quantize = %v", got)
+	}
+	// Blocked (opset 21): blocks of 3 along axis 1 of a [2, 4] input.
+	xb := linalgF32([]int{2, 4}, 2, 4, 6, 80, 2, 4, 6, 80)
+	sb := linalgF32([]int{2, 2}, 1, 10, 2, 20)
+	attrs := []*ir.Attribute{linalgAInt("axis", 1), linalgAInt("block_size", 3), linalgAInt("output_dtype", int64(tensor.Int16))}
+	out = linalgRunOp(t, "QuantizeLinear", 21, 1, attrs, xb, sb)
+	if got := out[0].Data.([]int16); out[0].DType != tensor.Int16 || !slicesEqual(got, []int16{2, 4, 6, 8, 1, 2, 3, 4}) {
+		t.Fatalf("blocked quantize = %v (%v)", got, out[0].DType)
+	}
+	// Deq of the same blocks.
+	q := tensor.FromSlice([]int16{2, 4, 6, 8, 1, 2, 3, 4}, 2, 4)
+	out = linalgRunOp(t, "DequantizeLinear", 21, 1, []*ir.Attribute{linalgAInt("block_size", 3)}, q, sb)
+	linalgClose(t, "blocked dequantize", out[0], []int{2, 4}, []float64{2, 4, 6, 80, 2, 4, 6, 80}, 0)
+	// 4-bit outputs saturate.
+	x4 := linalgF32([]int{2}, 10, -10)
+	out = linalgRunOp(t, "QuantizeLinear", 21, 1, nil, x4, tensor.Scalar(float32(1)), tensor.Scalar(tensor.I4(0)))
+	if got := out[0].Data.([]tensor.I4); got[0] != 7 || got[1] != -8 {
+		t.Fatalf("int4 quantize = %v", got)
+	}
+	out = linalgRunOp(t, "QuantizeLinear", 21, 1, []*ir.Attribute{linalgAInt("output_dtype", int64(tensor.Uint4))}, x4, tensor.Scalar(float32(1)))
+	if got := out[0].Data.([]tensor.U4); got[0] != 10 || got[1] != 0 {
+		t.Fatalf("uint4 quantize = %v", got)
+	}
+	// Float8 output, saturating and not.
+	x8 := linalgF32([]int{2}, 1, 1000)
+	out = linalgRunOp(t, "QuantizeLinear", 19, 1, nil, x8, tensor.Scalar(float32(1)), tensor.Scalar(tensor.F8E4M3FN(0)))
+	if got := out[0].Data.([]tensor.F8E4M3FN); got[0] != 0x38 || got[1] != 0x7e {
+		t.Fatalf("float8 quantize = %v", got)
+	}
+	out = linalgRunOp(t, "QuantizeLinear", 19, 1, []*ir.Attribute{linalgAInt("saturate", 0)}, x8, tensor.Scalar(float32(1)), tensor.Scalar(tensor.F8E4M3FN(0)))
+	if got := out[0].Data.([]tensor.F8E4M3FN); got[1] != 0x7f {
+		t.Fatalf("float8 quantize without saturation = %v", got)
+	}
+	// Errors: scale that fits no axis; zero point and output_dtype disagree.
+	if _, err := linalgTry("QuantizeLinear", 13, 1, nil, nil, xa, linalgF32([]int{3}, 1, 2, 3)); err == nil {
+		t.Fatal("scale of 3 for axis of 2 did not fail")
+	}
+	if _, err := linalgTry("QuantizeLinear", 21, 1, []*ir.Attribute{linalgAInt("output_dtype", int64(tensor.Int8))}, nil, x, tensor.Scalar(float32(1)), tensor.Scalar(uint8(0))); err == nil {
+		t.Fatal("output_dtype int8 with a uint8 zero point did not fail")
+	}
+}
+
+func slicesEqual[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestLinalgDequantize(t *testing.T) {
+	x := tensor.FromSlice([]int8{-128, 0, 127}, 3)
+	out := linalgRunOp(t, "DequantizeLinear", 10, 1, nil, x, tensor.Scalar(float32(2)), tensor.Scalar(int8(-1)))
+	linalgClose(t, "int8 dequantize", out[0], []int{3}, []float64{-254, 2, 256}, 0)
+	// Per axis, float16 scale → float16 output.
+	xa := tensor.FromSlice([]uint8{1, 2, 3, 4}, 2, 2)
+	s16, _ := FromFloat64s(tensor.Float16, []int{2}, []float64{0.5, 2})
+	out = linalgRunOp(t, "DequantizeLinear", 19, 1, nil, xa, s16, tensor.FromSlice([]uint8{1, 0}, 2))
+	if out[0].DType != tensor.Float16 {
+		t.Fatalf("dequantize with float16 scale gave %v", out[0].DType)
+	}
+	linalgClose(t, "per-axis dequantize", out[0], []int{2, 2}, []float64{0, 4, 1, 8}, 0)
+	// int32 input, no zero point.
+	out = linalgRunOp(t, "DequantizeLinear", 13, 1, nil, tensor.FromSlice([]int32{-1000, 7}, 2), tensor.Scalar(float32(0.5)))
+	linalgClose(t, "int32 dequantize", out[0], []int{2}, []float64{-500, 3.5}, 0)
+	// float8 and int4 inputs.
+	out = linalgRunOp(t, "DequantizeLinear", 21, 1, nil, tensor.FromSlice([]tensor.F8E5M2{0x3c, 0xc0}, 2), tensor.Scalar(float32(3)))
+	linalgClose(t, "float8 dequantize", out[0], []int{2}, []float64{3, -6}, 0)
+	out = linalgRunOp(t, "DequantizeLinear", 21, 1, nil, tensor.FromSlice([]tensor.I4{-8, 7}, 2), tensor.Scalar(float32(1)), tensor.Scalar(tensor.I4(-1)))
+	linalgClose(t, "int4 dequantize", out[0], []int{2}, []float64{-7, 8}, 0)
+	// Zero point type must match x.
+	if _, err := linalgTry("DequantizeLinear", 13, 1, nil, nil, x, tensor.Scalar(float32(1)), tensor.Scalar(uint8(0))); err == nil {
+		t.Fatal("uint8 zero point for int8 x did not fail")
+	}
+}
+
+func TestLinalgDynamicQuantize(t *testing.T) {
+	x := linalgF32([]int{6}, 0, 2, -3, -2.5, 1.34, 0.5)
+	out := linalgRunOp(t, "DynamicQuantizeLinear", 11, 3, nil, x)
+	if got := out[0].Data.([]uint8); !slicesEqual(got, []uint8{153, 255, 0, 26, 221, 179}) {
+		t.Fatalf("y = %v", got)
+	}
+	linalgClose(t, "y_scale", out[1], []int{}, []float64{5.0 / 255}, 1e-7)
+	if zp := out[2].Data.([]uint8); zp[0] != 153 {
+		t.Fatalf("zero point = %v", zp)
+	}
+	// All positive: the range is extended to 0, zero point 0.
+	out = linalgRunOp(t, "DynamicQuantizeLinear", 11, 3, nil, linalgF32([]int{2}, 1, 2.55))
+	if got := out[0].Data.([]uint8); got[0] != 100 || got[1] != 255 || out[2].Data.([]uint8)[0] != 0 {
+		t.Fatalf("positive input: y = %v, zp = %v", got, out[2].Data)
+	}
+}
+
+func TestLinalgMatMulInteger(t *testing.T) {
+	a := tensor.FromSlice([]uint8{11, 7, 3, 10, 6, 2, 9, 5, 1, 8, 4, 0}, 4, 3)
+	b := tensor.FromSlice([]uint8{1, 4, 2, 5, 3, 6}, 3, 2)
+	want := []int32{-38, -83, -44, -98, -50, -113, -56, -128}
+	out := linalgRunOp(t, "MatMulInteger", 10, 1, nil, a, b, tensor.Scalar(uint8(12)), tensor.Scalar(uint8(0)))
+	if got := out[0].Data.([]int32); !slicesEqual(got, want) || out[0].DType != tensor.Int32 {
+		t.Fatalf("MatMulInteger = %v", got)
+	}
+	res, err := linalgTry("MatMulInteger", 10, 1, nil, []bool{false, true, false, true}, a, b, tensor.Scalar(uint8(12)), tensor.Scalar(uint8(0)))
+	if err != nil || !slicesEqual(res[0].Data.([]int32), want) {
+		t.Fatalf("MatMulInteger with constant B = %v, %v", res, err)
+	}
+	// Per-row zero points for A, per-column for B; int8 operands.
+	ai := tensor.FromSlice([]int8{1, 2, 3, 4}, 2, 2)
+	bi := tensor.FromSlice([]int8{1, 0, 0, 1}, 2, 2)
+	out = linalgRunOp(t, "MatMulInteger", 10, 1, nil, ai, bi, tensor.FromSlice([]int8{1, 2}, 2), tensor.FromSlice([]int8{0, -1}, 2))
+	// A-zp = [[0,1],[1,2]], B-zp = [[1,1],[0,2]].
+	if got := out[0].Data.([]int32); !slicesEqual(got, []int32{0, 2, 1, 5}) {
+		t.Fatalf("MatMulInteger per-row/col = %v", got)
+	}
+}
+
+func TestLinalgQLinearMatMul(t *testing.T) {
+	a := tensor.FromSlice([]uint8{2, 4}, 1, 2)
+	b := tensor.FromSlice([]uint8{3, 5}, 2, 1)
+	out := linalgRunOp(t, "QLinearMatMul", 10, 1, nil, a, tensor.Scalar(float32(0.5)), tensor.Scalar(uint8(2)),
+		b, tensor.Scalar(float32(1)), tensor.Scalar(uint8(1)), tensor.Scalar(float32(0.5)), tensor.Scalar(uint8(10)))
+	if got := out[0].Data.([]uint8); got[0] != 18 {
+		t.Fatalf("QLinearMatMul = %v", got)
+	}
+	// Per-column b scale and an int8 output that saturates.
+	b2 := tensor.FromSlice([]uint8{3, 3, 5, 5}, 2, 2)
+	out = linalgRunOp(t, "QLinearMatMul", 21, 1, nil, a, tensor.Scalar(float32(0.5)), tensor.Scalar(uint8(2)),
+		b2, linalgF32([]int{2}, 1, 100), tensor.FromSlice([]uint8{1, 1}, 2), tensor.Scalar(float32(0.5)), tensor.Scalar(int8(10)))
+	if got := out[0].Data.([]int8); got[0] != 18 || got[1] != 127 {
+		t.Fatalf("QLinearMatMul per-column = %v", got)
+	}
+}
+
+func TestLinalgQLinearConv(t *testing.T) {
+	x := tensor.FromSlice([]uint8{1, 2, 3, 4, 5, 6, 7, 8, 9}, 1, 1, 3, 3)
+	w := tensor.FromSlice([]uint8{2, 1, 1, 2}, 1, 1, 2, 2)
+	one, two := tensor.Scalar(float32(1)), tensor.Scalar(float32(2))
+	z, z1 := tensor.Scalar(uint8(0)), tensor.Scalar(uint8(1))
+	out := linalgRunOp(t, "QLinearConv", 10, 1, nil, x, one, z1, w, one, z1, two, z)
+	if got := out[0].Data.([]uint8); !slicesEqual(got, []uint8{2, 3, 5, 6}) || !tensor.EqualShapes(out[0].Shape, []int{1, 1, 2, 2}) {
+		t.Fatalf("QLinearConv = %v %v", got, out[0].Shape)
+	}
+	out = linalgRunOp(t, "QLinearConv", 10, 1, nil, x, one, z1, w, one, z1, two, z, tensor.FromSlice([]int32{1}, 1))
+	if got := out[0].Data.([]uint8); !slicesEqual(got, []uint8{2, 4, 6, 6}) {
+		t.Fatalf("QLinearConv with bias = %v", got)
+	}
+	attrs := []*ir.Attribute{linalgAInts("pads", 1, 1, 1, 1), linalgAInts("strides", 2, 2)}
+	out = linalgRunOp(t, "QLinearConv", 10, 1, attrs, x, one, z1, w, one, z1, one, z)
+	if got := out[0].Data.([]uint8); !slicesEqual(got, []uint8{0, 2, 6, 12}) {
+		t.Fatalf("QLinearConv padded, strided = %v", got)
+	}
+	// Two groups with per-channel weight scales.
+	xg := tensor.FromSlice([]uint8{5, 7}, 1, 2, 1, 1)
+	wg := tensor.FromSlice([]uint8{2, 3}, 2, 1, 1, 1)
+	attrs = []*ir.Attribute{linalgAInt("group", 2)}
+	out = linalgRunOp(t, "QLinearConv", 10, 1, attrs, xg, one, z, wg, linalgF32([]int{2}, 1, 2), tensor.FromSlice([]uint8{0, 0}, 2), one, z)
+	if got := out[0].Data.([]uint8); !slicesEqual(got, []uint8{10, 42}) {
+		t.Fatalf("QLinearConv groups = %v", got)
+	}
+}

@@ -328,7 +328,8 @@ type linalgMatMulShape struct {
 	out        []int
 	aOff, bOff []int // nil when the batch folds into M (B has no batch)
 	cOff       []int
-	foldM      int // rows of the single product when folded
+	aIdx, bIdx []int // per output batch item, the A and B batch items
+	foldM      int   // rows of the single product when folded
 }
 
 func linalgPlanMatMul(as, bs []int) (*linalgMatMulShape, error) {
@@ -364,8 +365,10 @@ func linalgPlanMatMul(as, bs []int) (*linalgMatMulShape, error) {
 		return p, nil
 	}
 	p.aOff, p.bOff, p.cOff = make([]int, nb), make([]int, nb), make([]int, nb)
+	p.aIdx, p.bIdx = make([]int, nb), make([]int, nb)
 	it := NewIndexer(batch, aBatch, bBatch)
 	for i := 0; i < nb; i++ {
+		p.aIdx[i], p.bIdx[i] = it.Off[0], it.Off[1]
 		p.aOff[i] = it.Off[0] * p.M * p.K
 		p.bOff[i] = it.Off[1] * p.K * p.N
 		p.cOff[i] = i * p.M * p.N
