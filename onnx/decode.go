@@ -194,45 +194,9 @@ func (d *decoder) sparse(sp *onnxpb.SparseTensorProto) (*tensor.Tensor, error) {
 		if off < 0 || off >= total {
 			return nil, fmt.Errorf("sparse index %d out of range", off)
 		}
-		tensor.CopySlice(sliceRange(out.Data, off), sliceRange(vals.Data, k))
+		tensor.SetElem(out.Data, off, vals.Data, k)
 	}
 	return out, nil
-}
-
-func sliceRange(s any, i int) any {
-	t := &tensor.Tensor{Data: s}
-	_ = t
-	switch v := s.(type) {
-	case []float32:
-		return v[i : i+1]
-	case []float64:
-		return v[i : i+1]
-	case []int64:
-		return v[i : i+1]
-	case []int32:
-		return v[i : i+1]
-	case []int8:
-		return v[i : i+1]
-	case []uint8:
-		return v[i : i+1]
-	case []int16:
-		return v[i : i+1]
-	case []uint16:
-		return v[i : i+1]
-	case []tensor.F16:
-		return v[i : i+1]
-	case []tensor.BF16:
-		return v[i : i+1]
-	case []bool:
-		return v[i : i+1]
-	case []string:
-		return v[i : i+1]
-	case []uint32:
-		return v[i : i+1]
-	case []uint64:
-		return v[i : i+1]
-	}
-	panic(fmt.Sprintf("onnx: sparse values of %T", s))
 }
 
 func (d *decoder) valueInfos(vps []*onnxpb.ValueInfoProto) ([]*ir.ValueInfo, error) {

@@ -141,7 +141,35 @@ func want(got, n int, field string) error {
 	return nil
 }
 
+// typedLen returns how many entries of its typed field n elements of dt take.
+func typedLen(tp *onnxpb.TensorProto, dt tensor.DType, n int) (got, want int, field string) {
+	switch dt {
+	case tensor.Float32:
+		return len(tp.GetFloatData()), n, "float_data"
+	case tensor.Complex64:
+		return len(tp.GetFloatData()), 2 * n, "float_data"
+	case tensor.Float64:
+		return len(tp.GetDoubleData()), n, "double_data"
+	case tensor.Complex128:
+		return len(tp.GetDoubleData()), 2 * n, "double_data"
+	case tensor.Int64:
+		return len(tp.GetInt64Data()), n, "int64_data"
+	case tensor.Uint64, tensor.Uint32:
+		return len(tp.GetUint64Data()), n, "uint64_data"
+	case tensor.String:
+		return len(tp.GetStringData()), n, "string_data"
+	case tensor.Int4, tensor.Uint4, tensor.Float4E2M1:
+		return len(tp.GetInt32Data()), (n + 1) / 2, "int32_data"
+	}
+	return len(tp.GetInt32Data()), n, "int32_data"
+}
+
 func decodeTyped(tp *onnxpb.TensorProto, dt tensor.DType, n int) (any, error) {
+	// Check the field's length before allocating, so a header that claims
+	// a huge shape cannot force a huge allocation.
+	if got, want, field := typedLen(tp, dt, n); got != want {
+		return nil, fmt.Errorf("%s holds %d values, want %d", field, got, want)
+	}
 	out := tensor.MakeSlice(dt, n)
 	i32 := tp.GetInt32Data()
 	switch s := out.(type) {

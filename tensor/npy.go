@@ -477,7 +477,7 @@ func fromFortran(t *Tensor) *Tensor {
 		for a := range idx {
 			off += idx[a] * srcStrides[len(idx)-1-a]
 		}
-		copyElem(out.Data, i, src.Data, off)
+		SetElem(out.Data, i, src.Data, off)
 		for a := len(idx) - 1; a >= 0; a-- {
 			idx[a]++
 			if idx[a] < t.Shape[a] {
@@ -487,51 +487,6 @@ func fromFortran(t *Tensor) *Tensor {
 		}
 	}
 	return out
-}
-
-func copyElem(dst any, i int, src any, j int) {
-	switch d := dst.(type) {
-	case []string:
-		d[i] = src.([]string)[j]
-	case []bool:
-		d[i] = src.([]bool)[j]
-	default:
-		size := DTypeOfSlice(dst).Size()
-		_ = size
-		CopySlice(sliceAt(dst, i), sliceAt(src, j))
-	}
-}
-
-func sliceAt(s any, i int) any {
-	switch v := s.(type) {
-	case []float32:
-		return v[i : i+1]
-	case []float64:
-		return v[i : i+1]
-	case []int8:
-		return v[i : i+1]
-	case []int16:
-		return v[i : i+1]
-	case []int32:
-		return v[i : i+1]
-	case []int64:
-		return v[i : i+1]
-	case []uint8:
-		return v[i : i+1]
-	case []uint16:
-		return v[i : i+1]
-	case []uint32:
-		return v[i : i+1]
-	case []uint64:
-		return v[i : i+1]
-	case []F16:
-		return v[i : i+1]
-	case []complex64:
-		return v[i : i+1]
-	case []complex128:
-		return v[i : i+1]
-	}
-	panic("tensor: sliceAt of unsupported storage")
 }
 
 // WriteNpy encodes t in .npy version 1.0 (little-endian, C order). String

@@ -1,5 +1,7 @@
 package tensor
 
+import "reflect"
+
 // SliceLen returns the length of a storage slice, or -1 if v is not one.
 func SliceLen(v any) int {
 	switch s := v.(type) {
@@ -158,4 +160,11 @@ func CopySlice(dst, src any) int {
 		return copy(d, src.([]F4E2M1))
 	}
 	panic("tensor: CopySlice of unknown storage")
+}
+
+// SetElem sets dst[i] = src[j] for two storage slices of the same type.
+// It is meant for cold paths (layout conversion, sparse data); kernels use
+// typed loops.
+func SetElem(dst any, i int, src any, j int) {
+	reflect.ValueOf(dst).Index(i).Set(reflect.ValueOf(src).Index(j))
 }

@@ -1,0 +1,744 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/inferd/inferd/tensor"
+)
+
+// RNN, GRU and LSTM (every opset: 1, 3/7, 14 with layout, 22). All three
+// compute in float32 whatever the input type. The input projection
+// X·Wᵀ + bias of a block of time steps is one GEMM; each step then adds
+// H·Rᵀ and applies the gate functions. Large steps are split over hidden
+// units: a worker computes every gate of its units, so the cell update
+// needs no second pass (GRU without linear_before_reset needs two, as the
+// reset gate of every unit feeds the hidden gate).
+
+func init() {
+	register("RNN", func(b *Build) (any, error) { return newRNNKernel(b, rnnPlain) })
+	register("GRU", func(b *Build) (any, error) { return newRNNKernel(b, rnnGRU) })
+	register("LSTM", func(b *Build) (any, error) { return newRNNKernel(b, rnnLSTM) })
+}
+
+type rnnCell int
+
+const (
+	rnnPlain rnnCell = iota
+	rnnGRU
+	rnnLSTM
+)
+
+func (c rnnCell) String() string { return [...]string{"RNN", "GRU", "LSTM"}[c] }
+
+// gates is the number of stacked gate matrices in W and R.
+func (c rnnCell) gates() int { return [...]int{1, 3, 4}[c] }
+
+// nacts is the number of activation functions per direction.
+func (c rnnCell) nacts() int { return [...]int{1, 2, 3}[c] }
+
+func (c rnnCell) defaultActs() []string {
+	switch c {
+	case rnnGRU:
+		return []string{"Sigmoid", "Tanh"}
+	case rnnLSTM:
+		return []string{"Sigmoid", "Tanh", "Tanh"}
+	}
+	return []string{"Tanh"}
+}
+
+type rnnActKind int
+
+const (
+	rnnActRelu rnnActKind = iota
+	rnnActTanh
+	rnnActSigmoid
+	rnnActAffine
+	rnnActLeakyRelu
+	rnnActThresholdedRelu
+	rnnActScaledTanh
+	rnnActHardSigmoid
+	rnnActElu
+	rnnActSoftsign
+	rnnActSoftplus
+)
+
+// rnnActInfo: name (lower case), kind, whether it reads alpha and beta,
+// and their defaults (those of the ONNX operator of the same name).
+var rnnActInfo = []struct {
+	name          string
+	kind          rnnActKind
+	usesA, usesB  bool
+	defA, defBeta float32
+}{
+	{"relu", rnnActRelu, false, false, 0, 0},
+	{"tanh", rnnActTanh, false, false, 0, 0},
+	{"sigmoid", rnnActSigmoid, false, false, 0, 0},
+	{"affine", rnnActAffine, true, true, 1, 0},
+	{"leakyrelu", rnnActLeakyRelu, true, false, 0.01, 0},
+	{"thresholdedrelu", rnnActThresholdedRelu, true, false, 1, 0},
+	{"scaledtanh", rnnActScaledTanh, true, true, 1, 1},
+	{"hardsigmoid", rnnActHardSigmoid, true, true, 0.2, 0.5},
+	{"elu", rnnActElu, true, false, 1, 0},
+	{"softsign", rnnActSoftsign, false, false, 0, 0},
+	{"softplus", rnnActSoftplus, false, false, 0, 0},
+}
+
+type rnnAct struct {
+	kind        rnnActKind
+	alpha, beta float32
+}
+
+func (a rnnAct) apply(x float32) float32 {
+	switch a.kind {
+	case rnnActSigmoid:
+		return rnnSigmoid(x)
+	case rnnActTanh:
+		return rnnTanh(x)
+	case rnnActRelu:
+		return max(x, 0)
+	case rnnActAffine:
+		return a.alpha*x + a.beta
+	case rnnActLeakyRelu:
+		if x >= 0 {
+			return x
+		}
+		return a.alpha * x
+	case rnnActThresholdedRelu:
+		if x >= a.alpha {
+			return x
+		}
+		return 0
+	case rnnActScaledTanh:
+		return a.alpha * rnnTanh(a.beta*x)
+	case rnnActHardSigmoid:
+		return min(max(a.alpha*x+a.beta, 0), 1)
+	case rnnActElu:
+		if x >= 0 {
+			return x
+		}
+		return a.alpha * float32(math.Expm1(float64(x)))
+	case rnnActSoftsign:
+		return x / (1 + float32(math.Abs(float64(x))))
+	case rnnActSoftplus:
+		v := float64(x)
+		if v > 30 {
+			return x
+		}
+		return float32(math.Log1p(math.Exp(v)))
+	}
+	return x
+}
+
+func rnnSigmoid(x float32) float32 {
+	if x >= 0 {
+		return float32(1 / (1 + math.Exp(-float64(x))))
+	}
+	e := math.Exp(float64(x))
+	return float32(e / (1 + e))
+}
+
+func rnnTanh(x float32) float32 { return float32(math.Tanh(float64(x))) }
+
+type rnnKernel struct {
+	cell        rnnCell
+	hidden      int // 0: take it from R
+	dirs        int
+	reverse     bool // direction "reverse"
+	acts        [][]rnnAct
+	clip        float32 // 0: none
+	inputForget bool
+	linearReset bool
+	layout      int
+	wantY       bool
+}
+
+func newRNNKernel(b *Build, cell rnnCell) (any, error) {
+	a := b.Attrs()
+	hidden := a.Int("hidden_size", 0)
+	dir := a.String("direction", "forward")
+	names := a.Strings("activations", nil)
+	alphas := a.Floats("activation_alpha", nil)
+	betas := a.Floats("activation_beta", nil)
+	hasClip := a.Has("clip")
+	clip := a.Float("clip", 0)
+	layout := a.Int("layout", 0)
+	inputForget := a.Int("input_forget", 0)
+	linearReset := a.Int("linear_before_reset", 0)
+	if err := a.Err(); err != nil {
+		return nil, err
+	}
+	k := &rnnKernel{cell: cell, hidden: int(hidden), inputForget: inputForget != 0, linearReset: linearReset != 0, layout: int(layout)}
+	if hidden < 0 || hidden > 1<<24 {
+		return nil, fmt.Errorf("attribute hidden_size is %d", hidden)
+	}
+	switch dir {
+	case "forward":
+		k.dirs = 1
+	case "reverse":
+		k.dirs, k.reverse = 1, true
+	case "bidirectional":
+		k.dirs = 2
+	default:
+		return nil, fmt.Errorf("attribute direction is %q, want forward, reverse or bidirectional", dir)
+	}
+	if layout != 0 && layout != 1 {
+		return nil, fmt.Errorf("attribute layout is %d, want 0 or 1", layout)
+	}
+	if hasClip {
+		if !(clip > 0) {
+			return nil, fmt.Errorf("attribute clip is %v, want a positive threshold", clip)
+		}
+		k.clip = clip
+	}
+	if cell != rnnLSTM && a.Has("input_forget") {
+		return nil, fmt.Errorf("attribute input_forget is for LSTM only")
+	}
+	per := cell.nacts()
+	if names == nil {
+		for d := 0; d < k.dirs; d++ {
+			names = append(names, cell.defaultActs()...)
+		}
+	} else if len(names) == per && k.dirs == 2 {
+		// One direction's worth for a bidirectional node: use the same
+		// functions both ways.
+		names = slices.Concat(names, names)
+		alphas = slices.Concat(alphas, alphas)
+		betas = slices.Concat(betas, betas)
+	}
+	if len(names) != per*k.dirs {
+		return nil, fmt.Errorf("attribute activations has %d entries, want %d (%d per direction)", len(names), per*k.dirs, per)
+	}
+	ai, bi := 0, 0
+	for d := 0; d < k.dirs; d++ {
+		var acts []rnnAct
+		for _, name := range names[d*per : (d+1)*per] {
+			found := false
+			for _, info := range rnnActInfo {
+				if info.name != strings.ToLower(name) {
+					continue
+				}
+				found = true
+				act := rnnAct{kind: info.kind, alpha: info.defA, beta: info.defBeta}
+				// Alphas and betas are consumed in order by the
+				// functions that use them.
+				if info.usesA && ai < len(alphas) {
+					act.alpha = alphas[ai]
+					ai++
+				}
+				if info.usesB && bi < len(betas) {
+					act.beta = betas[bi]
+					bi++
+				}
+				acts = append(acts, act)
+			}
+			if !found {
+				return nil, fmt.Errorf("unsupported activation %q", name)
+			}
+		}
+		k.acts = append(k.acts, acts)
+	}
+	k.wantY = len(b.Node.Outputs) > 0 && b.Node.Outputs[0] != ""
+	return KernelFunc(k.run), nil
+}
+
+// rnnRun holds one run's shapes and float32 views of the inputs.
+type rnnRun struct {
+	k                  *rnnKernel
+	c                  *Context
+	seq, batch, in, hd int
+	g                  int // gates
+	x, w, r, bias, p   []float32
+	h0, c0             []float32
+	lens               []int
+	y, yh, yc          []float32
+}
+
+func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	opt := func(i int) *tensor.Tensor {
+		if i < len(in) {
+			return in[i]
+		}
+		return nil
+	}
+	X, W, R := opt(0), opt(1), opt(2)
+	if X == nil || W == nil || R == nil {
+		return nil, fmt.Errorf("inputs X, W and R are required")
+	}
+	dt := X.DType
+	switch dt {
+	case tensor.Float32, tensor.Float64, tensor.Float16, tensor.BFloat16:
+	default:
+		return nil, fmt.Errorf("input X is %v: %w", dt, ErrUnsupported)
+	}
+	if X.Rank() != 3 {
+		return nil, fmt.Errorf("input X has shape %v, want rank 3", X.Shape)
+	}
+	s := &rnnRun{k: k, c: c, g: k.cell.gates()}
+	if k.layout == 0 {
+		s.seq, s.batch = X.Shape[0], X.Shape[1]
+	} else {
+		s.batch, s.seq = X.Shape[0], X.Shape[1]
+	}
+	s.in = X.Shape[2]
+	if R.Rank() != 3 {
+		return nil, fmt.Errorf("input R has shape %v, want rank 3", R.Shape)
+	}
+	s.hd = R.Shape[2]
+	if k.hidden != 0 && k.hidden != s.hd {
+		return nil, fmt.Errorf("input R has shape %v, but hidden_size is %d", R.Shape, k.hidden)
+	}
+	D, G, H := k.dirs, s.g, s.hd
+	check := func(name string, t *tensor.Tensor, shape ...int) ([]float32, error) {
+		if t == nil {
+			return nil, nil
+		}
+		if !tensor.EqualShapes(t.Shape, shape) {
+			return nil, fmt.Errorf("input %s has shape %v, want %v", name, t.Shape, shape)
+		}
+		if t.DType != dt {
+			return nil, fmt.Errorf("input %s is %v, but X is %v", name, t.DType, dt)
+		}
+		return Float32s(t)
+	}
+	var err error
+	if s.x, err = check("X", X, X.Shape...); err != nil {
+		return nil, err
+	}
+	if s.w, err = check("W", W, D, G*H, s.in); err != nil {
+		return nil, err
+	}
+	if s.r, err = check("R", R, D, G*H, H); err != nil {
+		return nil, err
+	}
+	if s.bias, err = check("B", opt(3), D, 2*G*H); err != nil {
+		return nil, err
+	}
+	stateShape := []int{D, s.batch, H}
+	if k.layout == 1 {
+		stateShape = []int{s.batch, D, H}
+	}
+	if s.h0, err = check("initial_h", opt(5), stateShape...); err != nil {
+		return nil, err
+	}
+	if k.cell == rnnLSTM {
+		if s.c0, err = check("initial_c", opt(6), stateShape...); err != nil {
+			return nil, err
+		}
+		if s.p, err = check("P", opt(7), D, 3*H); err != nil {
+			return nil, err
+		}
+	}
+	if sl := opt(4); sl != nil {
+		if !tensor.EqualShapes(sl.Shape, []int{s.batch}) {
+			return nil, fmt.Errorf("input sequence_lens has shape %v, want [%d]", sl.Shape, s.batch)
+		}
+		v, err := Int64s(sl)
+		if err != nil {
+			return nil, fmt.Errorf("input sequence_lens: %w", err)
+		}
+		s.lens = make([]int, s.batch)
+		for i, l := range v {
+			if l < 0 || l > int64(s.seq) {
+				return nil, fmt.Errorf("sequence_lens[%d] = %d, want 0..%d", i, l, s.seq)
+			}
+			s.lens[i] = int(l)
+		}
+	}
+
+	var yShape []int
+	if k.layout == 0 {
+		yShape = []int{s.seq, D, s.batch, H}
+	} else {
+		yShape = []int{s.batch, s.seq, D, H}
+	}
+	outs := make([]*tensor.Tensor, 2, 3)
+	var bufs []struct {
+		t   *tensor.Tensor
+		buf []float32
+	}
+	alloc := func(shape []int) (*tensor.Tensor, []float32) {
+		t := c.Alloc(dt, shape...)
+		if dt == tensor.Float32 {
+			return t, t.Data.([]float32)
+		}
+		b := make([]float32, t.Len())
+		bufs = append(bufs, struct {
+			t   *tensor.Tensor
+			buf []float32
+		}{t, b})
+		return t, b
+	}
+	if k.wantY {
+		outs[0], s.y = alloc(yShape)
+	}
+	outs[1], s.yh = alloc(stateShape)
+	if k.cell == rnnLSTM {
+		var t *tensor.Tensor
+		t, s.yc = alloc(stateShape)
+		outs = append(outs, t)
+	}
+	for d := 0; d < D; d++ {
+		if err := s.direction(d, k.reverse || d == 1); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range bufs {
+		rnnStore(b.t, b.buf)
+	}
+	return outs, nil
+}
+
+func rnnStore(t *tensor.Tensor, v []float32) {
+	switch d := t.Data.(type) {
+	case []float64:
+		for i, x := range v {
+			d[i] = float64(x)
+		}
+	case []tensor.F16:
+		for i, x := range v {
+			d[i] = tensor.F16FromFloat32(x)
+		}
+	case []tensor.BF16:
+		for i, x := range v {
+			d[i] = tensor.BF16FromFloat32(x)
+		}
+	case []float32:
+		copy(d, v)
+	}
+}
+
+// stateOff is the offset of (direction d, batch b) in a state tensor.
+func (s *rnnRun) stateOff(d, b int) int {
+	if s.k.layout == 0 {
+		return (d*s.batch + b) * s.hd
+	}
+	return (b*s.k.dirs + d) * s.hd
+}
+
+// xOff is the offset of (time t, batch b) in X.
+func (s *rnnRun) xOff(t, b int) int {
+	if s.k.layout == 0 {
+		return (t*s.batch + b) * s.in
+	}
+	return (b*s.seq + t) * s.in
+}
+
+// yOff is the offset of (time t, direction d, batch b) in Y.
+func (s *rnnRun) yOff(t, d, b int) int {
+	if s.k.layout == 0 {
+		return ((t*s.k.dirs+d)*s.batch + b) * s.hd
+	}
+	return ((b*s.seq+t)*s.k.dirs + d) * s.hd
+}
+
+func (s *rnnRun) active(t, b int) bool { return s.lens == nil || t < s.lens[b] }
+
+// rnnStepWork is the multiply-adds per step above which a step runs in
+// parallel.
+const rnnStepWork = 1 << 15
+
+// direction runs one direction d over the whole sequence.
+func (s *rnnRun) direction(d int, reverse bool) error {
+	k := s.k
+	B, H, G, I := s.batch, s.hd, s.g, s.in
+	GH := G * H
+	acts := k.acts[d]
+	w := s.w[d*GH*I : (d+1)*GH*I]
+	r := s.r[d*GH*H : (d+1)*GH*H]
+	// Input-side bias folded into the projection; rb is what stays on
+	// the recurrent side (GRU's Rbh with linear_before_reset).
+	xb := make([]float32, GH)
+	var rbh []float32
+	if s.bias != nil {
+		wb := s.bias[d*2*GH : d*2*GH+GH]
+		rb := s.bias[d*2*GH+GH : (d+1)*2*GH]
+		for j := range xb {
+			xb[j] = wb[j] + rb[j]
+		}
+		if k.cell == rnnGRU && k.linearReset {
+			rbh = rb[2*H : 3*H]
+			for j := 2 * H; j < 3*H; j++ {
+				xb[j] = wb[j]
+			}
+		}
+	}
+	if rbh == nil && k.cell == rnnGRU && k.linearReset {
+		rbh = make([]float32, H)
+	}
+	var pi, po, pf []float32
+	if s.p != nil {
+		p := s.p[d*3*H : (d+1)*3*H]
+		pi, po, pf = p[:H], p[H:2*H], p[2*H:]
+	}
+
+	// State: h (double-buffered), c (LSTM, updated in place).
+	h := make([]float32, B*H)
+	hn := make([]float32, B*H)
+	var cs []float32
+	if k.cell == rnnLSTM {
+		cs = make([]float32, B*H)
+	}
+	for b := 0; b < B; b++ {
+		if s.h0 != nil {
+			copy(h[b*H:(b+1)*H], s.h0[s.stateOff(d, b):])
+		}
+		if cs != nil && s.c0 != nil {
+			copy(cs[b*H:(b+1)*H], s.c0[s.stateOff(d, b):])
+		}
+	}
+	// Scratch for GRU without linear_before_reset: r ⊙ H and z.
+	var rh, zb []float32
+	if k.cell == rnnGRU && !k.linearReset {
+		rh = make([]float32, B*H)
+		zb = make([]float32, B*H)
+	}
+
+	// Time is processed in blocks whose input projection is one GEMM.
+	tb := max(1, min(s.seq, (1<<20)/max(1, B*GH)))
+	xrows := make([]float32, tb*B*I)
+	xw := make([]float32, tb*B*GH)
+	act := make([]int, 0, B)
+	for s0 := 0; s0 < s.seq; s0 += tb {
+		n := min(tb, s.seq-s0)
+		timeAt := func(step int) int {
+			if reverse {
+				return s.seq - 1 - step
+			}
+			return step
+		}
+		for i := 0; i < n; i++ {
+			t := timeAt(s0 + i)
+			for b := 0; b < B; b++ {
+				copy(xrows[(i*B+b)*I:(i*B+b+1)*I], s.x[s.xOff(t, b):s.xOff(t, b)+I])
+			}
+		}
+		rnnGemm(s.c, xrows[:n*B*I], w, xb, xw[:n*B*GH], n*B, GH, I)
+		for i := 0; i < n; i++ {
+			t := timeAt(s0 + i)
+			act = act[:0]
+			for b := 0; b < B; b++ {
+				if s.active(t, b) {
+					act = append(act, b)
+				} else {
+					copy(hn[b*H:(b+1)*H], h[b*H:(b+1)*H])
+				}
+			}
+			xt := xw[i*B*GH : (i+1)*B*GH]
+			step := func(lo, hi int) {
+				s.cellStep(acts, act, xt, r, rbh, pi, po, pf, h, hn, cs, rh, zb, lo, hi, 0)
+			}
+			s.runUnits(len(act)*GH*H, step)
+			if rh != nil {
+				// Second phase of GRU: the hidden gate needs r ⊙ H of
+				// every unit.
+				s.runUnits(len(act)*H*H, func(lo, hi int) {
+					s.cellStep(acts, act, xt, r, rbh, pi, po, pf, h, hn, cs, rh, zb, lo, hi, 1)
+				})
+			}
+			if s.y != nil {
+				for b := 0; b < B; b++ {
+					dst := s.y[s.yOff(t, d, b) : s.yOff(t, d, b)+H]
+					if s.active(t, b) {
+						copy(dst, hn[b*H:(b+1)*H])
+					} else {
+						clear(dst)
+					}
+				}
+			}
+			h, hn = hn, h
+		}
+	}
+	for b := 0; b < B; b++ {
+		copy(s.yh[s.stateOff(d, b):s.stateOff(d, b)+H], h[b*H:(b+1)*H])
+		if cs != nil {
+			copy(s.yc[s.stateOff(d, b):s.stateOff(d, b)+H], cs[b*H:(b+1)*H])
+		}
+	}
+	return nil
+}
+
+// runUnits runs fn over the hidden units, in parallel when work (the
+// step's multiply-adds) is large.
+func (s *rnnRun) runUnits(work int, fn func(lo, hi int)) {
+	if work < rnnStepWork {
+		fn(0, s.hd)
+		return
+	}
+	s.c.Parallel(s.hd, fn)
+}
+
+// cellStep computes hidden units [lo, hi) of one time step for the active
+// batch rows. xt holds the input projections (bias included) of all batch
+// rows; h is the previous state, hn receives the new one. phase is 0
+// except for GRU's second (hidden gate) pass.
+func (s *rnnRun) cellStep(acts []rnnAct, active []int, xt, r, rbh, pi, po, pf, h, hn, cs, rh, zb []float32, lo, hi, phase int) {
+	H, GH := s.hd, s.g*s.hd
+	clip := s.k.clip
+	cl := func(v float32) float32 {
+		if clip > 0 {
+			return min(max(v, -clip), clip)
+		}
+		return v
+	}
+	var acc [4]float32
+	// dots computes, for gate row j of R, R[j]·v for the active rows in
+	// batches of four, calling put(b, value) for each.
+	dots := func(j int, vec []float32, put func(b int, v float32)) {
+		rj := r[j*H : (j+1)*H]
+		i := 0
+		for ; i+4 <= len(active); i += 4 {
+			b0, b1, b2, b3 := active[i], active[i+1], active[i+2], active[i+3]
+			acc[0], acc[1], acc[2], acc[3] = rnnDot4(rj, vec[b0*H:(b0+1)*H], vec[b1*H:(b1+1)*H], vec[b2*H:(b2+1)*H], vec[b3*H:(b3+1)*H])
+			put(b0, acc[0])
+			put(b1, acc[1])
+			put(b2, acc[2])
+			put(b3, acc[3])
+		}
+		for ; i < len(active); i++ {
+			b := active[i]
+			put(b, rnnDot(rj, vec[b*H:(b+1)*H]))
+		}
+	}
+	// g[b*G+gate] collects preactivations of one unit.
+	G := s.g
+	pre := make([]float32, len(h)/H*G)
+	for u := lo; u < hi; u++ {
+		switch {
+		case s.k.cell == rnnPlain:
+			dots(u, h, func(b int, v float32) { pre[b*G] = v })
+			for _, b := range active {
+				hn[b*H+u] = acts[0].apply(cl(xt[b*GH+u] + pre[b*G]))
+			}
+		case s.k.cell == rnnLSTM:
+			for g := 0; g < 4; g++ {
+				dots(g*H+u, h, func(b int, v float32) { pre[b*G+g] = v })
+			}
+			f, gf, hf := acts[0], acts[1], acts[2]
+			for _, b := range active {
+				x := xt[b*GH:]
+				cp := cs[b*H+u]
+				vi := x[u] + pre[b*G]
+				vo := x[H+u] + pre[b*G+1]
+				vf := x[2*H+u] + pre[b*G+2]
+				vc := x[3*H+u] + pre[b*G+3]
+				if pi != nil {
+					vi += pi[u] * cp
+					vf += pf[u] * cp
+				}
+				ig := f.apply(cl(vi))
+				var fg float32
+				if s.k.inputForget {
+					fg = 1 - ig
+				} else {
+					fg = f.apply(cl(vf))
+				}
+				cg := gf.apply(cl(vc))
+				cn := fg*cp + ig*cg
+				if po != nil {
+					vo += po[u] * cn
+				}
+				og := f.apply(cl(vo))
+				cs[b*H+u] = cn
+				hn[b*H+u] = og * hf.apply(cn)
+			}
+		case s.k.linearReset: // GRU, one pass
+			for g := 0; g < 3; g++ {
+				dots(g*H+u, h, func(b int, v float32) { pre[b*G+g] = v })
+			}
+			f, gf := acts[0], acts[1]
+			for _, b := range active {
+				x := xt[b*GH:]
+				z := f.apply(cl(x[u] + pre[b*G]))
+				rg := f.apply(cl(x[H+u] + pre[b*G+1]))
+				hh := gf.apply(cl(x[2*H+u] + rg*(pre[b*G+2]+rbh[u])))
+				hn[b*H+u] = (1-z)*hh + z*h[b*H+u]
+			}
+		case phase == 0: // GRU: gates z and r, then r ⊙ H
+			for g := 0; g < 2; g++ {
+				dots(g*H+u, h, func(b int, v float32) { pre[b*G+g] = v })
+			}
+			f := acts[0]
+			for _, b := range active {
+				x := xt[b*GH:]
+				zb[b*H+u] = f.apply(cl(x[u] + pre[b*G]))
+				rg := f.apply(cl(x[H+u] + pre[b*G+1]))
+				rh[b*H+u] = rg * h[b*H+u]
+			}
+		default: // GRU: hidden gate from (r ⊙ H)·Rhᵀ
+			dots(2*H+u, rh, func(b int, v float32) { pre[b*G+2] = v })
+			gf := acts[1]
+			for _, b := range active {
+				hh := gf.apply(cl(xt[b*GH+2*H+u] + pre[b*G+2]))
+				z := zb[b*H+u]
+				hn[b*H+u] = (1-z)*hh + z*h[b*H+u]
+			}
+		}
+	}
+}
+
+// rnnDot returns a·b (len(b) ≥ len(a)).
+func rnnDot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// rnnDot4 returns w·a0 … w·a3, reading w once.
+func rnnDot4(w, a0, a1, a2, a3 []float32) (float32, float32, float32, float32) {
+	n := len(w)
+	a0, a1, a2, a3 = a0[:n], a1[:n], a2[:n], a3[:n]
+	var s0, s1, s2, s3 float32
+	for i, v := range w {
+		s0 += v * a0[i]
+		s1 += v * a1[i]
+		s2 += v * a2[i]
+		s3 += v * a3[i]
+	}
+	return s0, s1, s2, s3
+}
+
+// rnnGemm computes out[m×n] = a[m×k] · w[n×k]ᵀ + bias[n], in tiles split
+// across the session's threads when large.
+func rnnGemm(c *Context, a, w, bias, out []float32, m, n, k int) {
+	const tm, tn = 16, 64
+	mb, nb := (m+tm-1)/tm, (n+tn-1)/tn
+	tile := func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			i0, j0 := (u/nb)*tm, (u%nb)*tn
+			i1, j1 := min(m, i0+tm), min(n, j0+tn)
+			for j := j0; j < j1; j++ {
+				wj := w[j*k : (j+1)*k]
+				bj := bias[j]
+				i := i0
+				for ; i+4 <= i1; i += 4 {
+					s0, s1, s2, s3 := rnnDot4(wj, a[i*k:(i+1)*k], a[(i+1)*k:(i+2)*k], a[(i+2)*k:(i+3)*k], a[(i+3)*k:(i+4)*k])
+					out[i*n+j] = s0 + bj
+					out[(i+1)*n+j] = s1 + bj
+					out[(i+2)*n+j] = s2 + bj
+					out[(i+3)*n+j] = s3 + bj
+				}
+				for ; i < i1; i++ {
+					out[i*n+j] = rnnDot(wj, a[i*k:(i+1)*k]) + bj
+				}
+			}
+		}
+	}
+	if m*n*k < rnnStepWork {
+		tile(0, mb*nb)
+		return
+	}
+	c.Parallel(mb*nb, tile)
+}
