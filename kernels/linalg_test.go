@@ -869,3 +869,47 @@ func TestLinalgQLinearConv(t *testing.T) {
 		t.Fatalf("QLinearConv groups = %v", got)
 	}
 }
+
+func TestLinalgEmpty(t *testing.T) {
+	// Zero-sized dimensions: empty outputs, or zeros when K is 0.
+	out := linalgRunOp(t, "MatMul", 13, 1, nil, linalgF32([]int{0, 3}), linalgF32([]int{3, 2}, 1, 2, 3, 4, 5, 6))
+	linalgClose(t, "0x3·3x2", out[0], []int{0, 2}, nil, 0)
+	out = linalgRunOp(t, "MatMul", 13, 1, nil, linalgF32([]int{2, 0}), linalgF32([]int{0, 2}))
+	linalgClose(t, "2x0·0x2", out[0], []int{2, 2}, []float64{0, 0, 0, 0}, 0)
+	out = linalgRunOp(t, "Gemm", 13, 1, nil, linalgF32([]int{1, 0}), linalgF32([]int{0, 2}), linalgF32([]int{2}, 3, 4))
+	linalgClose(t, "Gemm K=0", out[0], []int{1, 2}, []float64{3, 4}, 0)
+	out = linalgRunOp(t, "Einsum", 12, 1, []*ir.Attribute{linalgAString("equation", "ij,jk->ik")}, linalgF32([]int{2, 0}), linalgF32([]int{0, 3}))
+	linalgClose(t, "einsum K=0", out[0], []int{2, 3}, []float64{0, 0, 0, 0, 0, 0}, 0)
+	out = linalgRunOp(t, "Softmax", 13, 1, nil, linalgF32([]int{0, 3}))
+	linalgClose(t, "softmax empty", out[0], []int{0, 3}, nil, 0)
+	out = linalgRunOp(t, "Det", 11, 1, nil, linalgF32([]int{0, 2, 2}))
+	linalgClose(t, "det empty batch", out[0], []int{0}, nil, 0)
+}
+
+func TestLinalgBatchNormSpatial0(t *testing.T) {
+	// Opset 7 with spatial=0: parameters per (C, D) element.
+	x := linalgF32([]int{2, 1, 2}, 1, 2, 3, 4)
+	p := func(v ...float32) *tensor.Tensor { return linalgF32([]int{1, 2}, v...) }
+	attrs := []*ir.Attribute{linalgAFloat("epsilon", 0), linalgAInt("spatial", 0)}
+	out := linalgRunOp(t, "BatchNormalization", 7, 1, attrs, x, p(1, 2), p(0, 1), p(1, 2), p(1, 4))
+	// element 0: (x-1)/1*1+0; element 1: (x-2)/2*2+1.
+	linalgClose(t, "bn spatial=0", out[0], []int{2, 1, 2}, []float64{0, 1, 2, 3}, 1e-6)
+}
+
+func TestLinalgQLinearConvAutoPad(t *testing.T) {
+	// 1-D input of 4, kernel 3 of ones, SAME_UPPER / SAME_LOWER with stride 2:
+	// output 2, total padding 1 (end for UPPER, start for LOWER).
+	x := tensor.FromSlice([]uint8{1, 2, 3, 4}, 1, 1, 4)
+	w := tensor.FromSlice([]int8{1, 1, 1}, 1, 1, 3)
+	one, z, zi := tensor.Scalar(float32(1)), tensor.Scalar(uint8(0)), tensor.Scalar(int8(0))
+	for _, tc := range []struct {
+		pad  string
+		want []uint8
+	}{{"SAME_UPPER", []uint8{6, 7}}, {"SAME_LOWER", []uint8{3, 9}}, {"VALID", []uint8{6}}} {
+		attrs := []*ir.Attribute{linalgAString("auto_pad", tc.pad), linalgAInts("strides", 2)}
+		out := linalgRunOp(t, "QLinearConv", 10, 1, attrs, x, one, z, w, one, zi, one, z)
+		if got := out[0].Data.([]uint8); !slicesEqual(got, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.pad, got, tc.want)
+		}
+	}
+}

@@ -66,7 +66,7 @@ func linalgRun[T tensor.Numeric](c *Context, g *linalgGemm[T]) {
 	}
 	work := nb * g.M * g.N * g.K
 	want := 1
-	if work >= 1<<15 {
+	if work >= 1<<16 {
 		want = 2 * runtime.GOMAXPROCS(0)
 	}
 	// Few rows against a transposed (N×K row-major) B: dot products read
