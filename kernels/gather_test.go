@@ -95,6 +95,9 @@ func TestOneHot(t *testing.T) {
 	got = shpRun1(t, "OneHot", 11, []*ir.Attribute{shpAI("axis", -2)},
 		shpI32(shpDims(2, 1), 1, 0), tensor.Scalar(int32(2)), shpS(shpDims(2), "off", "on"))
 	shpEq(t, got, shpS(shpDims(2, 2, 1), "off", "on", "on", "off"))
+	// Opset 9 has no negative indices: they are out of range.
+	got = shpRun1(t, "OneHot", 9, nil, shpI(shpDims(2), -1, 1), tensor.Scalar(int64(2)), vals)
+	shpEq(t, got, shpF(shpDims(2, 2), 0, 0, 0, 1))
 	shpErr(t, "want [2]", "OneHot", 11, nil, shpI(shpDims(1), 0), tensor.Scalar(int64(3)), shpF(shpDims(3), 0, 1, 2))
 	shpErr(t, "depth", "OneHot", 11, nil, shpI(shpDims(1), 0), tensor.Scalar(int64(0)), vals)
 }

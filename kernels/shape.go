@@ -240,7 +240,7 @@ func newSqueeze(b *Build) (any, error) {
 			}
 		}
 		drop := make([]bool, len(x.Shape))
-		if has {
+		if has && len(axes) > 0 { // empty axes squeeze every 1, as when omitted
 			ax, err := shpAxes(axes, len(x.Shape))
 			if err != nil {
 				return nil, err

@@ -99,6 +99,10 @@ func TestSqueezeUnsqueeze(t *testing.T) {
 	if !tensor.EqualShapes(got.Shape, []int{3, 1, 2}) {
 		t.Errorf("Squeeze-11 axes=[0]: got %v", got)
 	}
+	got = shpRun1(t, "Squeeze", 13, nil, x, shpI(shpDims(0)))
+	if !tensor.EqualShapes(got.Shape, []int{3, 2}) {
+		t.Errorf("Squeeze with empty axes: got %v", got)
+	}
 	shpErr(t, "not 1", "Squeeze", 13, nil, x, shpI(shpDims(1), 1))
 
 	y := shpIota(3, 4)
