@@ -397,8 +397,10 @@ func newOneHot(b *Build) (any, error) {
 			if math.IsNaN(f) {
 				continue
 			}
-			k := int64(f) // indices are truncated toward zero
-			if k < 0 && b.Opset >= 11 { // negative indices count from the end since opset 11
+			// Indices are truncated toward zero; negative ones count from
+			// the end since opset 11.
+			k := int64(f)
+			if k < 0 && b.Opset >= 11 {
 				k += int64(depth)
 			}
 			if k < 0 || k >= int64(depth) {
