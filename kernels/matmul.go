@@ -609,3 +609,39 @@ func linalgGemmRun[T tensor.Numeric](ctx *Context, k *linalgGemmKernel, M, N, K 
 	}
 	linalgRun(ctx, g)
 }
+
+// linalgSgemm computes C = alpha·op(A)·op(B) + beta·C for row-major
+// float32 matrices: op(A) is M×K (A stored K×M when transA), op(B) is K×N
+// (B stored N×K when transB), with row strides lda, ldb and ldc. It is the
+// entry point for other kernels (convolutions, recurrent cells). It splits
+// the work with c.Parallel; inside a Parallel chunk pass a nil c to run it
+// serially.
+func linalgSgemm(c *Context, transA, transB bool, M, N, K int, alpha float32, A []float32, lda int, B []float32, ldb int, beta float32, C []float32, ldc int) {
+	if beta != 1 {
+		for i := 0; i < M; i++ {
+			row := C[i*ldc : i*ldc+N]
+			if beta == 0 {
+				clear(row)
+				continue
+			}
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+	if alpha == 0 {
+		return
+	}
+	g := &linalgGemm[float32]{M: M, N: N, K: K, A: A, B: B, C: C, ldc: ldc, alpha: alpha, scaled: alpha != 1}
+	if transA {
+		g.aRS, g.aCS = 1, lda
+	} else {
+		g.aRS, g.aCS = lda, 1
+	}
+	if transB {
+		g.bRS, g.bCS = 1, ldb
+	} else {
+		g.bRS, g.bCS = ldb, 1
+	}
+	linalgRun(c, g)
+}
