@@ -67,7 +67,7 @@ func linalgRun[T tensor.Numeric](c *Context, g *linalgGemm[T]) {
 	work := nb * g.M * g.N * g.K
 	want := 1
 	if work >= 1<<16 {
-		want = 2 * runtime.GOMAXPROCS(0)
+		want = 4 * runtime.GOMAXPROCS(0)
 	}
 	// Few rows against a transposed (N×K row-major) B: dot products read
 	// both operands contiguously and need no packing.
@@ -75,18 +75,24 @@ func linalgRun[T tensor.Numeric](c *Context, g *linalgGemm[T]) {
 		linalgRunDots(c, g, want)
 		return
 	}
+	// Split the columns into blocks of at most linalgNC (at least 64 wide
+	// while there are too few tasks), then the rows (at least 12), then the
+	// columns again down to 16.
 	nBlk := linalgCeil(g.N, linalgNC)
 	if nb*nBlk < want {
-		nBlk = max(nBlk, min(linalgCeil(want, nb), linalgCeil(g.N, 32)))
+		nBlk = max(nBlk, min(linalgCeil(want, nb), linalgCeil(g.N, 64)))
 	}
-	nw := linalgCeil(linalgCeil(g.N, nBlk), 16) * 16
-	nBlk = linalgCeil(g.N, nw)
 	mSpl := 1
 	if nb*nBlk < want {
-		mSpl = max(1, min(linalgCeil(want, nb*nBlk), linalgCeil(g.M, 24)))
+		mSpl = max(1, min(linalgCeil(want, nb*nBlk), linalgCeil(g.M, 12)))
 	}
 	mw := linalgCeil(linalgCeil(g.M, mSpl), 3) * 3
 	mSpl = linalgCeil(g.M, mw)
+	if nb*nBlk*mSpl < want {
+		nBlk = max(nBlk, min(linalgCeil(want, nb*mSpl), linalgCeil(g.N, 16)))
+	}
+	nw := linalgCeil(linalgCeil(g.N, nBlk), 16) * 16
+	nBlk = linalgCeil(g.N, nw)
 	per := nBlk * mSpl
 	c.Parallel(nb*per, func(lo, hi int) {
 		var ap, bp []T
