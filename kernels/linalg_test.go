@@ -913,3 +913,64 @@ func TestLinalgQLinearConvAutoPad(t *testing.T) {
 		}
 	}
 }
+
+func TestLinalgSgemm(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	const M, N, K, pad = 37, 29, 53, 3
+	for ta := 0; ta < 2; ta++ {
+		for tb := 0; tb < 2; tb++ {
+			// Stored matrices with row strides larger than their widths.
+			ar, ac := M, K
+			if ta == 1 {
+				ar, ac = K, M
+			}
+			br, bc := K, N
+			if tb == 1 {
+				br, bc = N, K
+			}
+			lda, ldb, ldc := ac+pad, bc+pad, N+pad
+			A := make([]float32, ar*lda)
+			B := make([]float32, br*ldb)
+			C := make([]float32, M*ldc)
+			for i := range A {
+				A[i] = float32(r.NormFloat64())
+			}
+			for i := range B {
+				B[i] = float32(r.NormFloat64())
+			}
+			for i := range C {
+				C[i] = float32(r.NormFloat64())
+			}
+			want := make([]float64, M*ldc)
+			for i := 0; i < M; i++ {
+				for j := 0; j < ldc; j++ {
+					want[i*ldc+j] = float64(C[i*ldc+j])
+					if j >= N {
+						continue
+					}
+					s := 0.0
+					for p := 0; p < K; p++ {
+						var a, b float32
+						if ta == 1 {
+							a = A[p*lda+i]
+						} else {
+							a = A[i*lda+p]
+						}
+						if tb == 1 {
+							b = B[j*ldb+p]
+						} else {
+							b = B[p*ldb+j]
+						}
+						s += float64(a) * float64(b)
+					}
+					want[i*ldc+j] = 2*s - 0.5*want[i*ldc+j]
+				}
+			}
+			for _, ctx := range []*Context{nil, {Par: linalgTestPool.For}} {
+				got := append([]float32{}, C...)
+				linalgSgemm(ctx, ta == 1, tb == 1, M, N, K, 2, A, lda, B, ldb, -0.5, got, ldc)
+				linalgClose(t, "sgemm", tensor.FromSlice(got, M, ldc), []int{M, ldc}, want, 1e-4)
+			}
+		}
+	}
+}

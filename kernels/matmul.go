@@ -67,7 +67,7 @@ func linalgRun[T tensor.Numeric](c *Context, g *linalgGemm[T]) {
 	work := nb * g.M * g.N * g.K
 	want := 1
 	if work >= 1<<16 {
-		want = 2 * runtime.GOMAXPROCS(0)
+		want = 4 * runtime.GOMAXPROCS(0)
 	}
 	// Few rows against a transposed (N×K row-major) B: dot products read
 	// both operands contiguously and need no packing.
@@ -75,18 +75,24 @@ func linalgRun[T tensor.Numeric](c *Context, g *linalgGemm[T]) {
 		linalgRunDots(c, g, want)
 		return
 	}
+	// Split the columns into blocks of at most linalgNC (at least 64 wide
+	// while there are too few tasks), then the rows (at least 12), then the
+	// columns again down to 16.
 	nBlk := linalgCeil(g.N, linalgNC)
 	if nb*nBlk < want {
-		nBlk = max(nBlk, min(linalgCeil(want, nb), linalgCeil(g.N, 32)))
+		nBlk = max(nBlk, min(linalgCeil(want, nb), linalgCeil(g.N, 64)))
 	}
-	nw := linalgCeil(linalgCeil(g.N, nBlk), 16) * 16
-	nBlk = linalgCeil(g.N, nw)
 	mSpl := 1
 	if nb*nBlk < want {
-		mSpl = max(1, min(linalgCeil(want, nb*nBlk), linalgCeil(g.M, 24)))
+		mSpl = max(1, min(linalgCeil(want, nb*nBlk), linalgCeil(g.M, 12)))
 	}
 	mw := linalgCeil(linalgCeil(g.M, mSpl), 3) * 3
 	mSpl = linalgCeil(g.M, mw)
+	if nb*nBlk*mSpl < want {
+		nBlk = max(nBlk, min(linalgCeil(want, nb*mSpl), linalgCeil(g.N, 16)))
+	}
+	nw := linalgCeil(linalgCeil(g.N, nBlk), 16) * 16
+	nBlk = linalgCeil(g.N, nw)
 	per := nBlk * mSpl
 	c.Parallel(nb*per, func(lo, hi int) {
 		var ap, bp []T
@@ -608,4 +614,40 @@ func linalgGemmRun[T tensor.Numeric](ctx *Context, k *linalgGemmKernel, M, N, K 
 		g.bRS, g.bCS = N, 1
 	}
 	linalgRun(ctx, g)
+}
+
+// linalgSgemm computes C = alpha·op(A)·op(B) + beta·C for row-major
+// float32 matrices: op(A) is M×K (A stored K×M when transA), op(B) is K×N
+// (B stored N×K when transB), with row strides lda, ldb and ldc. It is the
+// entry point for other kernels (convolutions, recurrent cells). It splits
+// the work with c.Parallel; inside a Parallel chunk pass a nil c to run it
+// serially.
+func linalgSgemm(c *Context, transA, transB bool, M, N, K int, alpha float32, A []float32, lda int, B []float32, ldb int, beta float32, C []float32, ldc int) {
+	if beta != 1 {
+		for i := 0; i < M; i++ {
+			row := C[i*ldc : i*ldc+N]
+			if beta == 0 {
+				clear(row)
+				continue
+			}
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+	if alpha == 0 {
+		return
+	}
+	g := &linalgGemm[float32]{M: M, N: N, K: K, A: A, B: B, C: C, ldc: ldc, alpha: alpha, scaled: alpha != 1}
+	if transA {
+		g.aRS, g.aCS = 1, lda
+	} else {
+		g.aRS, g.aCS = lda, 1
+	}
+	if transB {
+		g.bRS, g.bCS = 1, ldb
+	} else {
+		g.bRS, g.bCS = ldb, 1
+	}
+	linalgRun(c, g)
 }
