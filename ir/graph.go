@@ -79,16 +79,36 @@ func TopoSort(g *Graph, outer func(name string) bool) ([]*Node, error) {
 		}
 	}
 	if len(order) < len(g.Nodes) {
+		produced := map[string]bool{}
+		for _, n := range g.Nodes {
+			for _, o := range n.Outputs {
+				produced[o] = true
+			}
+		}
+		missing := func(name string) bool { return !produced[name] && !avail[name] && (outer == nil || !outer(name)) }
+		// A value nobody produces explains the failure better than the
+		// nodes waiting behind it.
 		for i, n := range g.Nodes {
 			if done[i] {
 				continue
 			}
 			for _, in := range n.Inputs {
-				if !avail[in] && (outer == nil || !outer(in)) {
-					return nil, fmt.Errorf("node %s: input %q: %w", n, in, ErrCycle)
+				if missing(in) {
+					return nil, fmt.Errorf("node %s: input %q is not produced by any node: %w", n, in, ErrCycle)
 				}
 			}
-			return nil, fmt.Errorf("node %s: %w", n, ErrCycle)
+			for _, sg := range n.Subgraphs() {
+				for _, fv := range FreeVars(sg) {
+					if missing(fv) {
+						return nil, fmt.Errorf("node %s: subgraph %q reads %q, which nothing defines: %w", n, sg.Name, fv, ErrCycle)
+					}
+				}
+			}
+		}
+		for i, n := range g.Nodes {
+			if !done[i] {
+				return nil, fmt.Errorf("node %s is part of a cycle: %w", n, ErrCycle)
+			}
 		}
 	}
 	return order, nil

@@ -196,7 +196,7 @@ func (t *Tensor) Validate() error {
 	}
 	for _, d := range t.Shape {
 		if d < 0 {
-			return fmt.Errorf("tensor: negative dimension in shape %v", t.Shape)
+			return fmt.Errorf("tensor: negative dimension in shape %v", ShapeString(t.Shape))
 		}
 	}
 	if !t.DType.Valid() {
@@ -207,7 +207,7 @@ func (t *Tensor) Validate() error {
 		return fmt.Errorf("tensor: storage %T does not hold %v", t.Data, t.DType)
 	}
 	if n != t.Len() {
-		return fmt.Errorf("tensor: %d elements stored for shape %v", n, t.Shape)
+		return fmt.Errorf("tensor: %d elements stored for shape %v", n, ShapeString(t.Shape))
 	}
 	return nil
 }
