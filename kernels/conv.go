@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/tensor"
@@ -683,15 +684,42 @@ func nnConvRun[T nnNum](c *Context, p *nnConvParams, x, w, bias, y []T) {
 	// inside each GEMM; many small ones (grouped convolutions) across units.
 	if units > 1 && p.mg*kd*p.P < 1<<21 {
 		c.Parallel(units, func(lo, hi int) {
-			col := make([]T, colLen)
+			col := nnGetBuf[T](colLen)
 			for u := lo; u < hi; u++ {
 				unit(u, col, false)
 			}
+			nnPutBuf(col)
 		})
 		return
 	}
-	col := make([]T, colLen)
+	col := nnGetBuf[T](colLen)
 	for u := range units {
 		unit(u, col, true)
+	}
+	nnPutBuf(col)
+}
+
+// nnBufPool recycles float32 scratch (column matrices), which are large
+// and needed on every run.
+var nnBufPool sync.Pool
+
+// nnGetBuf returns a scratch slice of n elements with arbitrary contents.
+func nnGetBuf[T nnNum](n int) []T {
+	var z T
+	if _, ok := any(z).(float32); ok && n > 0 {
+		if v, ok := nnBufPool.Get().(*[]float32); ok {
+			if cap(*v) >= n {
+				return any((*v)[:n]).([]T)
+			}
+			nnBufPool.Put(v)
+		}
+	}
+	return make([]T, n)
+}
+
+// nnPutBuf hands a slice from nnGetBuf back for reuse.
+func nnPutBuf[T nnNum](b []T) {
+	if f, ok := any(b).([]float32); ok && cap(f) > 0 {
+		nnBufPool.Put(&f)
 	}
 }

@@ -201,15 +201,17 @@ func nnConvTransposeRun[T nnFloat](c *Context, p *nnConvParams, x, w, bias, y []
 	}
 	if units > 1 && rows*p.cg*p.inP < 1<<21 {
 		c.Parallel(units, func(lo, hi int) {
-			col := make([]T, rows*p.inP)
+			col := nnGetBuf[T](rows * p.inP)
 			for u := lo; u < hi; u++ {
 				unit(u, col, false)
 			}
+			nnPutBuf(col)
 		})
 		return
 	}
-	col := make([]T, rows*p.inP)
+	col := nnGetBuf[T](rows * p.inP)
 	for u := range units {
 		unit(u, col, true)
 	}
+	nnPutBuf(col)
 }
