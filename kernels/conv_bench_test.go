@@ -37,8 +37,7 @@ func BenchmarkConvShapes(b *testing.B) {
 				for i, v := 0, w.Data.([]float32); i < len(v); i++ {
 					v[i] = float32(i%7) * 0.01
 				}
-				t := &testing.T{}
-				k, err := nnBuild(t, "Conv", 13, 3, 1, nnAttrInts("strides", int64(sh.s), int64(sh.s)),
+				k, err := nnBuild(b, "Conv", 13, 3, 1, nnAttrInts("strides", int64(sh.s), int64(sh.s)),
 					nnAttrInts("pads", int64(sh.p), int64(sh.p), int64(sh.p), int64(sh.p)), nnAttrInt("group", int64(sh.g)))
 				if err != nil {
 					b.Fatal(err)
