@@ -173,7 +173,7 @@ func (c *compiler) compileGraph(g *ir.Graph, outer func(string) bool) (*plan, er
 				return &subgraph{p: sp, g: sg}, nil
 			}
 		}
-		k, err := c.reg.Build(b)
+		k, err := buildKernel(c.reg, b)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", n, err)
 		}
@@ -295,4 +295,15 @@ func Compile(m *ir.Model, opts Options) (*Session, error) {
 	}
 	s.outputs = m.Graph.Outputs
 	return s, nil
+}
+
+// buildKernel asks the registry for n's kernel, turning a factory panic
+// (a bug, but one a malformed model must not turn into a crash) into an error.
+func buildKernel(reg *kernels.Registry, b *kernels.Build) (k any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("building kernel panicked: %v", r)
+		}
+	}()
+	return reg.Build(b)
 }

@@ -50,13 +50,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer sess.Close()
-	given := kvFlags{}
-	for i, k := range inputs.keys {
-		given.keys, given.vals = append(given.keys, k), append(given.vals, inputs.vals[i])
-	}
 	feeds := map[string]*tensor.Tensor{}
-	for i, name := range given.keys {
-		t, err := readInput(given.vals[i])
+	for i, name := range inputs.keys {
+		t, err := readInput(inputs.vals[i])
 		if err != nil {
 			return fmt.Errorf("input %q: %w", name, err)
 		}
