@@ -211,7 +211,11 @@ func newSoftsign(*Build) (any, error) {
 }
 
 func newMish(*Build) (any, error) {
-	return ewFloatKernel(ewMap(func(x float64) float64 { return x * math.Tanh(ewSoftplus(x)) }, ewGrainHeavy))
+	return ewFloatKernel(ewFloatFn{
+		f32:   ewMapF32(func(x float64) float64 { return x * ewTanh32(ewSoftplus(x)) }),
+		f64:   ewMapF64(func(x float64) float64 { return x * math.Tanh(ewSoftplus(x)) }),
+		grain: ewGrainHeavy,
+	})
 }
 
 func newGelu(b *Build) (any, error) {
@@ -224,16 +228,20 @@ func newGelu(b *Build) (any, error) {
 	case "none":
 		return ewFloatKernel(ewFloatFn{f32: ewGeluF32, f64: ewMapF64(ewGelu), grain: ewGrainHeavy})
 	case "tanh":
-		return ewFloatKernel(ewMap(ewGeluTanh, ewGrainHeavy))
+		return ewFloatKernel(ewFloatFn{
+			f32:   ewMapF32(func(x float64) float64 { return ewGeluTanh(x, ewTanh32) }),
+			f64:   ewMapF64(func(x float64) float64 { return ewGeluTanh(x, math.Tanh) }),
+			grain: ewGrainHeavy,
+		})
 	}
 	return nil, fmt.Errorf("attribute approximate is %q, want \"none\" or \"tanh\"", approx)
 }
 
 func ewGelu(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
 
-func ewGeluTanh(x float64) float64 {
+func ewGeluTanh(x float64, tanh func(float64) float64) float64 {
 	const k = 0.7978845608028654 // sqrt(2/pi)
-	return 0.5 * x * (1 + math.Tanh(k*(x+0.044715*x*x*x)))
+	return 0.5 * x * (1 + tanh(k*(x+0.044715*x*x*x)))
 }
 
 func ewGeluF32(d, s []float32) {

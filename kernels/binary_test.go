@@ -369,3 +369,38 @@ func TestEwWhere(t *testing.T) {
 		t.Fatalf("int32 condition: err = %v", err)
 	}
 }
+
+func TestEwWhereBroadcastAgainstNaive(t *testing.T) {
+	sc, sx, sy := []int{33, 1, 257}, []int{1, 40, 1}, []int{257}
+	cond := make([]bool, tensor.NumElements(sc))
+	for i := range cond {
+		cond[i] = i%3 == 0
+	}
+	x := make([]int64, tensor.NumElements(sx))
+	for i := range x {
+		x[i] = int64(i) + 1000
+	}
+	y := make([]int64, tensor.NumElements(sy))
+	for i := range y {
+		y[i] = -int64(i)
+	}
+	so, _ := BroadcastShapes(sc, sx, sy)
+	// Reference: pick x or y by cond through the two-input naive walker.
+	cx := ewNaiveBroadcast(sc, sx, so, func(i, j int) int64 {
+		if cond[i] {
+			return x[j]
+		}
+		return math.MinInt64
+	})
+	cy := ewNaiveBroadcast(sc, sy, so, func(i, j int) int64 { return y[j] })
+	want := make([]int64, len(cx))
+	for i := range want {
+		if cx[i] != math.MinInt64 {
+			want[i] = cx[i]
+		} else {
+			want[i] = cy[i]
+		}
+	}
+	got := ewRun(t, "Where", 16, nil, ewT(cond, sc...), ewT(x, sx...), ewT(y, sy...))
+	ewExpect(t, "where", got, ewT(want, so...))
+}

@@ -24,14 +24,15 @@ func init() {
 // ewCastOpts are the attributes that shape a conversion.
 type ewCastOpts struct {
 	saturate bool
-	// infToMax makes ±Inf saturate to ±max for the float8 FNUZ types too
-	// (Cast-24 and later; before, Inf becomes their NaN).
-	infToMax bool
+	// wrap4 makes int4/uint4 results keep the low 4 bits of the value
+	// truncated toward zero, as other fixed-point casts do (the reference
+	// from Cast-24 on); before, values round to nearest even and clamp.
+	wrap4 bool
 }
 
 func ewCastAttrs(b *Build) (ewCastOpts, *tensor.DType, error) {
 	a := b.Attrs()
-	o := ewCastOpts{saturate: true, infToMax: b.Opset >= 24}
+	o := ewCastOpts{saturate: true, wrap4: b.Opset >= 24}
 	if b.Opset >= 19 {
 		o.saturate = a.Int("saturate", 1) != 0
 	}
@@ -203,15 +204,25 @@ func ewCastNative(c *Context, out, x *tensor.Tensor, o ewCastOpts) error {
 	case []tensor.F8E5M2:
 		return ewEncodeFloats(x, func(i int, f float64) { d[i] = tensor.F8E5M2FromFloat64(f, o.saturate) })
 	case []tensor.F8E4M3FNUZ:
-		return ewEncodeFloats(x, func(i int, f float64) { d[i] = tensor.F8E4M3FNUZFromFloat64(o.fnuzInf(f), o.saturate) })
+		return ewEncodeFloats(x, func(i int, f float64) { d[i] = tensor.F8E4M3FNUZFromFloat64(f, o.saturate) })
 	case []tensor.F8E5M2FNUZ:
-		return ewEncodeFloats(x, func(i int, f float64) { d[i] = tensor.F8E5M2FNUZFromFloat64(o.fnuzInf(f), o.saturate) })
+		return ewEncodeFloats(x, func(i int, f float64) { d[i] = tensor.F8E5M2FNUZFromFloat64(f, o.saturate) })
 	case []tensor.F4E2M1:
 		return ewEncodeFloats(x, func(i int, f float64) { d[i] = tensor.F4E2M1FromFloat64(f) })
 	case []tensor.I4:
+		if o.wrap4 {
+			wrap := func(v int64) tensor.I4 { return tensor.I4(int8(v<<4) >> 4) }
+			return ewEncodeInt4(x, func(i int, f float64) { d[i] = wrap(int64(f)) },
+				func(i int, v int64) { d[i] = wrap(v) }, func(i int, v uint64) { d[i] = wrap(int64(v)) })
+		}
 		return ewEncodeInt4(x, func(i int, f float64) { d[i] = tensor.I4FromFloat64(f) },
 			func(i int, v int64) { d[i] = tensor.I4FromInt64(v) }, func(i int, v uint64) { d[i] = tensor.I4FromUint64(v) })
 	case []tensor.U4:
+		if o.wrap4 {
+			wrap := func(v int64) tensor.U4 { return tensor.U4(v & 0xf) }
+			return ewEncodeInt4(x, func(i int, f float64) { d[i] = wrap(int64(f)) },
+				func(i int, v int64) { d[i] = wrap(v) }, func(i int, v uint64) { d[i] = wrap(int64(v)) })
+		}
 		return ewEncodeInt4(x, func(i int, f float64) { d[i] = tensor.U4FromFloat64(f) },
 			func(i int, v int64) { d[i] = tensor.U4FromInt64(v) }, func(i int, v uint64) { d[i] = tensor.U4FromUint64(v) })
 	default:
@@ -253,13 +264,6 @@ func ewNonZero[T tensor.Numeric](d []bool, s []T) {
 	for i, v := range s {
 		d[i] = v != 0
 	}
-}
-
-func (o ewCastOpts) fnuzInf(f float64) float64 {
-	if o.infToMax && o.saturate && math.IsInf(f, 0) {
-		return math.Copysign(math.MaxFloat64, f)
-	}
-	return f
 }
 
 // ewEncodeFloats feeds x's values, as float64, to put.

@@ -63,10 +63,9 @@ func TestEwCastFloat8(t *testing.T) {
 		ewT([]tensor.F8E4M3FN{0x7f, 0xff, 0x7f, 0x2f, 0x80, 0x7e}, 6))
 	ewExpect(t, "e5m2 nosat", ewCastTo(t, x, tensor.Float8E5M2, 19, ewAttrI("saturate", 0)),
 		ewT([]tensor.F8E5M2{0x7c, 0xfc, 0x7c, 0x38, 0x80, 0x5f}, 6))
-	ewExpect(t, "e4m3fnuz", ewCastTo(t, x, tensor.Float8E4M3FNUZ, 19), ewT([]tensor.F8E4M3FNUZ{0x7f, 0xff, 0x80, 0x37, 0, 0x7f}, 6))
-	ewExpect(t, "e5m2fnuz", ewCastTo(t, x, tensor.Float8E5M2FNUZ, 21), ewT([]tensor.F8E5M2FNUZ{0x7f, 0xff, 0x80, 0x3c, 0, 0x63}, 6))
-	// From opset 24 Inf saturates for the FNUZ types too.
-	ewExpect(t, "e4m3fnuz 24", ewCastTo(t, ewF32(ewInf, -ewInf), tensor.Float8E4M3FNUZ, 24), ewT([]tensor.F8E4M3FNUZ{0x7f, 0xff}, 2))
+	ewExpect(t, "e4m3fnuz", ewCastTo(t, x, tensor.Float8E4M3FNUZ, 19), ewT([]tensor.F8E4M3FNUZ{0x7f, 0xff, 0x7f, 0x37, 0, 0x7f}, 6))
+	ewExpect(t, "e5m2fnuz", ewCastTo(t, x, tensor.Float8E5M2FNUZ, 21), ewT([]tensor.F8E5M2FNUZ{0x7f, 0xff, 0x7f, 0x3c, 0, 0x63}, 6))
+	ewExpect(t, "e4m3fnuz nosat", ewCastTo(t, ewF32(ewInf, -1e6), tensor.Float8E4M3FNUZ, 21, ewAttrI("saturate", 0)), ewT([]tensor.F8E4M3FNUZ{0x80, 0x80}, 2))
 	ewExpect(t, "e4m3fn→f32", ewCastTo(t, ewT([]tensor.F8E4M3FN{0x38, 0x7e, 0xb8}, 3), tensor.Float32, 19), ewF32(1, 448, -1))
 	ewExpect(t, "e5m2→f16", ewCastTo(t, ewT([]tensor.F8E5M2{0x7c, 0x3c}, 2), tensor.Float16, 19), ewT([]tensor.F16{0x7c00, 0x3c00}, 2))
 	ewExpect(t, "f16→e5m2", ewCastTo(t, ewT([]tensor.F16{0x3c00, 0xfc00}, 2), tensor.Float8E5M2, 19), ewT([]tensor.F8E5M2{0x3c, 0xfb}, 2))
@@ -79,6 +78,10 @@ func TestEwCastInt4Float4(t *testing.T) {
 	ewExpect(t, "f32→u4", ewCastTo(t, ewF32(-1, 15, 16, 0.5, 1.5), tensor.Uint4, 21), ewT([]tensor.U4{0, 15, 15, 0, 2}, 5))
 	ewExpect(t, "i8→i4", ewCastTo(t, ewT([]int8{-100, 100, 3}, 3), tensor.Int4, 21), ewT([]tensor.I4{-8, 7, 3}, 3))
 	ewExpect(t, "u64→u4", ewCastTo(t, ewT([]uint64{1 << 63, 9}, 2), tensor.Uint4, 21), ewT([]tensor.U4{15, 9}, 2))
+	// From opset 24 the low 4 bits are kept, as ml_dtypes does.
+	ewExpect(t, "f32→i4 24", ewCastTo(t, ewF32(-9, -8, 7, 8, 15, 2.7, -2.7), tensor.Int4, 24), ewT([]tensor.I4{7, -8, 7, -8, -1, 2, -2}, 7))
+	ewExpect(t, "f32→u4 24", ewCastTo(t, ewF32(-9, 0, 15, 16, 17.9), tensor.Uint4, 24), ewT([]tensor.U4{7, 0, 15, 0, 1}, 5))
+	ewExpect(t, "i32→i4 24", ewCastTo(t, ewT([]int32{200, -3}, 2), tensor.Int4, 24), ewT([]tensor.I4{-8, -3}, 2))
 	ewExpect(t, "u4→u8", ewCastTo(t, ewT([]tensor.U4{15, 3}, 2), tensor.Uint8, 21), ewT([]uint8{15, 3}, 2))
 	ewExpect(t, "i4→i8", ewCastTo(t, ewT([]tensor.I4{-8, 7}, 2), tensor.Int8, 21), ewT([]int8{-8, 7}, 2))
 	ewExpect(t, "i4→f32", ewCastTo(t, ewT([]tensor.I4{-3}, 1), tensor.Float32, 21), ewF32(-3))

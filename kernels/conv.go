@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/tensor"
@@ -260,6 +261,71 @@ func nnIm2col[T nnNum](x []T, g *nnGeom, col []T, r0, r1 int) {
 	}
 }
 
+// nnConvDirect adds the convolution of one input plane x with the kernel
+// taps w (prod(g.k) values) to the output plane y.
+func nnConvDirect[T nnNum](x []T, g *nnGeom, w []T, y []T) {
+	nd := g.nd()
+	K := nnProd(g.k)
+	last := nd - 1
+	outL, inL := g.out[last], g.in[last]
+	outer := nnProd(g.out) / max(outL, 1)
+	kk := make([]int, nd)
+	o := make([]int, nd)
+	inStr := tensor.Strides(g.in)
+	sl := g.s[last]
+	for r := 0; r < K; r++ {
+		wv := w[r]
+		if wv == 0 {
+			continue
+		}
+		rem := r
+		for i := last; i >= 0; i-- {
+			kk[i] = rem % g.k[i]
+			rem /= g.k[i]
+		}
+		off := kk[last]*g.d[last] - g.pb[last]
+		lo, hi := nnValidRange(outL, inL, sl, off)
+		if lo >= hi {
+			continue
+		}
+		clear(o)
+		for q := 0; q < outer; q++ {
+			base, ok := 0, true
+			for i := 0; i < last; i++ {
+				id := o[i]*g.s[i] - g.pb[i] + kk[i]*g.d[i]
+				if id < 0 || id >= g.in[i] {
+					ok = false
+					break
+				}
+				base += id * inStr[i]
+			}
+			for i := last - 1; i >= 0; i-- {
+				o[i]++
+				if o[i] < g.out[i] {
+					break
+				}
+				o[i] = 0
+			}
+			if !ok {
+				continue
+			}
+			row := y[q*outL+lo : q*outL+hi]
+			if sl == 1 {
+				src := x[base+lo+off:][:len(row)]
+				for j := range row {
+					row[j] += wv * src[j]
+				}
+			} else {
+				src := base + lo*sl + off
+				for j := range row {
+					row[j] += wv * x[src]
+					src += sl
+				}
+			}
+		}
+	}
+}
+
 // nnCol2im adds the column matrix back into an image: for channels
 // [c0, c1), every entry of row c*K + j is added at the input position its
 // kernel tap reads (entries falling in the padding are dropped). It is the
@@ -390,10 +456,10 @@ func nnGemmRow2[T nnNum](cr, cs, ar, as, b []T, ldb int) {
 	for ; p+4 <= len(ar); p += 4 {
 		a0, a1, a2, a3 := ar[p], ar[p+1], ar[p+2], ar[p+3]
 		e0, e1, e2, e3 := as[p], as[p+1], as[p+2], as[p+3]
-		b0 := b[p*ldb : p*ldb+n]
-		b1 := b[(p+1)*ldb : (p+1)*ldb+n]
-		b2 := b[(p+2)*ldb : (p+2)*ldb+n]
-		b3 := b[(p+3)*ldb : (p+3)*ldb+n]
+		b0 := b[p*ldb:][:n]
+		b1 := b[(p+1)*ldb:][:n]
+		b2 := b[(p+2)*ldb:][:n]
+		b3 := b[(p+3)*ldb:][:n]
 		for j := range cr {
 			x0, x1, x2, x3 := b0[j], b1[j], b2[j], b3[j]
 			cr[j] += a0*x0 + a1*x1 + a2*x2 + a3*x3
@@ -402,7 +468,7 @@ func nnGemmRow2[T nnNum](cr, cs, ar, as, b []T, ldb int) {
 	}
 	for ; p < len(ar); p++ {
 		av, ev := ar[p], as[p]
-		br := b[p*ldb : p*ldb+n]
+		br := b[p*ldb:][:n]
 		for j := range cr {
 			x := br[j]
 			cr[j] += av * x
@@ -419,17 +485,17 @@ func nnGemmRow[T nnNum](cr, ar, b []T, ldb int) {
 	p := 0
 	for ; p+4 <= len(ar); p += 4 {
 		a0, a1, a2, a3 := ar[p], ar[p+1], ar[p+2], ar[p+3]
-		b0 := b[p*ldb : p*ldb+n]
-		b1 := b[(p+1)*ldb : (p+1)*ldb+n]
-		b2 := b[(p+2)*ldb : (p+2)*ldb+n]
-		b3 := b[(p+3)*ldb : (p+3)*ldb+n]
+		b0 := b[p*ldb:][:n]
+		b1 := b[(p+1)*ldb:][:n]
+		b2 := b[(p+2)*ldb:][:n]
+		b3 := b[(p+3)*ldb:][:n]
 		for j := range cr {
 			cr[j] += a0*b0[j] + a1*b1[j] + a2*b2[j] + a3*b3[j]
 		}
 	}
 	for ; p < len(ar); p++ {
 		av := ar[p]
-		br := b[p*ldb : p*ldb+n]
+		br := b[p*ldb:][:n]
 		for j := range cr {
 			cr[j] += av * br[j]
 		}
@@ -578,6 +644,18 @@ func nnConvRun[T nnNum](c *Context, p *nnConvParams, x, w, bias, y []T) {
 			}
 		}
 	}
+	if p.cg == 1 && !p.pointwise {
+		// Depthwise (one input channel per group): accumulate each output
+		// plane directly from its input plane, without a column matrix.
+		c.Parallel(p.n*p.m, func(lo, hi int) {
+			for u := lo; u < hi; u++ {
+				n, m := u/p.m, u%p.m
+				ci := n*p.c + m/p.mg
+				nnConvDirect(x[ci*p.inP:(ci+1)*p.inP], p.g, w[m*p.K:(m+1)*p.K], y[u*p.P:(u+1)*p.P])
+			}
+		})
+		return
+	}
 	unit := func(u int, col []T, par bool) {
 		n, g := u/p.group, u%p.group
 		xg := x[(n*p.c+g*p.cg)*p.inP : (n*p.c+(g+1)*p.cg)*p.inP]
@@ -602,17 +680,46 @@ func nnConvRun[T nnNum](c *Context, p *nnConvParams, x, w, bias, y []T) {
 	if !p.pointwise {
 		colLen = kd * p.P
 	}
-	if units >= 8 {
+	// Big units (ResNet-style layers, even in large batches) parallelise
+	// inside each GEMM; many small ones (grouped convolutions) across units.
+	if units > 1 && p.mg*kd*p.P < 1<<21 {
 		c.Parallel(units, func(lo, hi int) {
-			col := make([]T, colLen)
+			col := nnGetBuf[T](colLen)
 			for u := lo; u < hi; u++ {
 				unit(u, col, false)
 			}
+			nnPutBuf(col)
 		})
 		return
 	}
-	col := make([]T, colLen)
+	col := nnGetBuf[T](colLen)
 	for u := range units {
 		unit(u, col, true)
+	}
+	nnPutBuf(col)
+}
+
+// nnBufPool recycles float32 scratch (column matrices), which are large
+// and needed on every run.
+var nnBufPool sync.Pool
+
+// nnGetBuf returns a scratch slice of n elements with arbitrary contents.
+func nnGetBuf[T nnNum](n int) []T {
+	var z T
+	if _, ok := any(z).(float32); ok && n > 0 {
+		if v, ok := nnBufPool.Get().(*[]float32); ok {
+			if cap(*v) >= n {
+				return any((*v)[:n]).([]T)
+			}
+			nnBufPool.Put(v)
+		}
+	}
+	return make([]T, n)
+}
+
+// nnPutBuf hands a slice from nnGetBuf back for reuse.
+func nnPutBuf[T nnNum](b []T) {
+	if f, ok := any(b).([]float32); ok && cap(f) > 0 {
+		nnBufPool.Put(&f)
 	}
 }

@@ -231,8 +231,7 @@ func BenchmarkConvResNet3x3(b *testing.B) {
 }
 
 func newConvForBench(b *testing.B) Kernel {
-	t := &testing.T{}
-	k, err := nnBuild(t, "Conv", 11, 2, 1, nnAttrInts("pads", 1, 1, 1, 1))
+	k, err := nnBuild(b, "Conv", 11, 2, 1, nnAttrInts("pads", 1, 1, 1, 1))
 	if err != nil {
 		b.Fatal(err)
 	}

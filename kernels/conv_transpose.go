@@ -199,17 +199,19 @@ func nnConvTransposeRun[T nnFloat](c *Context, p *nnConvParams, x, w, bias, y []
 			nnCol2im(col, p.g, yg, 0, p.mg)
 		}
 	}
-	if units >= 8 {
+	if units > 1 && rows*p.cg*p.inP < 1<<21 {
 		c.Parallel(units, func(lo, hi int) {
-			col := make([]T, rows*p.inP)
+			col := nnGetBuf[T](rows * p.inP)
 			for u := lo; u < hi; u++ {
 				unit(u, col, false)
 			}
+			nnPutBuf(col)
 		})
 		return
 	}
-	col := make([]T, rows*p.inP)
+	col := nnGetBuf[T](rows * p.inP)
 	for u := range units {
 		unit(u, col, true)
 	}
+	nnPutBuf(col)
 }

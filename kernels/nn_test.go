@@ -32,7 +32,7 @@ func nnAttrString(name, v string) *ir.Attribute {
 
 // nnBuild builds the kernel for op at opset with the given attributes and
 // number of inputs and outputs.
-func nnBuild(t *testing.T, op string, opset int64, nin, nout int, attrs ...*ir.Attribute) (Kernel, error) {
+func nnBuild(t testing.TB, op string, opset int64, nin, nout int, attrs ...*ir.Attribute) (Kernel, error) {
 	t.Helper()
 	n := &ir.Node{Name: "n", OpType: op, Attrs: attrs}
 	for i := 0; i < nin; i++ {

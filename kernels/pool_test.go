@@ -144,3 +144,13 @@ func TestMaxRoiPool(t *testing.T) {
 	out = nnRun(t, "MaxRoiPool", 1, []*tensor.Tensor{x, rois2}, 1, nnAttrInts("pooled_shape", 1, 1), nnAttrFloat("spatial_scale", 0.5))
 	nnCheck(t, out[0], []int{1, 1, 1, 1}, []float64{15}, 0)
 }
+
+func TestLpPoolPads(t *testing.T) {
+	x := nnF32([]int{1, 1, 2}, 1, 2)
+	out := nnRun(t, "LpPool", 18, []*tensor.Tensor{x}, 1, nnAttrInts("kernel_shape", 2), nnAttrInts("pads", 1, 1))
+	nnCheck(t, out[0], []int{1, 1, 3}, []float64{1, math.Sqrt(5), 2}, 1e-6)
+	x5 := nnF32([]int{1, 1, 1, 1, 1, 1}, 1)
+	if err := nnRunErr(t, "MaxPool", 12, []*tensor.Tensor{x5}, 1, nnAttrInts("kernel_shape", 1, 1, 1, 1)); err == nil {
+		t.Fatal("4 spatial dimensions accepted")
+	}
+}

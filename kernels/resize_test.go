@@ -113,3 +113,35 @@ func TestUpsampleAndResize10(t *testing.T) {
 	out = nnRun(t, "Resize", 10, []*tensor.Tensor{x4, nnScales(0.6)}, 1)
 	nnCheck(t, out[0], []int{2}, []float64{1, 3}, 0)
 }
+
+func TestResizeAntialiasProperties(t *testing.T) {
+	// A constant signal stays constant under any normalised filter.
+	x := nnF32([]int{1, 1, 8, 8}, make([]float32, 64)...)
+	for i := range x.Data.([]float32) {
+		x.Data.([]float32)[i] = 3
+	}
+	for _, mode := range []string{"linear", "cubic"} {
+		out := nnRun(t, "Resize", 18, []*tensor.Tensor{x, nil, nil, nnSizes(3, 5)}, 1, nnAttrString("mode", mode),
+			nnAttrInt("antialias", 1), nnAttrInts("axes", 2, 3))
+		want := make([]float64, 15)
+		for i := range want {
+			want[i] = 3
+		}
+		nnCheck(t, out[0], []int{1, 1, 3, 5}, want, 1e-6)
+	}
+	// Antialiased linear downsampling by 1/3 at an output centre averages
+	// with a triangle of half-width 3: x = 0..8, output 1 (centre 4) → 4.
+	x9 := nnF32([]int{9}, nnSeq(9)...)
+	out := nnRun(t, "Resize", 18, []*tensor.Tensor{x9, nil, nnScales(1.0 / 3)}, 1, nnAttrString("mode", "linear"), nnAttrInt("antialias", 1))
+	g, _ := Float64s(out[0])
+	if len(g) != 3 || abs64(g[1]-4) > 1e-5 {
+		t.Fatalf("antialias linear: %v", g)
+	}
+	// tf_crop_and_resize on a subset of axes: roi covers axes [1] only.
+	x2 := nnF32([]int{2, 4}, 1, 2, 3, 4, 5, 6, 7, 8)
+	roi := tensor.FromSlice([]float32{0, 2.0 / 3}, 2)
+	out = nnRun(t, "Resize", 18, []*tensor.Tensor{x2, roi, nil, nnSizes(3)}, 1, nnAttrString("mode", "linear"),
+		nnAttrString("coordinate_transformation_mode", "tf_crop_and_resize"), nnAttrInts("axes", 1))
+	// x_ori = o * (2/3) * 3 / 2 = o: the first three columns.
+	nnCheck(t, out[0], []int{2, 3}, []float64{1, 2, 3, 5, 6, 7}, 1e-6)
+}

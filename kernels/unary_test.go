@@ -128,3 +128,28 @@ func TestEwNotBitwiseNot(t *testing.T) {
 		t.Error("Not of int32: no error")
 	}
 }
+
+// The float32 tanh path must match the rounded float64 math.Tanh to within
+// one unit in the last place everywhere, including tiny, huge and NaN inputs.
+func TestEwTanh32(t *testing.T) {
+	check := func(f float32) {
+		got := float32(ewTanh32(float64(f)))
+		want := float32(math.Tanh(float64(f)))
+		if got != got || want != want {
+			if (got != got) != (want != want) {
+				t.Fatalf("tanh(%v) = %v, want %v", f, got, want)
+			}
+			return
+		}
+		d := int64(int32(math.Float32bits(got))) - int64(int32(math.Float32bits(want)))
+		if d > 1 || d < -1 {
+			t.Fatalf("tanh(%v) = %v, want %v", f, got, want)
+		}
+	}
+	for x := -12.0; x < 12; x += 0.000173 {
+		check(float32(x))
+	}
+	for _, f := range []float32{0, 1e-30, -1e-8, 1e-5, 0.0039, 0.0041, 9.09, 9.11, 1e30, float32(math.Inf(-1)), float32(math.NaN())} {
+		check(f)
+	}
+}

@@ -123,7 +123,8 @@ func TestF8Encode(t *testing.T) {
 		{1e6, true, 0x7f},
 		{-1e6, true, 0xff},
 		{1e6, false, 0x80},
-		{inf, true, 0x80},
+		{inf, true, 0x7f},
+		{-inf, true, 0xff},
 		{-inf, false, 0x80},
 		{nan, true, 0x80},
 	})
@@ -146,7 +147,8 @@ func TestF8Encode(t *testing.T) {
 		{57344, true, 0x7f},
 		{1e6, true, 0x7f},
 		{1e6, false, 0x80},
-		{inf, true, 0x80},
+		{inf, true, 0x7f},
+		{inf, false, 0x80},
 		{nan, false, 0x80},
 		{math.Copysign(0, -1), true, 0},
 	})

@@ -1,0 +1,70 @@
+package kernels
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+
+	"github.com/inferd/inferd/internal/parallel"
+	"github.com/inferd/inferd/tensor"
+)
+
+// ResNet-50 convolution shapes (batch 1).
+var nnBenchShapes = []struct {
+	name                string
+	c, h, m, k, s, p, g int
+}{
+	{"conv1_7x7s2", 3, 224, 64, 7, 2, 3, 1},
+	{"l1_3x3", 64, 56, 64, 3, 1, 1, 1},
+	{"l1_1x1_256to64", 256, 56, 64, 1, 1, 0, 1},
+	{"l2_1x1s2_ds", 256, 56, 512, 1, 2, 0, 1},
+	{"l3_3x3", 256, 14, 256, 3, 1, 1, 1},
+	{"l4_1x1_2048to512", 2048, 7, 512, 1, 1, 0, 1},
+	{"l4_3x3", 512, 7, 512, 3, 1, 1, 1},
+	{"dw_3x3_112", 32, 112, 32, 3, 1, 1, 32},
+}
+
+func BenchmarkConvShapes(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		for _, sh := range nnBenchShapes {
+			b.Run(fmt.Sprintf("%s/t%d", sh.name, threads), func(b *testing.B) {
+				x := tensor.New(tensor.Float32, 1, sh.c, sh.h, sh.h)
+				w := tensor.New(tensor.Float32, sh.m, sh.c/sh.g, sh.k, sh.k)
+				bias := tensor.New(tensor.Float32, sh.m)
+				for i, v := 0, x.Data.([]float32); i < len(v); i++ {
+					v[i] = float32(i%13) * 0.1
+				}
+				for i, v := 0, w.Data.([]float32); i < len(v); i++ {
+					v[i] = float32(i%7) * 0.01
+				}
+				k, err := nnBuild(b, "Conv", 13, 3, 1, nnAttrInts("strides", int64(sh.s), int64(sh.s)),
+					nnAttrInts("pads", int64(sh.p), int64(sh.p), int64(sh.p), int64(sh.p)), nnAttrInt("group", int64(sh.g)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				pool := parallel.New(threads)
+				defer pool.Close()
+				ctx := &Context{Par: pool.For}
+				out := (sh.h+2*sh.p-sh.k)/sh.s + 1
+				b.ResetTimer()
+				cpu0 := nnCPUTime()
+				for i := 0; i < b.N; i++ {
+					if _, err := k.Run(ctx, []*tensor.Tensor{x, w, bias}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				flops := 2.0 * float64(sh.m*(sh.c/sh.g)*sh.k*sh.k*out*out)
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+				b.ReportMetric(flops*float64(b.N)/(nnCPUTime()-cpu0)/1e9, "cpuGFLOPS")
+			})
+		}
+	}
+}
+
+// nnCPUTime returns the process's user+system CPU seconds, a steadier
+// measure than wall time on a loaded machine.
+func nnCPUTime() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
