@@ -228,6 +228,20 @@ func Float64s(t *tensor.Tensor) ([]float64, error) {
 			}
 		}
 		return out, nil
+	case []tensor.F8E4M3FN:
+		return widenF32(s), nil
+	case []tensor.F8E4M3FNUZ:
+		return widenF32(s), nil
+	case []tensor.F8E5M2:
+		return widenF32(s), nil
+	case []tensor.F8E5M2FNUZ:
+		return widenF32(s), nil
+	case []tensor.F4E2M1:
+		return widenF32(s), nil
+	case []tensor.I4:
+		return widenF32(s), nil
+	case []tensor.U4:
+		return widenF32(s), nil
 	}
 	return nil, fmt.Errorf("want a numeric tensor, got %v", t)
 }
@@ -294,6 +308,14 @@ func fromF64[T tensor.Numeric](v []float64) []T {
 	out := make([]T, len(v))
 	for i, x := range v {
 		out[i] = T(x)
+	}
+	return out
+}
+
+func widenF32[T interface{ Float32() float32 }](s []T) []float64 {
+	out := make([]float64, len(s))
+	for i, v := range s {
+		out[i] = float64(v.Float32())
 	}
 	return out
 }

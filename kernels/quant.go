@@ -23,128 +23,13 @@ func init() {
 
 // ---- float8 ----
 
-// linalgF8Format describes one of ONNX's float8 encodings.
-type linalgF8Format struct {
-	ebits, mbits, bias int
-	fnuz               bool  // no infinities, no -0, NaN is 0x80
-	inf                bool  // IEEE-style infinities (E5M2)
-	maxCode            uint8 // largest finite magnitude's bit pattern
-}
-
-var (
-	linalgE4M3FN   = linalgF8Format{ebits: 4, mbits: 3, bias: 7, maxCode: 0x7e}
-	linalgE4M3FNUZ = linalgF8Format{ebits: 4, mbits: 3, bias: 8, fnuz: true, maxCode: 0x7f}
-	linalgE5M2     = linalgF8Format{ebits: 5, mbits: 2, bias: 15, inf: true, maxCode: 0x7b}
-	linalgE5M2FNUZ = linalgF8Format{ebits: 5, mbits: 2, bias: 16, fnuz: true, maxCode: 0x7f}
-)
-
-func linalgF8FormatOf(dt tensor.DType) (linalgF8Format, bool) {
+// linalgIsF8 reports whether dt is one of the float8 types.
+func linalgIsF8(dt tensor.DType) bool {
 	switch dt {
-	case tensor.Float8E4M3FN:
-		return linalgE4M3FN, true
-	case tensor.Float8E4M3FNUZ:
-		return linalgE4M3FNUZ, true
-	case tensor.Float8E5M2:
-		return linalgE5M2, true
-	case tensor.Float8E5M2FNUZ:
-		return linalgE5M2FNUZ, true
+	case tensor.Float8E4M3FN, tensor.Float8E4M3FNUZ, tensor.Float8E5M2, tensor.Float8E5M2FNUZ:
+		return true
 	}
-	return linalgF8Format{}, false
-}
-
-// decode widens a float8 bit pattern exactly.
-func (f linalgF8Format) decode(b uint8) float32 {
-	neg := b&0x80 != 0
-	mag := b & 0x7f
-	if f.fnuz {
-		if b == 0x80 {
-			return float32(math.NaN())
-		}
-	} else if f.inf {
-		if mag >= 0x7c {
-			if mag == 0x7c {
-				if neg {
-					return float32(math.Inf(-1))
-				}
-				return float32(math.Inf(1))
-			}
-			return float32(math.NaN())
-		}
-	} else if mag == 0x7f {
-		return float32(math.NaN())
-	}
-	e := int(mag >> f.mbits)
-	m := float64(mag & (1<<f.mbits - 1))
-	var v float64
-	if e == 0 {
-		v = math.Ldexp(m, 1-f.bias-f.mbits)
-	} else {
-		v = math.Ldexp(1+m/float64(int(1)<<f.mbits), e-f.bias)
-	}
-	if neg {
-		v = -v
-	}
-	return float32(v)
-}
-
-// encode rounds x to the nearest float8 value, ties to even. Out-of-range
-// values and infinities saturate to the largest finite value when saturate
-// is set; otherwise they become infinity (E5M2) or NaN.
-func (f linalgF8Format) encode(x float32, saturate bool) uint8 {
-	var sign uint8
-	if math.Signbit(float64(x)) {
-		sign = 0x80
-	}
-	nan := uint8(0x7f) | sign
-	if f.fnuz {
-		nan = 0x80
-	}
-	a := math.Abs(float64(x))
-	switch {
-	case math.IsNaN(a):
-		return nan
-	case math.IsInf(a, 0):
-		if saturate {
-			return sign | f.maxCode
-		}
-		if f.inf {
-			return sign | 0x7c
-		}
-		return nan
-	case a == 0:
-		if f.fnuz {
-			return 0
-		}
-		return sign
-	}
-	_, e := math.Frexp(a) // a = frac·2^e, frac in [0.5, 1)
-	e--                   // a in [2^e, 2^(e+1))
-	var code int
-	if e < 1-f.bias {
-		// Subnormal: multiples of 2^(1-bias-mbits); a result of 2^mbits
-		// is the smallest normal, which the same code denotes.
-		code = int(math.RoundToEven(math.Ldexp(a, f.bias+f.mbits-1)))
-	} else {
-		m := int(math.RoundToEven(math.Ldexp(a, f.mbits-e)))
-		if m == 1<<(f.mbits+1) {
-			m >>= 1
-			e++
-		}
-		code = (e+f.bias)<<f.mbits | (m - 1<<f.mbits)
-	}
-	if code > int(f.maxCode) {
-		if saturate {
-			return sign | f.maxCode
-		}
-		if f.inf {
-			return sign | 0x7c
-		}
-		return nan
-	}
-	if code == 0 && f.fnuz {
-		return 0
-	}
-	return sign | uint8(code)
+	return false
 }
 
 // ---- reading and writing quantized tensors ----
@@ -173,24 +58,24 @@ func linalgQRange(dt tensor.DType) (lo, hi float64, ok bool) {
 // linalgQRead returns the values of a quantized tensor (integers, 4-bit
 // integers or float8) as float32s.
 func linalgQRead(t *tensor.Tensor) ([]float32, error) {
-	if f, ok := linalgF8FormatOf(t.DType); ok {
+	if linalgIsF8(t.DType) {
 		out := make([]float32, t.Len())
 		switch s := t.Data.(type) {
 		case []tensor.F8E4M3FN:
 			for i, v := range s {
-				out[i] = f.decode(uint8(v))
+				out[i] = v.Float32()
 			}
 		case []tensor.F8E4M3FNUZ:
 			for i, v := range s {
-				out[i] = f.decode(uint8(v))
+				out[i] = v.Float32()
 			}
 		case []tensor.F8E5M2:
 			for i, v := range s {
-				out[i] = f.decode(uint8(v))
+				out[i] = v.Float32()
 			}
 		case []tensor.F8E5M2FNUZ:
 			for i, v := range s {
-				out[i] = f.decode(uint8(v))
+				out[i] = v.Float32()
 			}
 		}
 		return out, nil
@@ -252,23 +137,22 @@ func linalgNarrow[T ~int8 | ~uint8 | ~int16 | ~uint16](d []T, q []int32) {
 
 // linalgQStoreF8 encodes values v into the float8 tensor t.
 func linalgQStoreF8(t *tensor.Tensor, v []float32, saturate bool) {
-	f, _ := linalgF8FormatOf(t.DType)
 	switch d := t.Data.(type) {
 	case []tensor.F8E4M3FN:
 		for i, x := range v {
-			d[i] = tensor.F8E4M3FN(f.encode(x, saturate))
+			d[i] = tensor.F8E4M3FNFromFloat32(x, saturate)
 		}
 	case []tensor.F8E4M3FNUZ:
 		for i, x := range v {
-			d[i] = tensor.F8E4M3FNUZ(f.encode(x, saturate))
+			d[i] = tensor.F8E4M3FNUZFromFloat32(x, saturate)
 		}
 	case []tensor.F8E5M2:
 		for i, x := range v {
-			d[i] = tensor.F8E5M2(f.encode(x, saturate))
+			d[i] = tensor.F8E5M2FromFloat32(x, saturate)
 		}
 	case []tensor.F8E5M2FNUZ:
 		for i, x := range v {
-			d[i] = tensor.F8E5M2FNUZ(f.encode(x, saturate))
+			d[i] = tensor.F8E5M2FNUZFromFloat32(x, saturate)
 		}
 	}
 }
@@ -367,7 +251,7 @@ func newQuantizeLinear(b *Build) (any, error) {
 			dt = tensor.Uint8
 		}
 		lo, hi, isInt := linalgQRange(dt)
-		_, isF8 := linalgF8FormatOf(dt)
+		isF8 := linalgIsF8(dt)
 		if (!isInt && !isF8) || dt == tensor.Int32 {
 			return nil, fmt.Errorf("QuantizeLinear to %v: %w", dt, ErrUnsupported)
 		}
