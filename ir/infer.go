@@ -84,15 +84,15 @@ type inferer struct {
 	first error
 	// types receives every value's type; nil if not asked for.
 	types map[string]Type
-	// probe, when not nil, collects errors instead of reporting them, for
-	// a trial inference of a loop body (see loopBody).
-	probe *[]error
+	// held, when not nil, collects errors instead of reporting them
+	// (see hold).
+	held  *[]error
 	depth int
 }
 
 func (r *inferer) report(err error) {
-	if r.probe != nil {
-		*r.probe = append(*r.probe, err)
+	if r.held != nil {
+		*r.held = append(*r.held, err)
 		return
 	}
 	if r.first == nil {
@@ -102,6 +102,30 @@ func (r *inferer) report(err error) {
 		panic(bailout{})
 	}
 	r.cfg.Error(err)
+}
+
+// hold runs fn holding back the errors it reports and the types it
+// records, and returns them (types is nil if none are collected).
+func (r *inferer) hold(fn func()) (errs []error, types map[string]Type) {
+	savedHeld, savedTypes := r.held, r.types
+	defer func() { r.held, r.types = savedHeld, savedTypes }()
+	r.held = &errs
+	if r.types != nil {
+		types = map[string]Type{}
+		r.types = types
+	}
+	fn()
+	return errs, types
+}
+
+// release reports and records what hold held back.
+func (r *inferer) release(errs []error, types map[string]Type) {
+	for k, v := range types {
+		r.types[k] = v
+	}
+	for _, err := range errs {
+		r.report(err)
+	}
 }
 
 func (r *inferer) record(name string, t Type) {
@@ -309,18 +333,15 @@ func (r *inferer) call(c *nodeCtx, f *Function) {
 			sc.vals[name] = c.in[i]
 		}
 	}
-	saved, savedProbe := r.types, r.probe
-	r.types = nil
-	var errs []error
-	r.probe = &errs
 	declared := map[string]Type{}
 	for _, vi := range f.ValueInfo {
 		declared[vi.Name] = vi.Type
 	}
-	for _, fn := range f.Nodes {
-		r.node(bindAttrs(fn, c.n, f), sc, declared)
-	}
-	r.types, r.probe = saved, savedProbe
+	errs, _ := r.hold(func() {
+		for _, fn := range f.Nodes {
+			r.node(bindAttrs(fn, c.n, f), sc, declared)
+		}
+	})
 	for _, err := range errs {
 		c.errorf("in function %s: %v", f.Name, err)
 	}

@@ -82,36 +82,13 @@ func stripShapes(t Type) Type {
 	return t
 }
 
-// trial runs fn holding back the errors it reports and the types it
-// records; commit releases them.
-func (r *inferer) trial(fn func()) (commit func()) {
-	savedProbe, savedTypes := r.probe, r.types
-	var errs []error
-	r.probe = &errs
-	var types map[string]Type
-	if savedTypes != nil {
-		types = map[string]Type{}
-		r.types = types
-	}
-	fn()
-	r.probe, r.types = savedProbe, savedTypes
-	return func() {
-		for k, v := range types {
-			r.types[k] = v
-		}
-		for _, err := range errs {
-			r.report(err)
-		}
-	}
-}
-
 // loopBody infers a loop body (Loop, Scan) whose inputs ins[first:first+n]
 // are loop-carried and come back as outputs outFirst.... It first tries
 // the initial types; if the body changes them, it infers again with the
 // join of initial and changed types, which holds for every iteration.
 func (r *inferer) loopBody(body *Graph, sc *scope, ins []Type, first, n, outFirst int) []Type {
 	var outs []Type
-	commit := r.trial(func() { outs = r.graph(body, sc, ins) })
+	errs, types := r.hold(func() { outs = r.graph(body, sc, ins) })
 	stable := true
 	for k := range n {
 		if outFirst+k < len(outs) && !sameType(outs[outFirst+k], ins[first+k]) {
@@ -119,7 +96,7 @@ func (r *inferer) loopBody(body *Graph, sc *scope, ins []Type, first, n, outFirs
 		}
 	}
 	if stable {
-		commit()
+		r.release(errs, types)
 		return outs
 	}
 	gen := append([]Type(nil), ins...)
