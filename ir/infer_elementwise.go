@@ -35,20 +35,23 @@ func init() {
 }
 
 // inferUnary: output 0 has input 0's type.
-func inferUnary(c *nodeCtx) {
-	if t := c.typ(0); t.Kind != UnknownKind {
-		c.set(0, Type{Kind: t.Kind, DType: t.DType, Shape: copyShape(t.Shape)})
-	}
+func inferUnary(c *nodeCtx) { passType(c) }
+
+// passType gives output 0 input 0's type (without its value) and returns
+// the output's value.
+func passType(c *nodeCtx) *value {
+	t := c.typ(0)
+	return c.set(0, Type{Kind: t.Kind, DType: t.DType, Shape: copyShape(t.Shape), Elem: t.Elem, KeyType: t.KeyType})
 }
 
 func inferNeg(c *nodeCtx) {
-	inferUnary(c)
-	if d, ok := c.elts(0); ok && c.out[0] != nil && dimsLen(c.shape(0)) == len(d) {
+	v := passType(c)
+	if d, ok := c.elts(0); ok && dimsLen(c.shape(0)) == len(d) {
 		out := make([]elt, len(d))
 		for i, x := range d {
 			out[i] = eltSub(knownElt(0), x)
 		}
-		c.out[0].data = out
+		v.data = out
 	}
 }
 
@@ -165,7 +168,7 @@ func inferBinary(cmp bool, elem func(a, b elt) elt) inferFunc {
 			return
 		}
 		v := c.setTensor(0, dt, s)
-		if elem != nil && len(idx) == 2 && v != nil {
+		if elem != nil && len(idx) == 2 {
 			v.data = elementwiseData(c, idx[0], idx[1], s, elem)
 		}
 	}
@@ -258,7 +261,7 @@ func inferWhere(c *nodeCtx) {
 	cond, ok0 := c.elts(0)
 	x, ok1 := c.elts(1)
 	y, ok2 := c.elts(2)
-	if v == nil || n < 0 || !ok0 || !ok1 || !ok2 {
+	if n < 0 || !ok0 || !ok1 || !ok2 {
 		return
 	}
 	out := make([]elt, n)

@@ -72,7 +72,7 @@ func inferConstant(c *nodeCtx) {
 		return
 	}
 	v := c.setTensor(0, t.DType, ShapeOf(t.Shape...))
-	if v != nil && tensor.SliceLen(t.Data) == t.Len() {
+	if tensor.SliceLen(t.Data) == t.Len() {
 		v.t = t
 	}
 }
@@ -183,7 +183,7 @@ func inferReshape(c *nodeCtx) {
 		}
 	}
 	v := c.setTensor(0, dt, out)
-	if d, ok := c.elts(0); ok && v != nil && dimsLen(out) == len(d) {
+	if d, ok := c.elts(0); ok && dimsLen(out) == len(d) {
 		v.data = d
 	}
 }
@@ -974,7 +974,7 @@ func inferConstantOfShape(c *nodeCtx) {
 		return
 	}
 	v := c.setTensor(0, dt, s)
-	if n := dimsLen(s); n >= 0 && n <= maxDataLen && v != nil {
+	if n := dimsLen(s); n >= 0 && n <= maxDataLen {
 		x := int64(0)
 		if fill != nil {
 			xs, ok := tensorInts(fill)

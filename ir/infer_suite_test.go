@@ -143,8 +143,9 @@ func equalInts(a, b []int) bool {
 
 // TestInferMutatedInputs runs InferShapes over the operator conformance
 // models with their graph inputs retyped (unknown, unknown rank, unknown
-// dimensions, rank 1, scalar, one more dimension): whatever it reports, it
-// must not panic.
+// dimensions, rank 1, scalar, one more dimension), and with their nodes
+// stripped of all inputs but the first or of all outputs: whatever it
+// reports, it must not panic.
 func TestInferMutatedInputs(t *testing.T) {
 	models, _ := filepath.Glob(filepath.Join(conformanceData, "node", "*", "model.onnx"))
 	if len(models) == 0 {
@@ -188,6 +189,37 @@ func TestInferMutatedInputs(t *testing.T) {
 				cfg := &ir.InferConfig{Error: func(error) {}}
 				ir.InferShapes(m, cfg, &ir.InferInfo{Types: map[string]ir.Type{}})
 			}()
+		}
+		for i, in := range m.Graph.Inputs {
+			in.Type = orig[i]
+		}
+		for _, cut := range []string{"inputs", "outputs"} {
+			mutateNodes(m.Graph, cut)
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Errorf("%s with nodes cut to fewer %s: panic: %v", filepath.Base(filepath.Dir(path)), cut, p)
+					}
+				}()
+				cfg := &ir.InferConfig{Error: func(error) {}}
+				ir.InferShapes(m, cfg, &ir.InferInfo{Types: map[string]ir.Type{}})
+			}()
+		}
+	}
+}
+
+// mutateNodes cuts the nodes of g and its subgraphs to their first input,
+// or to no output.
+func mutateNodes(g *ir.Graph, cut string) {
+	for _, n := range g.Nodes {
+		if cut == "inputs" && len(n.Inputs) > 1 {
+			n.Inputs = n.Inputs[:1]
+		}
+		if cut == "outputs" {
+			n.Outputs = nil
+		}
+		for _, sg := range n.Subgraphs() {
+			mutateNodes(sg, cut)
 		}
 	}
 }

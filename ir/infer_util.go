@@ -132,13 +132,14 @@ func (c *nodeCtx) scalarInt(i int) (int64, bool) {
 	return xs[0], true
 }
 
-// set gives output i type t.
+// set gives output i type t, and returns its value for the caller to
+// add what else is known. Setting an output the node does not have is a
+// no-op on a value nobody sees.
 func (c *nodeCtx) set(i int, t Type) *value {
-	if i >= len(c.out) {
-		return nil
-	}
 	v := &value{typ: t}
-	c.out[i] = v
+	if i < len(c.out) {
+		c.out[i] = v
+	}
 	return v
 }
 
@@ -149,7 +150,7 @@ func (c *nodeCtx) setTensor(i int, dt tensor.DType, s Shape) *value {
 
 // setData gives output i a tensor type and known elements.
 func (c *nodeCtx) setData(i int, dt tensor.DType, s Shape, data []elt) {
-	if v := c.setTensor(i, dt, s); v != nil && data != nil && dimsLen(s) == len(data) {
+	if v := c.setTensor(i, dt, s); data != nil && dimsLen(s) == len(data) {
 		v.data = data
 	}
 }
