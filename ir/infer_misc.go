@@ -14,6 +14,9 @@ func init() {
 	registerInfer(DomainONNX, inferSTFT, "STFT")
 	registerInfer(DomainONNX, inferMelWeightMatrix, "MelWeightMatrix")
 	registerInfer(DomainONNX, inferStringNormalizer, "StringNormalizer")
+	registerInfer(DomainONNX, inferRegexFullMatch, "RegexFullMatch")
+	registerInfer(DomainONNX, inferStringConcat, "StringConcat")
+	registerInfer(DomainONNX, inferStringSplit, "StringSplit")
 	registerInfer(DomainONNX, inferTfIdfVectorizer, "TfIdfVectorizer")
 	registerInfer(DomainONNX, inferLoss, "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss")
 	registerInfer(DomainONNX, inferNonMaxSuppression, "NonMaxSuppression")
@@ -155,6 +158,28 @@ func inferStringNormalizer(c *nodeCtx) {
 		out[len(out)-1] = unknownDim
 	}
 	c.setTensor(0, tensor.String, out)
+}
+
+func inferRegexFullMatch(c *nodeCtx) {
+	if c.has(0) {
+		c.setTensor(0, tensor.Bool, copyShape(c.shape(0)))
+	}
+}
+
+func inferStringConcat(c *nodeCtx) {
+	c.setTensor(0, tensor.String, c.broadcastInputs(0, 1))
+}
+
+// inferStringSplit: the substrings gain a last axis as long as the most
+// pieces any string splits into; their counts keep X's shape.
+func inferStringSplit(c *nodeCtx) {
+	x := c.shape(0)
+	if x == nil {
+		c.setTensor(0, tensor.String, nil)
+	} else {
+		c.setTensor(0, tensor.String, append(copyShape(x), unknownDim))
+	}
+	c.setTensor(1, tensor.Int64, copyShape(x))
 }
 
 func inferTfIdfVectorizer(c *nodeCtx) {

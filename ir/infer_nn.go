@@ -23,6 +23,9 @@ func init() {
 	registerInfer(DomainONNX, inferSpaceToDepth, "SpaceToDepth")
 	registerInfer(DomainONNX, inferGridSample, "GridSample")
 	registerInfer(DomainONNX, inferResize, "Resize", "Upsample")
+	registerInfer(DomainONNX, inferCol2Im, "Col2Im")
+	registerInfer(DomainONNX, inferCenterCropPad, "CenterCropPad")
+	registerInfer(DomainONNX, inferAffineGrid, "AffineGrid")
 }
 
 // window holds the attributes of a sliding window (convolution or pool)
@@ -594,4 +597,82 @@ func inferResize(c *nodeCtx) {
 		}
 	}
 	c.setTensor(0, dt, out)
+}
+
+// inferCol2Im: [N, C·∏block, L] with image_shape and block_shape inputs
+// gives [N, C, image_shape...].
+func inferCol2Im(c *nodeCtx) {
+	x := c.shape(0)
+	dt := c.dtype(0)
+	img, ok1 := c.shapeArg(1)
+	block, ok2 := c.ints(2)
+	if !ok1 {
+		c.setTensor(0, dt, nil)
+		return
+	}
+	out := append(Shape{unknownDim, unknownDim}, img...)
+	if x != nil {
+		if len(x) != 3 {
+			c.errorf("%s is not [N, C·∏block, L]", c.desc(0))
+			return
+		}
+		out[0] = x[0]
+		if ok2 {
+			p := int64(1)
+			for _, b := range block {
+				p *= b
+			}
+			if x[1].Known() && p > 0 && x[1].Value%p != 0 {
+				c.errorf("%s: %d does not divide by the block size %d", c.desc(0), x[1].Value, p)
+				return
+			}
+			out[1] = eltDiv(eltOf(x[1]), knownElt(p)).dim()
+		}
+	}
+	c.setTensor(0, dt, out)
+}
+
+func inferCenterCropPad(c *nodeCtx) {
+	x := c.shape(0)
+	dt := c.dtype(0)
+	s, ok := c.shapeArg(1)
+	switch {
+	case x == nil:
+		c.setTensor(0, dt, nil)
+		return
+	case !ok:
+		c.setTensor(0, dt, unknownShape(len(x)))
+		return
+	}
+	axes := make([]int, len(x))
+	for i := range axes {
+		axes[i] = i
+	}
+	if a := c.attrs.Ints("axes", nil); a != nil {
+		if axes, ok = c.normAxes(a, len(x)); !ok {
+			return
+		}
+	}
+	if len(s) != len(axes) {
+		c.errorf("shape %v does not fit the %d axes of %s", s, len(axes), c.desc(0))
+		return
+	}
+	out := copyShape(x)
+	for i, a := range axes {
+		out[a] = s[i]
+	}
+	c.setTensor(0, dt, out)
+}
+
+// inferAffineGrid: theta [N, 2, 3] or [N, 3, 4] and size [N, C, H, W] or
+// [N, C, D, H, W] give a grid [N, H, W, 2] or [N, D, H, W, 3].
+func inferAffineGrid(c *nodeCtx) {
+	dt := c.dtype(0)
+	size, ok := c.shapeArg(1)
+	if !ok || len(size) < 4 {
+		c.setTensor(0, dt, nil)
+		return
+	}
+	out := append(Shape{size[0]}, size[2:]...)
+	c.setTensor(0, dt, append(out, dimOf(int64(len(size)-2))))
 }

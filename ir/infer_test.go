@@ -363,6 +363,57 @@ func TestInferShapeOps(t *testing.T) {
 	})
 }
 
+func TestInferMisc(t *testing.T) {
+	runInferCases(t, []inferCase{
+		{name: "signal", in: []*ir.ValueInfo{f32("X", 2, 8, 1), f32("sig", 1, 128, 1)},
+			init: []*ir.Initializer{scalarInit("ten", int64(10)), scalarInit("sixteen", int64(16)), scalarInit("eight", int64(8)), weights("win", 16)},
+			nodes: []*ir.Node{
+				node("HannWindow", "hann", "ten", "W"),
+				node("DFT", "dft", "X", "Y1", aInt("onesided", 1)),
+				node("DFT", "dft_len", "X,sixteen", "Y2"),
+				node("STFT", "stft", "sig,eight,win", "Y3"),
+				node("MelWeightMatrix", "mel", "ten,sixteen,ten,ten,ten", "Y4"),
+			},
+			want: map[string]string{"W": "float32[10]", "Y1": "float32[2,5,2]", "Y2": "float32[2,16,2]", "Y3": "float32[1,15,9,2]", "Y4": "float32[9,10]"}},
+		{name: "image", opset: 20, in: []*ir.ValueInfo{f32("cols", "N", 5, 25), f32("X", 20, 10, 3), f32("theta", "N", 2, 3)},
+			init: []*ir.Initializer{i64("img", 5, 5), i64("block", 1, 5), i64("crop", 10, 20), i64("size", 2, 3, 4, 5)},
+			nodes: []*ir.Node{
+				node("Col2Im", "col2im", "cols,img,block", "Y1"),
+				node("CenterCropPad", "crop", "X,crop", "Y2", aInts("axes", 0, 1)),
+				node("AffineGrid", "grid", "theta,size", "Y3"),
+			},
+			want: map[string]string{"Y1": "float32[N,1,5,5]", "Y2": "float32[10,20,3]", "Y3": "float32[2,4,5,2]"}},
+		{name: "strings", opset: 20, in: []*ir.ValueInfo{input("S", tensor.String, "N", 2)},
+			nodes: []*ir.Node{
+				node("StringSplit", "split", "S", "Parts,Counts"),
+				node("RegexFullMatch", "match", "S", "M", aString("pattern", "a+")),
+				node("StringNormalizer", "norm", "S", "L", aString("case_change_action", "LOWER")),
+			},
+			want: map[string]string{"Parts": "string[N,2,?]", "Counts": "int64[N,2]", "M": "bool[N,2]", "L": "string[N,2]"}},
+		{name: "losses", in: []*ir.ValueInfo{f32("scores", "N", 5, 7), input("target", tensor.Int64, "N", 7)},
+			nodes: []*ir.Node{
+				node("NegativeLogLikelihoodLoss", "nll", "scores,target", "L1", aString("reduction", "none")),
+				node("SoftmaxCrossEntropyLoss", "sce", "scores,target", "L2,LogP"),
+			},
+			want: map[string]string{"L1": "float32[N,7]", "L2": "float32[]", "LogP": "float32[N,5,7]"}},
+	})
+}
+
+func TestInferTrainingOps(t *testing.T) {
+	m := model(17, &ir.Graph{
+		Inputs: []*ir.ValueInfo{f32("R"), input("T", tensor.Int64), f32("X1", 3), f32("X2", 4), f32("G1", 3), f32("G2", 4), f32("V1", 3), f32("V2", 4), f32("H1", 3), f32("H2", 4)},
+		Nodes: []*ir.Node{{Name: "adam", OpType: "Adam", Domain: ir.DomainTraining,
+			Inputs:  []string{"R", "T", "X1", "X2", "G1", "G2", "V1", "V2", "H1", "H2"},
+			Outputs: []string{"X1n", "X2n", "V1n", "V2n", "H1n", "H2n"}}},
+	})
+	m.Opsets = append(m.Opsets, ir.OpsetImport{Domain: ir.DomainTraining, Version: 1})
+	got, errs := infer(t, m)
+	for _, err := range errs {
+		t.Error(err)
+	}
+	expectTypes(t, got, map[string]string{"X1n": "float32[3]", "X2n": "float32[4]", "V1n": "float32[3]", "V2n": "float32[4]", "H1n": "float32[3]", "H2n": "float32[4]"})
+}
+
 func TestInferFunctionCall(t *testing.T) {
 	m := model(17, &ir.Graph{
 		Inputs: []*ir.ValueInfo{f32("X", "N", 3), f32("Y", 3)},
