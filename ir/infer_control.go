@@ -383,10 +383,6 @@ func inferSequenceInsert(c *nodeCtx) {
 		c.errorf("cannot insert %s into a sequence of %v", c.desc(1), e)
 		return
 	}
-	if e.Kind == TensorKind && e.Shape == nil && c.typ(0).Kind == SequenceKind {
-		// An empty sequence's element shape is unknown; nothing to join.
-		j = TensorType(j.DType, nil)
-	}
 	c.set(0, seqOf(j))
 }
 
