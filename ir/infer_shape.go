@@ -182,10 +182,9 @@ func inferReshape(c *nodeCtx) {
 			return
 		}
 	}
-	v := c.setTensor(0, dt, out)
-	if d, ok := c.elts(0); ok && dimsLen(out) == len(d) {
-		v.data = d
-	}
+	// The elements stay as they are.
+	e, _ := c.elts(0)
+	c.setData(0, dt, out, e)
 }
 
 func intElts(xs []int64) []elt {
@@ -776,10 +775,9 @@ func inferSqueeze(c *nodeCtx) {
 			out = append(out, d)
 		}
 	}
-	v := c.setTensor(0, dt, out)
-	if e, ok := c.elts(0); ok && dimsLen(out) == len(e) {
-		v.data = e
-	}
+	// The elements stay as they are.
+	e, _ := c.elts(0)
+	c.setData(0, dt, out, e)
 }
 
 func inferUnsqueeze(c *nodeCtx) {
@@ -791,9 +789,8 @@ func inferUnsqueeze(c *nodeCtx) {
 		return
 	}
 	if in == nil || !known {
-		if known && in == nil && c.has(0) {
-			c.setTensor(0, dt, nil)
-		} else if s := c.shape(1); in != nil && len(s) == 1 && s[0].Known() {
+		if s := c.shape(1); in != nil && len(s) == 1 && s[0].Known() {
+			// As many axes as the axes input has elements come in.
 			c.setTensor(0, dt, unknownShape(len(in)+int(s[0].Value)))
 		} else if c.has(0) {
 			c.setTensor(0, dt, nil)
@@ -819,10 +816,9 @@ func inferUnsqueeze(c *nodeCtx) {
 			j++
 		}
 	}
-	v := c.setTensor(0, dt, out)
-	if e, ok := c.elts(0); ok && dimsLen(out) == len(e) {
-		v.data = e
-	}
+	// The elements stay as they are.
+	e, _ := c.elts(0)
+	c.setData(0, dt, out, e)
 }
 
 func inferFlatten(c *nodeCtx) {
