@@ -449,15 +449,25 @@ func inferLayerNorm(c *nodeCtx) {
 	}
 }
 
-func inferDepthToSpace(c *nodeCtx) {
-	x := c.shape(0)
-	b := c.attrs.Int("blocksize", 0)
+// blockInput returns the input shape and blocksize of DepthToSpace and
+// SpaceToDepth, checked; ok is false when nothing more can be inferred.
+func blockInput(c *nodeCtx) (x Shape, b int64, ok bool) {
+	x = c.shape(0)
+	b = c.attrs.Int("blocksize", 0)
 	if x == nil {
 		c.setTensor(0, c.dtype(0), unknownShape(4))
-		return
+		return nil, 0, false
 	}
 	if len(x) != 4 || b <= 0 {
 		c.errorf("%s with blocksize %d: want rank 4 and a positive blocksize", c.desc(0), b)
+		return nil, 0, false
+	}
+	return x, b, true
+}
+
+func inferDepthToSpace(c *nodeCtx) {
+	x, b, ok := blockInput(c)
+	if !ok {
 		return
 	}
 	if x[1].Known() && x[1].Value%(b*b) != 0 {
@@ -469,14 +479,8 @@ func inferDepthToSpace(c *nodeCtx) {
 }
 
 func inferSpaceToDepth(c *nodeCtx) {
-	x := c.shape(0)
-	b := c.attrs.Int("blocksize", 0)
-	if x == nil {
-		c.setTensor(0, c.dtype(0), unknownShape(4))
-		return
-	}
-	if len(x) != 4 || b <= 0 {
-		c.errorf("%s with blocksize %d: want rank 4 and a positive blocksize", c.desc(0), b)
+	x, b, ok := blockInput(c)
+	if !ok {
 		return
 	}
 	for i := 2; i < 4; i++ {
