@@ -11,6 +11,7 @@ import (
 
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/onnx"
+	"github.com/inferd/inferd/tensor"
 )
 
 // conformanceData is where Debian's libonnx-testdata installs ONNX's
@@ -110,7 +111,7 @@ func testSuite(t *testing.T, root string) {
 				continue
 			}
 			static++
-			if !equalInts(s, want.Shape) || (got.DType != want.DType && got.DType != 0) {
+			if !tensor.EqualShapes(s, want.Shape) || (got.DType != want.DType && got.DType != 0) {
 				if reason, ok := suiteExceptions[name]; ok {
 					t.Logf("%s: output %q inferred %v, reference %v (known exception: %s)", name, o.Name, got, want, reason)
 					continue
@@ -127,18 +128,6 @@ func testSuite(t *testing.T, root string) {
 	}
 	t.Logf("%d cases, %d tensor outputs with reference data: %d inferred fully static, %d of them match the reference; %d not static",
 		cases, outputs, static, matched, outputs-static)
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestInferMutatedInputs runs InferShapes over the operator conformance
