@@ -21,4 +21,4 @@ if [ ! -f "$work/models/manifest.json" ]; then
   (cd "$work" && /usr/bin/python3 make_models.py --out "$work/models")
 fi
 cd "$repo"
-INFERD_REFKIT_MODELS="$work/models" go test ./conformance -run 'TestRefkit' -v -count=1 -timeout 30m
+INFERD_REFKIT_MODELS="$work/models" go test ./conformance ./ir -run 'TestRefkit|TestInferRealModels' -v -count=1 -timeout 30m
