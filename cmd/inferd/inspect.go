@@ -94,6 +94,19 @@ func inspectCmd(args []string, stdout, stderr io.Writer) error {
 	for _, o := range ops {
 		fmt.Fprintf(w, "  %-28s %d\n", o.op, o.n)
 	}
+	var problems []string
+	ir.InferShapes(m, &ir.InferConfig{Error: func(err error) { problems = append(problems, err.Error()) }}, nil)
+	if err := ir.Verify(m); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) == 0 {
+		fmt.Fprintln(w, "checks: graph structure and shape inference found no problem")
+	} else {
+		fmt.Fprintln(w, "problems:")
+		for _, p := range problems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
 	if len(unsupported) == 0 {
 		fmt.Fprintln(w, "unsupported ops: none")
 	} else {
