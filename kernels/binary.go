@@ -655,7 +655,7 @@ func ewBinaryKernel(b *Build, f func(c *Context, x, y *tensor.Tensor) (*tensor.T
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -1243,6 +1243,6 @@ func newWhere(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }

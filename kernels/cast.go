@@ -98,7 +98,7 @@ func newCastLike(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 

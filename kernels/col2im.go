@@ -95,7 +95,7 @@ func newCol2Im(b *Build) (any, error) {
 			run(xf, yf)
 			nnStoreRounded(y, yf)
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 

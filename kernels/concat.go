@@ -64,7 +64,7 @@ func newConcat(b *Build) (any, error) {
 			shape[ax] += x.Shape[ax]
 		}
 		if len(xs) == 1 {
-			return []*tensor.Tensor{shpView(x0, shape)}, nil
+			return c.Outs(shpView(x0, shape)), nil
 		}
 		out := c.Alloc(x0.DType, shape...)
 		outer := shpProd(shape[:ax])
@@ -80,7 +80,7 @@ func newConcat(b *Build) (any, error) {
 			shpCopyStrided(c, m, []int{outer, row}, off, []int{rowOut, 1}, 0, []int{row, 1})
 			off += row
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -261,7 +261,7 @@ func newTile(b *Build) (any, error) {
 			ss = append(ss, 0, is[i])
 		}
 		shpCopyStrided(c, m, g, 0, ds, 0, ss)
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -401,10 +401,10 @@ func newPad(b *Build) (any, error) {
 				do += max(0, begin[i]) * os[i]
 			}
 			shpCopyStrided(c, m, region, do, os, so, is)
-			return []*tensor.Tensor{out}, nil
+			return c.Outs(out), nil
 		}
 		if out.Len() == 0 {
-			return []*tensor.Tensor{out}, nil
+			return c.Outs(out), nil
 		}
 		// maps[a][o] is the input index that output index o of axis a reads.
 		maps := make([][]int, r)
@@ -435,7 +435,7 @@ func newPad(b *Build) (any, error) {
 		}
 		if r == 0 {
 			m.copyRun(0, 0, 1)
-			return []*tensor.Tensor{out}, nil
+			return c.Outs(out), nil
 		}
 		last := maps[r-1] // the input's last axis has stride 1
 		rows := out.Len() / shape[r-1]
@@ -466,6 +466,6 @@ func newPad(b *Build) (any, error) {
 		} else {
 			work(0, rows)
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }

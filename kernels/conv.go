@@ -599,7 +599,7 @@ func newConv(b *Build) (any, error) {
 		default:
 			return nil, fmt.Errorf("Conv of %v: %w", x.DType, ErrUnsupported)
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 

@@ -50,7 +50,7 @@ func newConvInteger(b *Build) (any, error) {
 		}
 		y := c.Alloc(tensor.Int32, p.outShape...)
 		nnConvRun(c, p, xi, wi, nil, y.Data.([]int32))
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 

@@ -73,7 +73,7 @@ func newConvTranspose(b *Build) (any, error) {
 		default:
 			return nil, fmt.Errorf("ConvTranspose of %v: %w", x.DType, ErrUnsupported)
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 

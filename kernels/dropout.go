@@ -59,7 +59,7 @@ func newDropout(b *Build) (any, error) {
 			if wantMask {
 				mask = shpDropoutMask(c, b.Opset, x)
 			}
-			return []*tensor.Tensor{shpView(x, x.Shape), mask}, nil
+			return c.Outs(shpView(x, x.Shape), mask), nil
 		}
 		if !(r > 0 && r < 1) {
 			return nil, fmt.Errorf("ratio = %v, want in [0, 1)", r)
@@ -90,7 +90,7 @@ func newDropout(b *Build) (any, error) {
 		default:
 			return nil, fmt.Errorf("training-mode Dropout of %v: %w", x.DType, ErrUnsupported)
 		}
-		return []*tensor.Tensor{out, mt}, nil
+		return c.Outs(out, mt), nil
 	}), nil
 }
 

@@ -167,7 +167,7 @@ func newEinsum(b *Build) (any, error) {
 		default:
 			return nil, fmt.Errorf("Einsum of %v: %w", in[0].DType, ErrUnsupported)
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 

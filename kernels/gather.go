@@ -74,7 +74,7 @@ func newGather(b *Build) (any, error) {
 		inner := shpProd(x.Shape[ax+1:])
 		ni := len(idx)
 		if out.Len() == 0 {
-			return []*tensor.Tensor{out}, nil
+			return c.Outs(out), nil
 		}
 		if inner == 1 {
 			work := func(lo, hi int) {
@@ -87,7 +87,7 @@ func newGather(b *Build) (any, error) {
 			} else {
 				work(0, outer)
 			}
-			return []*tensor.Tensor{out}, nil
+			return c.Outs(out), nil
 		}
 		work := func(lo, hi int) {
 			for k := lo; k < hi; k++ {
@@ -100,7 +100,7 @@ func newGather(b *Build) (any, error) {
 		} else {
 			work(0, outer*ni)
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -144,7 +144,7 @@ func newGatherElements(b *Build) (any, error) {
 			return nil, err
 		}
 		m.take(0, 0, offs)
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -209,7 +209,7 @@ func newGatherND(b *Build) (any, error) {
 		for t, off := range bt.offs {
 			m.copyRun(t*bt.slice, off, bt.slice)
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -333,7 +333,7 @@ func newCompress(b *Build) (any, error) {
 				k++
 			}
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -409,7 +409,7 @@ func newOneHot(b *Build) (any, error) {
 			o, i := p/inner, p%inner
 			m.copyRun((o*depth+int(k))*inner+i, 1, 1)
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -515,6 +515,6 @@ func newNonZero(b *Build) (any, error) {
 				pos[a] = 0
 			}
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }

@@ -90,7 +90,7 @@ func newGridSample(b *Build) (any, error) {
 			}
 		}
 		nnStoreRounded(y, out)
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 

@@ -146,7 +146,7 @@ func newTopK(b *Build) (any, error) {
 		outer, inner := shpProd(x.Shape[:ax]), shpProd(x.Shape[ax+1:])
 		kk := int(k)
 		if kk == 0 || outer*inner == 0 {
-			return []*tensor.Tensor{vals, inds}, nil
+			return c.Outs(vals, inds), nil
 		}
 		iv := inds.Data.([]int64)
 		work := func(lo, hi int) {
@@ -180,7 +180,7 @@ func newTopK(b *Build) (any, error) {
 		} else {
 			work(0, outer*inner)
 		}
-		return []*tensor.Tensor{vals, inds}, nil
+		return c.Outs(vals, inds), nil
 	}), nil
 }
 
@@ -290,7 +290,7 @@ func shpNewArg(b *Build, isMax bool) (any, error) {
 			}
 			o[s] = int64(best)
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -361,7 +361,7 @@ func newCumSum(b *Build) (any, error) {
 		default:
 			return nil, fmt.Errorf("CumSum of %v: %w", x.DType, ErrUnsupported)
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -443,7 +443,7 @@ func newTrilu(b *Build) (any, error) {
 				}
 			}
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -608,6 +608,6 @@ func newReverseSequence(b *Build) (any, error) {
 				m.copyRun(t*ts+bi*bs, src*ts+bi*bs, inner)
 			}
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }

@@ -40,6 +40,19 @@ type Context struct {
 	// Par runs fn over [0, n) split across the session's threads; nil
 	// runs serially.
 	Par func(n int, fn func(lo, hi int))
+
+	outs [8]*tensor.Tensor
+}
+
+// Outs returns its arguments as a kernel's result slice without
+// allocating: the slice is the Context's own and stays valid only until the
+// kernel's caller has read it (the engine copies it at once).
+func (c *Context) Outs(ts ...*tensor.Tensor) []*tensor.Tensor {
+	if c == nil || len(ts) > len(c.outs) {
+		return append([]*tensor.Tensor(nil), ts...)
+	}
+	n := copy(c.outs[:], ts)
+	return c.outs[:n]
 }
 
 // Parallel runs fn over [0, n) in chunks, using the session's threads when

@@ -68,7 +68,7 @@ func newNLLLoss(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 

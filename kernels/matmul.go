@@ -442,7 +442,7 @@ func linalgMatMul(c *Context, a, b *tensor.Tensor) ([]*tensor.Tensor, error) {
 	default:
 		return nil, fmt.Errorf("MatMul of %v: %w", a.DType, ErrUnsupported)
 	}
-	return []*tensor.Tensor{y}, nil
+	return c.Outs(y), nil
 }
 
 // linalgStoreF32 writes float32 values into t (a float tensor), rounding
@@ -578,7 +578,7 @@ func (k *linalgGemmKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tenso
 	if err != nil {
 		return nil, err
 	}
-	return []*tensor.Tensor{y}, nil
+	return c.Outs(y), nil
 }
 
 // linalgGemmRun computes y = alpha·op(a)·op(b) + beta·c for Gemm; b is

@@ -177,5 +177,5 @@ func miscNMS(c *Context, in []*tensor.Tensor, centerPoint bool) ([]*tensor.Tenso
 			k += 3
 		}
 	}
-	return []*tensor.Tensor{out}, nil
+	return c.Outs(out), nil
 }

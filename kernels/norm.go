@@ -162,7 +162,7 @@ func newBatchNormalization(b *Build) (any, error) {
 			return nil, err
 		}
 		if !training {
-			return []*tensor.Tensor{y}, nil
+			return c.Outs(y), nil
 		}
 		mt := in[3].DType
 		rm, err := FromFloat64s(mt, []int{ch}, runMean)
@@ -173,7 +173,7 @@ func newBatchNormalization(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{y, rm, rv}, nil
+		return c.Outs(y, rm, rv), nil
 	}), nil
 }
 
@@ -293,7 +293,7 @@ func linalgGroupNorm(c *Context, op string, x, st, bt *tensor.Tensor, groups int
 	if err != nil {
 		return nil, err
 	}
-	return []*tensor.Tensor{y}, nil
+	return c.Outs(y), nil
 }
 
 // linalgGroupNormRun normalizes each of the units blocks of cpg·sp
@@ -384,7 +384,7 @@ func newLayerNormalization(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{y, mt, it}, nil
+		return c.Outs(y, mt, it), nil
 	}), nil
 }
 
@@ -486,7 +486,7 @@ func newLpNormalization(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 
@@ -548,7 +548,7 @@ func newLRN(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 
@@ -615,7 +615,7 @@ func newMeanVarianceNormalization(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 

@@ -172,9 +172,9 @@ func newMaxPool(b *Build) (any, error) {
 			return nil, fmt.Errorf("MaxPool of %v: %w", x.DType, ErrUnsupported)
 		}
 		if it == nil {
-			return []*tensor.Tensor{y}, nil
+			return c.Outs(y), nil
 		}
-		return []*tensor.Tensor{y, it}, nil
+		return c.Outs(y, it), nil
 	}), nil
 }
 
@@ -298,7 +298,7 @@ func nnFloatPool(op string, w *nnWindow, fin func(float64, int) float64, acc fun
 		default:
 			return nil, fmt.Errorf("%s of %v: %w", op, x.DType, ErrUnsupported)
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	})
 }
 
@@ -394,7 +394,7 @@ func newGlobalPool(kind string) Factory {
 				default:
 					return nil, fmt.Errorf("GlobalMaxPool of %v: %w", x.DType, ErrUnsupported)
 				}
-				return []*tensor.Tensor{y}, nil
+				return c.Outs(y), nil
 			}
 			switch xd := x.Data.(type) {
 			case []float32:
@@ -409,7 +409,7 @@ func newGlobalPool(kind string) Factory {
 			default:
 				return nil, fmt.Errorf("global pooling of %v: %w", x.DType, ErrUnsupported)
 			}
-			return []*tensor.Tensor{y}, nil
+			return c.Outs(y), nil
 		}), nil
 	}
 }
@@ -539,7 +539,7 @@ func newMaxUnpool(b *Build) (any, error) {
 			}
 			nnCopyElem(y.Data, dst, x.Data, j)
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 
@@ -647,6 +647,6 @@ func newMaxRoiPool(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }

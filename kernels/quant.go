@@ -298,7 +298,7 @@ func newQuantizeLinear(b *Build) (any, error) {
 			}
 			linalgQStoreF8(y, v, saturate)
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 
@@ -381,7 +381,7 @@ func newDequantizeLinear(b *Build) (any, error) {
 			}
 		}
 		linalgStoreF32(y, yv)
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 
@@ -415,7 +415,7 @@ func newDynamicQuantizeLinear(b *Build) (any, error) {
 				yv[i] = uint8(min(255, max(0, q)))
 			}
 		})
-		return []*tensor.Tensor{y, tensor.Scalar(scale), tensor.Scalar(uint8(zp))}, nil
+		return c.Outs(y, tensor.Scalar(scale), tensor.Scalar(uint8(zp))), nil
 	}), nil
 }
 
@@ -531,7 +531,7 @@ func newMatMulInteger(b *Build) (any, error) {
 		}
 		y := c.Alloc(tensor.Int32, p.out...)
 		linalgMatMulInto(c, p, a32, b32, y.Data.([]int32))
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 
@@ -601,7 +601,7 @@ func newQLinearMatMul(b *Build) (any, error) {
 		}
 		y := c.Alloc(yz.DType, p.out...)
 		linalgQStoreInts(y, q)
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 
@@ -843,7 +843,7 @@ func linalgQLinearConv(c *Context, ca *linalgConvAttrs, x, xs, xz, w, ws, wz, ys
 	shape := append([]int{g.n, g.cout}, g.out...)
 	y := c.Alloc(yz.DType, shape...)
 	linalgQStoreInts(y, q)
-	return []*tensor.Tensor{y}, nil
+	return c.Outs(y), nil
 }
 
 // linalgConvInt32 convolves x [N, C, in...] with w [M, C/group, k...]

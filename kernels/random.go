@@ -87,7 +87,7 @@ func miscRandomKernel(s miscSeed, fixed []int, dt tensor.DType, draw func(r *ran
 		if err := miscWriteF64(out, v); err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}
 }
 
@@ -207,7 +207,7 @@ func newBernoulli(b *Build) (any, error) {
 		if err := miscWriteF64(out, v); err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -288,6 +288,6 @@ func newMultinomial(b *Build) (any, error) {
 				d[i] = int32(v)
 			}
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }

@@ -116,7 +116,7 @@ func (k *redKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 	}
 	rank := x.Rank()
 	if len(axes) == 0 && k.noop {
-		return []*tensor.Tensor{x.Clone()}, nil
+		return c.Outs(x.Clone()), nil
 	}
 	mask := make([]bool, rank)
 	if len(axes) == 0 {
@@ -149,7 +149,7 @@ func (k *redKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 	if err := redRunTyped(c, k.kind, p, x, out); err != nil {
 		return nil, err
 	}
-	return []*tensor.Tensor{out}, nil
+	return c.Outs(out), nil
 }
 
 func redRunTyped(c *Context, kind redKind, p *redPlan, x, out *tensor.Tensor) error {

@@ -309,13 +309,13 @@ func nnResize(c *Context, cfg *nnResizeCfg, x, roiT, scalesT, sizesT *tensor.Ten
 	}
 	y := c.Alloc(x.DType, outSz...)
 	if y.Len() == 0 {
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}
 	if cfg.mode == "nearest" {
 		if err := nnResizeNearest(c, x, y, maps, cfg.extrap); err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}
 	if !x.DType.IsFloat() && !x.DType.IsInt() {
 		return nil, fmt.Errorf("Resize mode %s of %v: %w", cfg.mode, x.DType, ErrUnsupported)
@@ -337,7 +337,7 @@ func nnResize(c *Context, cfg *nnResizeCfg, x, roiT, scalesT, sizesT *tensor.Ten
 	}
 	nnMarkExtrapolated(cur, outSz, maps, cfg.extrap)
 	nnStoreRounded(y, cur)
-	return []*tensor.Tensor{y}, nil
+	return c.Outs(y), nil
 }
 
 // nnBuildAxisMap computes the tap table of one axis resized from n to m.

@@ -90,7 +90,7 @@ func newRoiAlign(b *Build) (any, error) {
 		})
 		y := c.Alloc(x.DType, R, C, oh, ow)
 		nnStoreRounded(y, out)
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 

@@ -80,7 +80,7 @@ func newScatterElements(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -116,7 +116,7 @@ func newScatterND(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 

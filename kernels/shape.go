@@ -70,7 +70,7 @@ func newShape(b *Build) (any, error) {
 		for i := range o {
 			o[i] = int64(x.Shape[s+i])
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -82,7 +82,7 @@ func newSize(b *Build) (any, error) {
 		}
 		out := c.Alloc(tensor.Int64)
 		out.Data.([]int64)[0] = int64(x.Len())
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -178,7 +178,7 @@ func newReshape(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{shpView(x, dims)}, nil
+		return c.Outs(shpView(x, dims)), nil
 	}), nil
 }
 
@@ -262,7 +262,7 @@ func newSqueeze(b *Build) (any, error) {
 				shape = append(shape, d)
 			}
 		}
-		return []*tensor.Tensor{shpView(x, shape)}, nil
+		return c.Outs(shpView(x, shape)), nil
 	}), nil
 }
 
@@ -312,7 +312,7 @@ func newUnsqueeze(b *Build) (any, error) {
 			shape[i] = x.Shape[k]
 			k++
 		}
-		return []*tensor.Tensor{shpView(x, shape)}, nil
+		return c.Outs(shpView(x, shape)), nil
 	}), nil
 }
 
@@ -343,7 +343,7 @@ func newExpand(b *Build) (any, error) {
 			return nil, err
 		}
 		if tensor.EqualShapes(shape, x.Shape) {
-			return []*tensor.Tensor{shpView(x, shape)}, nil
+			return c.Outs(shpView(x, shape)), nil
 		}
 		out := c.Alloc(x.DType, shape...)
 		m, err := shpMoverFor(out, x)
@@ -351,7 +351,7 @@ func newExpand(b *Build) (any, error) {
 			return nil, err
 		}
 		shpCopyStrided(c, m, shape, 0, tensor.Strides(shape), 0, BroadcastStrides(x.Shape, shape))
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -364,7 +364,7 @@ func (shpIdentity) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error
 	if err != nil {
 		return nil, err
 	}
-	return []*tensor.Tensor{shpView(x, x.Shape)}, nil
+	return c.Outs(shpView(x, x.Shape)), nil
 }
 
 func (shpIdentity) RunValues(c *Context, in []any) ([]any, error) {
@@ -421,7 +421,7 @@ func newConstantOfShape(b *Build) (any, error) {
 		if err := shpFill(c, out, val); err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -476,7 +476,7 @@ func newConstant(b *Build) (any, error) {
 		return nil, fmt.Errorf("constant value: %w", err)
 	}
 	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		return []*tensor.Tensor{t}, nil
+		return c.Outs(t), nil
 	}), nil
 }
 
@@ -519,7 +519,7 @@ func newEyeLike(b *Build) (any, error) {
 				m.copyRun(i*cols+int(j), 0, 1)
 			}
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -566,7 +566,7 @@ func newRange(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 

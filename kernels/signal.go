@@ -421,7 +421,7 @@ func (k *miscDFT) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 	if err := miscWriteF64(out, ys); err != nil {
 		return nil, err
 	}
-	return []*tensor.Tensor{out}, nil
+	return c.Outs(out), nil
 }
 
 // ---------------------------------------------------------------------------
@@ -538,7 +538,7 @@ func miscSTFT(c *Context, in []*tensor.Tensor, onesided bool) ([]*tensor.Tensor,
 	if err := miscWriteF64(out, ys); err != nil {
 		return nil, err
 	}
-	return []*tensor.Tensor{out}, nil
+	return c.Outs(out), nil
 }
 
 // ---------------------------------------------------------------------------
@@ -585,7 +585,7 @@ func miscWindow(b *Build, coef func(n, period float64) float64) (any, error) {
 		if err := miscWriteF64(out, v); err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -653,7 +653,7 @@ func newMelWeightMatrix(b *Build) (any, error) {
 		if err := miscWriteF64(out, v); err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 

@@ -141,7 +141,7 @@ func newSlice(b *Build) (any, error) {
 			ss[a] = int(step) * is[a]
 		}
 		if whole {
-			return []*tensor.Tensor{shpView(x, shape)}, nil
+			return c.Outs(shpView(x, shape)), nil
 		}
 		out := c.Alloc(x.DType, shape...)
 		m, err := shpMoverFor(out, x)
@@ -149,6 +149,6 @@ func newSlice(b *Build) (any, error) {
 			return nil, err
 		}
 		shpCopyStrided(c, m, shape, 0, tensor.Strides(shape), so, ss)
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }

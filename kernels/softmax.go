@@ -74,7 +74,7 @@ func newLinalgSoftmax(b *Build, mode linalgSoftmaxMode) (any, error) {
 		default:
 			return nil, fmt.Errorf("%s of %v: %w", op, x.DType, ErrUnsupported)
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 

@@ -107,7 +107,7 @@ func newStringNormalizer(b *Build) (any, error) {
 			out = c.Alloc(tensor.String, len(kept))
 		}
 		copy(out.Data.([]string), kept)
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -141,7 +141,7 @@ func newRegexFullMatch(b *Build) (any, error) {
 		for i, s := range xs {
 			ys[i] = re.MatchString(s)
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -164,7 +164,7 @@ func newStringConcat(b *Build) (any, error) {
 		}
 		out := c.Alloc(tensor.String, shape...)
 		Binary(xs, x.Shape, ys, y.Shape, out.Data.([]string), shape, func(p, q string) string { return p + q })
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -211,7 +211,7 @@ func newStringSplit(b *Build) (any, error) {
 			copy(ys[i*width:], p)
 			zs[i] = int64(len(p))
 		}
-		return []*tensor.Tensor{y, z}, nil
+		return c.Outs(y, z), nil
 	}), nil
 }
 

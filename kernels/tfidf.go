@@ -211,7 +211,7 @@ func (k *miscTfIdf) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 			ys[i] = float32(f * k.weight[j])
 		}
 	}
-	return []*tensor.Tensor{out}, nil
+	return c.Outs(out), nil
 }
 
 // miscTfIdfCount adds to counts (rows × outSize) the occurrences of the

@@ -95,7 +95,7 @@ func newTranspose(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -158,7 +158,7 @@ func newDepthToSpace(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }
 
@@ -184,6 +184,6 @@ func newSpaceToDepth(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}), nil
 }

@@ -103,7 +103,7 @@ func ewUnaryKernel(f func(c *Context, x *tensor.Tensor) (*tensor.Tensor, error))
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Outs(out), nil
 	}
 }
 

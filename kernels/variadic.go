@@ -24,7 +24,7 @@ func ewVariadicFactory(op int, mean bool) Factory {
 			if err != nil {
 				return nil, err
 			}
-			return []*tensor.Tensor{out}, nil
+			return c.Outs(out), nil
 		}), nil
 	}
 }
