@@ -56,7 +56,9 @@ func RunRefkitDir(dir string, threads int) []RefkitResult {
 			out = append(out, RefkitResult{Model: path, Err: err})
 			continue
 		}
-		for _, b := range batches {
+		// Every batch runs twice on one session, so storage the engine
+		// recycles between runs is checked too.
+		for _, b := range append(batches, batches...) {
 			r := RefkitResult{Model: path}
 			fmt.Sscan(b, &r.Batch)
 			r.RelL2, r.Err = runRefkitBatch(s, dir, b)

@@ -283,7 +283,7 @@ func Compile(m *ir.Model, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	s := &Session{model: m, main: p, pool: c.pool, threads: opts.Threads}
+	s := &Session{model: m, main: p, pool: c.pool, threads: opts.Threads, par: c.pool.For}
 	init := map[string]bool{}
 	for _, in := range m.Graph.Initializers {
 		init[in.Name] = true

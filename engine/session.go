@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync"
 
 	"github.com/inferd/inferd/internal/parallel"
 	"github.com/inferd/inferd/ir"
@@ -19,6 +20,8 @@ type Session struct {
 	threads int
 	inputs  []*ir.ValueInfo
 	outputs []*ir.ValueInfo
+	states  sync.Pool // of *runState
+	par     func(n int, fn func(lo, hi int))
 }
 
 // Inputs returns the graph inputs a caller supplies (initializers excluded).
@@ -90,16 +93,128 @@ func (s *Session) RunValues(ctx context.Context, inputs map[string]any) (map[str
 		}
 		args[i] = v
 	}
-	kc := &kernels.Context{Ctx: ctx, Par: s.pool.For}
-	out, err := s.main.run(kc, args)
+	st := s.getState()
+	defer s.putState(st)
+	st.ctx = kernels.Context{Ctx: ctx, Par: s.par, Arena: st.arena}
+	out, err := s.main.run(&st.ctx, args, st)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	res := make(map[string]any, len(out))
 	for i, o := range s.outputs {
 		res[o.Name] = out[i]
+		forgetValue(st.arena, out[i])
 	}
 	return res, nil
+}
+
+// RunInto is the allocation-free form of Run for tensor models: in holds
+// one tensor per input of Inputs(), in order, and out one entry per output
+// of Outputs(). An out entry that is a tensor of the result's type and
+// shape receives a copy of the result; any other entry (nil, say) is
+// replaced by a new tensor that belongs to the caller. After a first call,
+// a model with static shapes that is run again with the same out tensors
+// allocates nothing.
+func (s *Session) RunInto(ctx context.Context, in, out []*tensor.Tensor) error {
+	if len(in) != len(s.inputs) || len(out) != len(s.outputs) {
+		return fmt.Errorf("engine: RunInto got %d inputs and %d outputs, the model has %d and %d", len(in), len(out), len(s.inputs), len(s.outputs))
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st := s.getState()
+	defer s.putState(st)
+	k := 0
+	for i, gi := range s.model.Graph.Inputs {
+		if k < len(s.inputs) && s.inputs[k] == gi {
+			if in[k] == nil {
+				return fmt.Errorf("engine: missing input %q (%v)", gi.Name, gi.Type)
+			}
+			if err := checkValue(gi, in[k]); err != nil {
+				return fmt.Errorf("engine: input %q: %w", gi.Name, err)
+			}
+			st.args[i] = in[k]
+			k++
+			continue
+		}
+		st.args[i] = s.model.Graph.Initializer(gi.Name).Tensor
+	}
+	st.ctx = kernels.Context{Ctx: ctx, Par: s.par, Arena: st.arena}
+	res, err := s.main.run(&st.ctx, st.args, st)
+	clear(st.args)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	for i, v := range res {
+		t, ok := v.(*tensor.Tensor)
+		if !ok {
+			return fmt.Errorf("engine: output %q is a %T, not a tensor: use RunValues", s.outputs[i].Name, v)
+		}
+		if o := out[i]; o != nil && o.DType == t.DType && tensor.EqualShapes(o.Shape, t.Shape) && o.DType != tensor.String && tensor.SliceLen(o.Data) == t.Len() {
+			tensor.CopySlice(o.Data, t.Data)
+			continue
+		}
+		out[i] = t
+		forgetValue(st.arena, t)
+	}
+	return nil
+}
+
+// runState is the memory one Run uses: the value frame, scratch slices,
+// the kernel Context and the Arena that recycles kernel outputs. States are
+// pooled, so a session run again and again reuses them.
+type runState struct {
+	frame []any
+	args  []any
+	out   []any
+	tin   []*tensor.Tensor
+	vin   []any
+	ctx   kernels.Context
+	arena *kernels.Arena
+}
+
+func (s *Session) getState() *runState {
+	if st, ok := s.states.Get().(*runState); ok {
+		return st
+	}
+	return &runState{
+		frame: make([]any, s.main.nslots),
+		args:  make([]any, len(s.model.Graph.Inputs)),
+		out:   make([]any, len(s.main.outputs)),
+		tin:   make([]*tensor.Tensor, 0, 16),
+		vin:   make([]any, 0, 16),
+		arena: kernels.NewArena(len(s.main.steps)),
+	}
+}
+
+func (s *Session) putState(st *runState) {
+	clear(st.frame)
+	clear(st.out)
+	st.ctx = kernels.Context{}
+	s.states.Put(st)
+}
+
+// ArenaBytes returns the storage held for recycling by one idle run state
+// (after a run: the sum of the sizes of the tensors the kernels allocated).
+func (s *Session) ArenaBytes() int64 {
+	st := s.getState()
+	defer s.putState(st)
+	return st.arena.Bytes()
+}
+
+// forgetValue keeps the arena from recycling storage a value handed to
+// the caller uses.
+func forgetValue(a *kernels.Arena, v any) {
+	switch x := v.(type) {
+	case *tensor.Tensor:
+		a.Forget(x)
+	case *tensor.Sequence:
+		for _, t := range x.Tensors {
+			a.Forget(t)
+		}
+	case *tensor.Optional:
+		forgetValue(a, x.Value)
+	}
 }
 
 func names(vis []*ir.ValueInfo) string {
@@ -159,9 +274,18 @@ func checkValue(vi *ir.ValueInfo, v any) error {
 	return nil
 }
 
-// run evaluates p on args (one per formal input).
-func (p *plan) run(kc *kernels.Context, args []any) (out []any, err error) {
-	frame := make([]any, p.nslots)
+// run evaluates p on args (one per formal input). st, when not nil, is
+// the main graph's pooled run state: it supplies the frame and scratch
+// space, and its arena recycles the outputs of steps; subgraphs run with a
+// nil st and allocate, since their steps may run many times per run.
+func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, err error) {
+	var frame, vin []any
+	var tin []*tensor.Tensor
+	if st != nil {
+		frame, tin, vin, out = st.frame, st.tin[:0], st.vin[:0], st.out
+	} else {
+		frame, tin, vin, out = make([]any, p.nslots), make([]*tensor.Tensor, 0, 8), make([]any, 0, 8), make([]any, len(p.outputs))
+	}
 	for _, c := range p.consts {
 		frame[c.slot] = c.val
 	}
@@ -181,89 +305,109 @@ func (p *plan) run(kc *kernels.Context, args []any) (out []any, err error) {
 			err = fmt.Errorf("node %s: kernel panicked: %v\n%s", cur, r, debug.Stack())
 		}
 	}()
-	tin := make([]*tensor.Tensor, 0, 8)
-	vin := make([]any, 0, 8)
 	for i := range p.steps {
-		st := &p.steps[i]
-		cur = st.node
+		step := &p.steps[i]
+		cur = step.node
 		if err := kc.Ctx.Err(); err != nil {
 			return nil, err
 		}
 		c := kc
-		if st.scoped {
-			parent := kc.Scope
-			c = &kernels.Context{Ctx: kc.Ctx, Par: kc.Par, Scope: func(name string) (any, bool) {
-				if s, ok := p.slotOf[name]; ok && frame[s] != nil {
-					return frame[s], true
-				}
-				if parent != nil {
-					return parent(name)
-				}
-				return nil, false
-			}}
+		if step.scoped {
+			c = &kernels.Context{Ctx: kc.Ctx, Par: kc.Par, Scope: p.scope(frame, kc.Scope)}
+		} else if c.Arena != nil {
+			c.Arena.Begin(i)
 		}
-		var outs []any
-		if st.vk != nil {
+		if step.vk != nil {
 			vin = vin[:0]
-			for _, s := range st.in {
+			for _, s := range step.in {
 				if s < 0 {
 					vin = append(vin, nil)
 				} else {
 					vin = append(vin, frame[s])
 				}
 			}
-			outs, err = st.vk.RunValues(c, vin)
+			outs, err := step.vk.RunValues(c, vin)
 			if err != nil {
-				return nil, fmt.Errorf("node %s: %w", st.node, err)
+				return nil, fmt.Errorf("node %s: %w", step.node, err)
+			}
+			if err := checkOutCount(step, len(outs)); err != nil {
+				return nil, err
+			}
+			for k, s := range step.out {
+				if s >= 0 {
+					frame[s] = outs[k]
+				}
 			}
 		} else {
 			tin = tin[:0]
-			for k, s := range st.in {
+			for k, s := range step.in {
 				if s < 0 || frame[s] == nil {
 					tin = append(tin, nil)
 					continue
 				}
 				t, ok := frame[s].(*tensor.Tensor)
 				if !ok {
-					return nil, fmt.Errorf("node %s: input %q is a %T, want a tensor", st.node, st.node.Inputs[k], frame[s])
+					return nil, fmt.Errorf("node %s: input %q is a %T, want a tensor", step.node, step.node.Inputs[k], frame[s])
 				}
 				tin = append(tin, t)
 			}
-			touts, err := st.kernel.Run(c, tin)
+			touts, err := step.kernel.Run(c, tin)
 			if err != nil {
-				return nil, fmt.Errorf("node %s: %w", st.node, err)
+				return nil, fmt.Errorf("node %s: %w", step.node, err)
 			}
-			outs = make([]any, len(touts))
-			for k, t := range touts {
-				if t != nil {
-					outs[k] = t
+			if err := checkOutCount(step, len(touts)); err != nil {
+				return nil, err
+			}
+			for k, s := range step.out {
+				if s < 0 {
+					continue
+				}
+				if t := touts[k]; t != nil {
+					frame[s] = t
+				} else {
+					frame[s] = nil
 				}
 			}
 		}
-		if len(outs) < len(st.out) {
-			for k := len(outs); k < len(st.out); k++ {
-				if st.out[k] >= 0 {
-					return nil, fmt.Errorf("node %s: kernel returned %d outputs, want %d", st.node, len(outs), len(st.out))
-				}
-			}
-		}
-		for k, s := range st.out {
-			if s >= 0 {
-				frame[s] = outs[k]
-			}
-		}
-		for _, s := range st.free {
+		for _, s := range step.free {
 			frame[s] = nil
 		}
 	}
-	out = make([]any, len(p.outputs))
 	for i, s := range p.outputs {
 		out[i] = frame[s]
 		if out[i] == nil {
 			return nil, fmt.Errorf("graph %q: output %d was not computed", p.name, i)
 		}
 	}
+	if st != nil {
+		st.tin, st.vin = tin, vin
+	}
 	return out, nil
+}
+
+// scope resolves names for the subgraphs of a step: this plan's values
+// first, then the enclosing scopes'.
+func (p *plan) scope(frame []any, parent func(string) (any, bool)) func(string) (any, bool) {
+	return func(name string) (any, bool) {
+		if s, ok := p.slotOf[name]; ok && frame[s] != nil {
+			return frame[s], true
+		}
+		if parent != nil {
+			return parent(name)
+		}
+		return nil, false
+	}
+}
+
+// checkOutCount checks that a kernel returned a value for every output
+// the node names.
+func checkOutCount(step *step, n int) error {
+	for k := n; k < len(step.out); k++ {
+		if step.out[k] >= 0 {
+			return fmt.Errorf("node %s: kernel returned %d outputs, want %d", step.node, n, len(step.out))
+		}
+	}
+	return nil
 }
 
 // subgraph adapts a compiled subgraph plan to kernels.Subgraph.
@@ -279,5 +423,5 @@ func (s *subgraph) Run(c *kernels.Context, in []any) ([]any, error) {
 	if len(in) != len(s.p.inputs) {
 		return nil, fmt.Errorf("subgraph %q takes %d inputs, got %d", s.g.Name, len(s.p.inputs), len(in))
 	}
-	return s.p.run(c, in)
+	return s.p.run(c, in, nil)
 }

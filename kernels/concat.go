@@ -64,7 +64,7 @@ func newConcat(b *Build) (any, error) {
 			shape[ax] += x.Shape[ax]
 		}
 		if len(xs) == 1 {
-			return c.Outs(shpView(x0, shape)), nil
+			return c.Outs(c.View(x0, shape)), nil
 		}
 		out := c.Alloc(x0.DType, shape...)
 		outer := shpProd(shape[:ax])

@@ -59,7 +59,7 @@ func newDropout(b *Build) (any, error) {
 			if wantMask {
 				mask = shpDropoutMask(c, b.Opset, x)
 			}
-			return c.Outs(shpView(x, x.Shape), mask), nil
+			return c.Outs(c.View(x, x.Shape), mask), nil
 		}
 		if !(r > 0 && r < 1) {
 			return nil, fmt.Errorf("ratio = %v, want in [0, 1)", r)

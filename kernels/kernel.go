@@ -41,6 +41,10 @@ type Context struct {
 	// runs serially.
 	Par func(n int, fn func(lo, hi int))
 
+	// Arena, when set, recycles the tensors Alloc and View make from one
+	// run to the next; the engine sets it for steps that run once per run.
+	Arena *Arena
+
 	outs [8]*tensor.Tensor
 }
 
@@ -69,9 +73,30 @@ func (c *Context) Parallel(n int, fn func(lo, hi int)) {
 }
 
 // Alloc returns a zeroed tensor for a kernel's output. Kernels allocate
-// outputs here so that the engine can later hand out planned buffers.
+// outputs here so that the engine can recycle their storage between runs.
 func (c *Context) Alloc(dt tensor.DType, shape ...int) *tensor.Tensor {
+	if c != nil && c.Arena != nil {
+		return c.Arena.alloc(dt, shape, true)
+	}
 	return tensor.New(dt, shape...)
+}
+
+// AllocRaw is Alloc for a kernel that writes every element of its output:
+// a recycled tensor keeps the previous run's values instead of being zeroed.
+func (c *Context) AllocRaw(dt tensor.DType, shape ...int) *tensor.Tensor {
+	if c != nil && c.Arena != nil {
+		return c.Arena.alloc(dt, shape, false)
+	}
+	return tensor.New(dt, shape...)
+}
+
+// View returns a tensor that shares src's storage with another shape of
+// the same element count (Reshape, Flatten, Squeeze, Identity).
+func (c *Context) View(src *tensor.Tensor, shape []int) *tensor.Tensor {
+	if c != nil && c.Arena != nil {
+		return c.Arena.view(src, shape)
+	}
+	return &tensor.Tensor{DType: src.DType, Shape: append([]int{}, shape...), Data: src.Data}
 }
 
 // Subgraph is a compiled graph attribute (If branch, Loop or Scan body)

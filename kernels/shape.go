@@ -178,7 +178,7 @@ func newReshape(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return c.Outs(shpView(x, dims)), nil
+		return c.Outs(c.View(x, dims)), nil
 	}), nil
 }
 
@@ -204,7 +204,7 @@ func newFlatten(b *Build) (any, error) {
 		if ax < 0 || ax > r {
 			return nil, fmt.Errorf("axis %d out of range for input %v of rank %d", axis, x, r)
 		}
-		return []*tensor.Tensor{shpView(x, []int{shpProd(x.Shape[:ax]), shpProd(x.Shape[ax:])})}, nil
+		return c.Outs(c.View(x, []int{shpProd(x.Shape[:ax]), shpProd(x.Shape[ax:])})), nil
 	}), nil
 }
 
@@ -262,7 +262,7 @@ func newSqueeze(b *Build) (any, error) {
 				shape = append(shape, d)
 			}
 		}
-		return c.Outs(shpView(x, shape)), nil
+		return c.Outs(c.View(x, shape)), nil
 	}), nil
 }
 
@@ -312,7 +312,7 @@ func newUnsqueeze(b *Build) (any, error) {
 			shape[i] = x.Shape[k]
 			k++
 		}
-		return c.Outs(shpView(x, shape)), nil
+		return c.Outs(c.View(x, shape)), nil
 	}), nil
 }
 
@@ -343,7 +343,7 @@ func newExpand(b *Build) (any, error) {
 			return nil, err
 		}
 		if tensor.EqualShapes(shape, x.Shape) {
-			return c.Outs(shpView(x, shape)), nil
+			return c.Outs(c.View(x, shape)), nil
 		}
 		out := c.Alloc(x.DType, shape...)
 		m, err := shpMoverFor(out, x)
@@ -364,7 +364,7 @@ func (shpIdentity) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error
 	if err != nil {
 		return nil, err
 	}
-	return c.Outs(shpView(x, x.Shape)), nil
+	return c.Outs(c.View(x, x.Shape)), nil
 }
 
 func (shpIdentity) RunValues(c *Context, in []any) ([]any, error) {

@@ -24,6 +24,10 @@ type benchResult struct {
 	P99MS    float64 `json:"p99_ms"`
 	MinMS    float64 `json:"min_ms"`
 	MeanMS   float64 `json:"mean_ms"`
+	// ArenaBytes is the kernel output storage one run keeps for reuse;
+	// PeakRSSBytes the process's peak resident memory.
+	ArenaBytes   int64 `json:"arena_bytes"`
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
@@ -100,8 +104,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		enc := json.NewEncoder(stdout)
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(stdout, "%s: %d threads, %d iterations: median %.3f ms, p90 %.3f ms, p99 %.3f ms, min %.3f ms, mean %.3f ms\n",
-		r.Model, r.Threads, r.Iters, r.MedianMS, r.P90MS, r.P99MS, r.MinMS, r.MeanMS)
+	fmt.Fprintf(stdout, "%s: %d threads, %d iterations: median %.3f ms, p90 %.3f ms, p99 %.3f ms, min %.3f ms, mean %.3f ms; arena %s, peak RSS %s\n",
+		r.Model, r.Threads, r.Iters, r.MedianMS, r.P90MS, r.P99MS, r.MinMS, r.MeanMS, humanBytes(int(r.ArenaBytes)), humanBytes(int(r.PeakRSSBytes)))
 	return nil
 }
 
@@ -117,7 +121,8 @@ func summarize(model string, s *engine.Session, times []float64) benchResult {
 		mean += t
 	}
 	return benchResult{Model: model, Threads: s.Threads(), Iters: len(times),
-		MedianMS: q(0.5), P90MS: q(0.9), P99MS: q(0.99), MinMS: sorted[0], MeanMS: mean / float64(len(times))}
+		MedianMS: q(0.5), P90MS: q(0.9), P99MS: q(0.99), MinMS: sorted[0], MeanMS: mean / float64(len(times)),
+		ArenaBytes: s.ArenaBytes(), PeakRSSBytes: peakRSS()}
 }
 
 func benchShape(in *ir.ValueInfo, given []int, stderr io.Writer) ([]int, error) {
