@@ -38,7 +38,7 @@ func peakOf(name string) (float64, bool) {
 type benchShape struct {
 	name    string
 	m, n, k int
-	form    string // "packedB", "packedA", "plain"
+	form    string // "packedB", "packedA", "plain", "transB" (plain, B stored transposed)
 }
 
 var benchShapes = []benchShape{
@@ -47,6 +47,7 @@ var benchShapes = []benchShape{
 	{"bert", 128, 768, 768, "packedB"},
 	{"gemv", 1, 768, 768, "packedB"},
 	{"gemv-plain", 1, 768, 768, "plain"},
+	{"gemv-transB", 1, 768, 768, "transB"},
 	{"sq512-plain", 512, 512, 512, "plain"},
 	// ResNet-50 convolutions as NCHW GEMMs: C[Cout][HW] = W[Cout][Cin·kh·kw]·col.
 	{"rn50-conv2-3x3", 64, 3136, 576, "packedA"},
@@ -103,6 +104,9 @@ func benchGemm(b *testing.B, s benchShape, threads int, pool *parallel.Pool) {
 	case "packedA":
 		pa := PackA(s.m, s.k, a)
 		f = func() { GemmPackedA(s.n, 1, pa, bm, 0, c, s.n, o) }
+	case "transB":
+		bt := operand(rng, s.k, s.n, true, 0)
+		f = func() { Gemm(s.m, s.n, s.k, 1, a, bt, 0, c, s.n, o) }
 	default:
 		f = func() { Gemm(s.m, s.n, s.k, 1, a, bm, 0, c, s.n, o) }
 	}

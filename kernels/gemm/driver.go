@@ -77,6 +77,7 @@ type job struct {
 	run     func(lo, hi int) // j.runTasks, bound once
 	packRun func(lo, hi int) // j.packShared, bound once
 	gemvRun func(lo, hi int) // j.runGemv, bound once
+	dotsRun func(lo, hi int) // j.runDots, bound once
 }
 
 var jobPool = sync.Pool{New: func() any {
@@ -84,6 +85,7 @@ var jobPool = sync.Pool{New: func() any {
 	j.run = j.runTasks
 	j.packRun = j.packShared
 	j.gemvRun = j.runGemv
+	j.dotsRun = j.runDots
 	return j
 }}
 
@@ -92,6 +94,7 @@ var jobPool = sync.Pool{New: func() any {
 type scratch struct {
 	a, b, edge []float32
 	t          tileArgs
+	dot        [4]float32
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -152,7 +155,17 @@ func run(m, n, k int, alpha float32, a aOperand, b bOperand, beta float32, c []f
 		if 2*float64(m)*float64(n)*float64(k) < float64(minParallelFlops) {
 			threads, par = 1, nil
 		}
-		if m == 1 && current.gemv != nil && a.packed == nil && b.fill == nil && (b.packed != nil || !b.mat.Trans) {
+		if m == 1 && a.packed == nil && b.packed == nil && b.fill == nil && b.mat.Trans {
+			// One row against a transposed B: n dot products over
+			// contiguous rows, no packing.
+			j.colStep = ceilDiv(ceilDiv(n, threads), NR) * NR
+			tasks := ceilDiv(n, j.colStep)
+			if tasks == 1 || par == nil {
+				j.runDots(0, tasks)
+			} else {
+				par(tasks, j.dotsRun)
+			}
+		} else if m == 1 && current.gemv != nil && a.packed == nil && b.fill == nil && (b.packed != nil || !b.mat.Trans) {
 			np := ceilDiv(n, NR)
 			tasks := min(threads, ceilDiv(np, 4))
 			j.colStep = ceilDiv(ceilDiv(np, tasks), 4) * 4 * NR
@@ -183,7 +196,7 @@ func run(m, n, k int, alpha float32, a aOperand, b bOperand, beta float32, c []f
 		buf := j.bShared[:0]
 		floatPool.Put(&buf)
 	}
-	*j = job{run: j.run, packRun: j.packRun, gemvRun: j.gemvRun}
+	*j = job{run: j.run, packRun: j.packRun, gemvRun: j.gemvRun, dotsRun: j.dotsRun}
 	jobPool.Put(j)
 }
 
@@ -407,17 +420,75 @@ func (j *job) postTile(i0, mr, j0, nr int) {
 	}
 }
 
+// rowA returns the single row of op(A) as a contiguous slice, gathering it
+// into s when A is stored transposed.
+func (j *job) rowA(s *scratch) []float32 {
+	k := j.k
+	if j.a.mat.Trans && j.a.mat.Stride != 1 {
+		a := grow(&s.a, k)
+		for kk := range a {
+			a[kk] = j.a.mat.Data[kk*j.a.mat.Stride]
+		}
+		return a
+	}
+	return j.a.mat.Data[:k]
+}
+
+// runDots computes column blocks [lo, hi) of a one-row product with a
+// transposed B: C[j] is the dot product of A's row with B's stored row j.
+func (j *job) runDots(lo, hi int) {
+	s := scratchPool.Get().(*scratch)
+	k := j.k
+	a := j.rowA(s)
+	b := j.b.mat
+	dot4 := current.dot4
+	var acc [MR * NR]float32
+	out := &s.dot
+	t := &s.t
+	for blk := lo; blk < hi; blk++ {
+		j1 := min(j.n, (blk+1)*j.colStep)
+		for j0 := blk * j.colStep; j0 < j1; j0 += NR {
+			nr := min(NR, j1-j0)
+			for c := 0; c < nr; c += 4 {
+				row := (j0 + c) * b.Stride
+				if nr-c >= 4 {
+					dot4(a, b.Data[row:row+3*b.Stride+k], b.Stride, out)
+					copy(acc[c:c+4], out[:])
+					continue
+				}
+				for r := c; r < nr; r++ {
+					row := (j0 + r) * b.Stride
+					dot4(a, b.Data[row:row+k], 0, out)
+					acc[r] = out[0]
+				}
+			}
+			for c := range acc[:nr] {
+				acc[c] *= j.alpha
+			}
+			*t = tileArgs{c: j.c[j0:], ldc: j.ldc, beta: j.beta, flags: j.flagsLast, lo: j.lo, hi: j.hi}
+			if j.beta != 0 {
+				t.flags |= flagLoadC
+			}
+			if j.flagsLast&flagBiasRow != 0 {
+				t.bias = j.bias
+			} else if j.bias != nil {
+				t.bias = j.bias[j0:]
+			}
+			finish(t, &acc, 1, nr)
+			if j.leaky || j.post != nil {
+				j.postTile(0, 1, j0, nr)
+			}
+		}
+	}
+	s.t = tileArgs{}
+	scratchPool.Put(s)
+}
+
 // runGemv computes column blocks [lo, hi) of a one-row product.
 func (j *job) runGemv(lo, hi int) {
 	s := scratchPool.Get().(*scratch)
 	k := j.k
-	a := j.a.mat.Data[:k]
-	if j.a.mat.Trans && j.a.mat.Stride != 1 {
-		a = grow(&s.a, k)
-		for kk := range a {
-			a[kk] = j.a.mat.Data[kk*j.a.mat.Stride]
-		}
-	}
+	a := j.rowA(s)
 	t := &s.t
 	for blk := lo; blk < hi; blk++ {
 		j0 := blk * j.colStep

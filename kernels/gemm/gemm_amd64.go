@@ -11,8 +11,8 @@ var (
 	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-	avx512Impl = &impl{name: "avx512", tile: tileAVX512, gemv: gemvAVX512}
-	avx2Impl   = &impl{name: "avx2", tile: tileAVX2}
+	avx512Impl = &impl{name: "avx512", tile: tileAVX512, gemv: gemvAVX512, dot4: dot4AVX512Go}
+	avx2Impl   = &impl{name: "avx2", tile: tileAVX2, dot4: dot4Generic}
 )
 
 func bestImpl() *impl {
@@ -97,6 +97,25 @@ func gemvAVX512(t *tileArgs, np, ps, nr int) {
 			t.mask = mask
 		}
 		gemv1AVX512(t)
+	}
+}
+
+// dot4AVX512Go runs dot4AVX512 over the longest multiple of 32 of k and
+// finishes the rest in Go.
+func dot4AVX512Go(a, b []float32, ldb int, out *[4]float32) {
+	k := len(a)
+	_ = b[3*ldb+k-1]
+	k32 := k &^ 31
+	*out = [4]float32{}
+	if k32 > 0 {
+		dot4AVX512(&a[0], &b[0], ldb, k32, out)
+	}
+	for kk := k32; kk < k; kk++ {
+		x := a[kk]
+		out[0] += x * b[kk]
+		out[1] += x * b[ldb+kk]
+		out[2] += x * b[2*ldb+kk]
+		out[3] += x * b[3*ldb+kk]
 	}
 }
 

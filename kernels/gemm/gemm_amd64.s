@@ -4035,6 +4035,72 @@ nohi:
 	VZEROUPPER
 	RET
 
+// func dot4AVX512(a *float32, b *float32, ldb int, k int, out *[4]float32)
+// Requires: AVX, AVX512F
+TEXT ·dot4AVX512(SB), NOSPLIT, $0-40
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   a+0(FP), AX
+	MOVQ   b+8(FP), CX
+	MOVQ   ldb+16(FP), DX
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*2), BX
+	MOVQ   k+24(FP), SI
+	SHRQ   $0x05, SI
+	JZ     reduce
+
+loop:
+	VMOVUPS     (AX), Z30
+	VMOVUPS     64(AX), Z31
+	VFMADD231PS (CX), Z30, Z0
+	VFMADD231PS 64(CX), Z31, Z1
+	VFMADD231PS (CX)(DX*1), Z30, Z2
+	VFMADD231PS 64(CX)(DX*1), Z31, Z3
+	VFMADD231PS (BX), Z30, Z4
+	VFMADD231PS 64(BX), Z31, Z5
+	VFMADD231PS (BX)(DX*1), Z30, Z6
+	VFMADD231PS 64(BX)(DX*1), Z31, Z7
+	ADDQ        $0x80, AX
+	ADDQ        $0x80, CX
+	ADDQ        $0x80, BX
+	DECQ        SI
+	JNZ         loop
+
+reduce:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X8
+	VADDPS        X8, X0, X0
+	VADDPS        Z3, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y8
+	VADDPS        Y8, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X8
+	VADDPS        X8, X2, X2
+	VADDPS        Z5, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y8
+	VADDPS        Y8, Y4, Y4
+	VEXTRACTF128  $0x01, Y4, X8
+	VADDPS        X8, X4, X4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y8
+	VADDPS        Y8, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X8
+	VADDPS        X8, X6, X6
+	VHADDPS       X2, X0, X0
+	VHADDPS       X6, X4, X4
+	VHADDPS       X4, X0, X0
+	MOVQ          out+32(FP), AX
+	VMOVUPS       X0, (AX)
+	VZEROUPPER
+	RET
+
 // func tileAVX2x1(t *tileArgs)
 // Requires: AVX, FMA3
 TEXT ·tileAVX2x1(SB), NOSPLIT, $0-8

@@ -3,7 +3,7 @@ package gemm
 // In its own file so that the assembly kernels can be substituted easily;
 // compiled on every platform, it is also what the tests hold them to.
 
-var genericImpl = &impl{name: "generic", tile: tileGeneric}
+var genericImpl = &impl{name: "generic", tile: tileGeneric, dot4: dot4Generic}
 
 // tileGeneric computes an mr×nr tile of C:
 //
@@ -58,4 +58,22 @@ func tileGeneric(t *tileArgs, mr, nr int) {
 		}
 	}
 	finish(t, &acc, mr, nr)
+}
+
+// dot4Generic computes four dot products:
+//
+//	for r < 4:
+//		out[r] = 0
+//		for kk < len(a): out[r] += a[kk] * b[r*ldb+kk]
+func dot4Generic(a, b []float32, ldb int, out *[4]float32) {
+	k := len(a)
+	b0, b1, b2, b3 := b[:k], b[ldb:ldb+k], b[2*ldb:2*ldb+k], b[3*ldb:3*ldb+k]
+	var s0, s1, s2, s3 float32
+	for i, x := range a {
+		s0 += x * b0[i]
+		s1 += x * b1[i]
+		s2 += x * b2[i]
+		s3 += x * b3[i]
+	}
+	*out = [4]float32{s0, s1, s2, s3}
 }

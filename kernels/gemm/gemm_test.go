@@ -444,6 +444,7 @@ func TestNoAllocs(t *testing.T) {
 		"GemmPackedA":    func() { GemmPackedA(n, 1, pa, bt, 0, c, n, o) },
 		"GemmPackedB/m1": func() { GemmPackedB(1, 1, a, pb, 0, c, n, o) },
 		"Gemm/m1":        func() { Gemm(1, n, k, 1, at, b, 0, c, n, o) },
+		"Gemm/m1/transB": func() { Gemm(1, n, k, 1, a, bt, 0, c, n, o) },
 		"Gemm/m4":        func() { Gemm(4, n, k, 1, a, b, 0, c, n, o) },
 	} {
 		f() // warm the pools

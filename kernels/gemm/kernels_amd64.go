@@ -64,6 +64,15 @@ func gemv1AVX512(t *tileArgs)
 //go:noescape
 func gemv4AVX512(t *tileArgs)
 
+// dot4AVX512 computes four dot products, k a multiple of 32:
+//
+//	for r < 4:
+//		out[r] = 0
+//		for kk < k: out[r] += a[kk] * b[r*ldb+kk]
+//
+//go:noescape
+func dot4AVX512(a, b *float32, ldb, k int, out *[4]float32)
+
 // tileAVX2xN computes an N×16 tile (N = 1…6) of C as tileGeneric
 // documents, storing all 16 columns; t.mask is ignored.
 //

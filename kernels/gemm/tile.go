@@ -40,6 +40,9 @@ type impl struct {
 	// floats, a read contiguously (t.a[kk]). Only t.mask of the last
 	// panel applies.
 	gemv func(t *tileArgs, np, ps, nr int)
+	// dot4 sets out[r] to the dot product of a with b[r*ldb:][:len(a)]
+	// for r < 4 (ldb may be 0).
+	dot4 func(a, b []float32, ldb int, out *[4]float32)
 }
 
 // finish stores an mr×nr tile whose alpha·AB is in acc (row stride NR)

@@ -40,6 +40,7 @@ func main() {
 	}
 	gemv1AVX512()
 	gemv4AVX512()
+	dot4AVX512()
 	for mr := 1; mr <= mr256; mr++ {
 		tileAVX2(mr)
 	}
@@ -296,6 +297,55 @@ func gemv4AVX512() {
 	}
 	kLoop(n, ap, step, 2, 4)
 	epilogue512(t, [][]VecPhysical{{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7}}, false)
+}
+
+// dot4AVX512 writes four dot products of a with rows of B that are ldb
+// floats apart, over k a multiple of 32: eight accumulators, a loaded once
+// for the four rows.
+func dot4AVX512() {
+	TEXT("dot4AVX512", NOSPLIT, "func(a, b *float32, ldb, k int, out *[4]float32)")
+	Doc("dot4AVX512 sets out[r] = Σ_{kk<k} a[kk]·b[r*ldb+kk] for r < 4; k is a multiple of 32.")
+	for i := 0; i < 8; i++ {
+		VPXORD(zmm(i), zmm(i), zmm(i))
+	}
+	ap := Load(Param("a"), GP64())
+	b0 := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	SHLQ(U8(2), ldb)
+	b2 := GP64()
+	LEAQ(Mem{Base: b0, Index: ldb, Scale: 2}, b2)
+	n := Load(Param("k"), GP64())
+	SHRQ(U8(5), n)
+	JZ(LabelRef("reduce"))
+	Label("loop")
+	VMOVUPS(Mem{Base: ap}, Z30)
+	VMOVUPS(Mem{Base: ap, Disp: 64}, Z31)
+	rows := []Mem{{Base: b0}, {Base: b0, Index: ldb, Scale: 1}, {Base: b2}, {Base: b2, Index: ldb, Scale: 1}}
+	for r, m := range rows {
+		VFMADD231PS(m, Z30, zmm(2*r))
+		VFMADD231PS(m.Offset(64), Z31, zmm(2*r+1))
+	}
+	ADDQ(U8(128), ap)
+	ADDQ(U8(128), b0)
+	ADDQ(U8(128), b2)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	Label("reduce")
+	for r := 0; r < 4; r++ {
+		z, y, x := zmm(2*r), ymm(2*r), []VecPhysical{X0, X2, X4, X6}[r]
+		VADDPS(zmm(2*r+1), z, z)
+		VEXTRACTF64X4(U8(1), z, Y8)
+		VADDPS(Y8, y, y)
+		VEXTRACTF128(U8(1), y, X8)
+		VADDPS(X8, x, x)
+	}
+	VHADDPS(X2, X0, X0)
+	VHADDPS(X6, X4, X4)
+	VHADDPS(X4, X0, X0)
+	out := Load(Param("out"), GP64())
+	VMOVUPS(X0, Mem{Base: out})
+	VZEROUPPER()
+	RET()
 }
 
 // tileAVX2 writes the mr×16 AVX2+FMA kernel: 2·mr ymm accumulators, B rows
