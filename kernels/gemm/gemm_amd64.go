@@ -167,6 +167,42 @@ func tileAVX2(t *tileArgs, mr, nr int) {
 	}
 }
 
-// packARowsFast packs a full MR-row panel of a row-major A with
-// assembly; it declines (returns false) where it has none.
-func packARowsFast(panel, src []float32, ld, k int) bool { return false }
+// packARowsFast packs a full MR-row panel of a row-major A (rows ld
+// floats apart, k long) with AVX-512 transposes of 12×16 blocks, and
+// the last k%16 steps in Go. It declines (returns false) without AVX-512.
+func packARowsFast(panel, src []float32, ld, k int) bool {
+	if current != avx512Impl || k < 16 {
+		return false
+	}
+	_ = src[(MR-1)*ld+k-1]
+	_ = panel[k*MR-1]
+	k16 := k &^ 15
+	transpose12x16AVX512(&src[0], ld, &panel[0], k16/16)
+	for kk := k16; kk < k; kk++ {
+		for i := 0; i < MR; i++ {
+			panel[kk*MR+i] = src[i*ld+kk]
+		}
+	}
+	return true
+}
+
+// packBTransFast packs rows [p0, p1) of a full NR-column panel of a B
+// stored transposed (column j of op(B) is src[j*ld:]) with AVX-512
+// transposes of 16×16 blocks; it declines without AVX-512.
+func packBTransFast(panel, src []float32, ld, p0, p1 int) bool {
+	k := p1 - p0
+	if current != avx512Impl || k < 16 {
+		return false
+	}
+	_ = src[(NR-1)*ld+p1-1]
+	_ = panel[k*NR-1]
+	k16 := k &^ 15
+	transpose16x16AVX512(&src[p0], ld, &panel[0], k16/16)
+	transpose16x16AVX512(&src[16*ld+p0], ld, &panel[16], k16/16)
+	for kk := k16; kk < k; kk++ {
+		for c := 0; c < NR; c++ {
+			panel[kk*NR+c] = src[c*ld+p0+kk]
+		}
+	}
+	return true
+}

@@ -73,6 +73,22 @@ func gemv4AVX512(t *tileArgs)
 //go:noescape
 func dot4AVX512(a, b *float32, ldb, k int, out *[4]float32)
 
+// transpose12x16AVX512 packs an A panel from 12 rows ld floats apart,
+// 16 columns (steps of k) per block:
+//
+//	for j < 16*nblk, r < 12: dst[j*12+r] = src[r*ld+j]
+//
+//go:noescape
+func transpose12x16AVX512(src *float32, ld int, dst *float32, nblk int)
+
+// transpose16x16AVX512 packs half a B panel from 16 rows of a transposed
+// B, ld floats apart:
+//
+//	for j < 16*nblk, r < 16: dst[j*32+r] = src[r*ld+j]
+//
+//go:noescape
+func transpose16x16AVX512(src *float32, ld int, dst *float32, nblk int)
+
 // tileAVX2xN computes an N×16 tile (N = 1…6) of C as tileGeneric
 // documents, storing all 16 columns; t.mask is ignored.
 //

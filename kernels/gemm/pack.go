@@ -62,14 +62,21 @@ func PackBFunc(k, n int, fill PanelFunc) *PackedB {
 // packA packs rows [i0, i1) of op(a) (k columns) into dst as consecutive
 // MR-row panels; rows of the last panel past i1 are zeroed.
 func packA(dst []float32, a Matrix, i0, i1, k int) {
-	for p, i := 0, i0; i < i1; p, i = p+1, i+MR {
-		panel := dst[p*k*MR : (p+1)*k*MR]
-		rows := min(MR, i1-i)
-		if a.Trans {
-			packATrans(panel, a.Data[i:], a.Stride, rows, k)
-		} else {
-			packARows(panel, a.Data[i*a.Stride:], a.Stride, rows, k)
+	if a.Trans {
+		// Stored k×m: walk k in slabs that stay in cache while every
+		// panel takes its MR columns from them.
+		const slab = 64
+		for kb := 0; kb < k; kb += slab {
+			kn := min(slab, k-kb)
+			for p, i := 0, i0; i < i1; p, i = p+1, i+MR {
+				panel := dst[p*k*MR+kb*MR : p*k*MR+(kb+kn)*MR]
+				packATrans(panel, a.Data[kb*a.Stride+i:], a.Stride, min(MR, i1-i), kn)
+			}
 		}
+		return
+	}
+	for p, i := 0, i0; i < i1; p, i = p+1, i+MR {
+		packARows(dst[p*k*MR:(p+1)*k*MR], a.Data[i*a.Stride:], a.Stride, min(MR, i1-i), k)
 	}
 }
 
@@ -139,6 +146,9 @@ func packBPanel(panel []float32, b Matrix, p0, p1, j, cols int) {
 		return
 	}
 	// B stored n×k: column j of op(B) is row j of the storage.
+	if cols == NR && packBTransFast(panel, b.Data[j*b.Stride:], b.Stride, p0, p1) {
+		return
+	}
 	for c := 0; c < NR; c++ {
 		if c >= cols {
 			for kk := p0; kk < p1; kk++ {

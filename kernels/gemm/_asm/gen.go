@@ -41,6 +41,8 @@ func main() {
 	gemv1AVX512()
 	gemv4AVX512()
 	dot4AVX512()
+	transposeAVX512("transpose12x16AVX512", 12, 4*aStep)
+	transposeAVX512("transpose16x16AVX512", 16, 4*32)
 	for mr := 1; mr <= mr256; mr++ {
 		tileAVX2(mr)
 	}
@@ -344,6 +346,85 @@ func dot4AVX512() {
 	VHADDPS(X4, X0, X0)
 	out := Load(Param("out"), GP64())
 	VMOVUPS(X0, Mem{Base: out})
+	VZEROUPPER()
+	RET()
+}
+
+// transposeAVX512 writes a packer: rows (12 or 16) rows of src, ld floats
+// apart, are transposed in blocks of 16 columns, so that column j of the
+// source becomes rows consecutive floats at dst + j·stride bytes.
+func transposeAVX512(name string, rows, stride int) {
+	TEXT(name, NOSPLIT, "func(src *float32, ld int, dst *float32, nblk int)")
+	Doc(fmt.Sprintf("%s writes dst[j*%d+r] = src[r*ld+j] for r < %d, j < 16·nblk.", name, stride/4, rows))
+	src := Load(Param("src"), GP64())
+	ld := Load(Param("ld"), GP64())
+	SHLQ(U8(2), ld)
+	dst := Load(Param("dst"), GP64())
+	n := Load(Param("nblk"), GP64())
+	// Row r is at base[r/3] + (r%3)·ld.
+	var bases []Register
+	for r := 0; r < rows; r += 3 {
+		b := GP64()
+		if r == 0 {
+			MOVQ(src, b)
+		} else {
+			LEAQ(Mem{Base: bases[len(bases)-1], Index: ld, Scale: 2}, b)
+			ADDQ(ld, b)
+		}
+		bases = append(bases, b)
+	}
+	if rows == 12 {
+		m := GP32()
+		MOVL(U32(0xfff), m)
+		KMOVW(m, K1)
+	}
+	Label("loop")
+	for r := 0; r < 16; r++ {
+		if r >= rows {
+			VPXORD(zmm(r), zmm(r), zmm(r))
+			continue
+		}
+		m := Mem{Base: bases[r/3]}
+		if r%3 > 0 {
+			m = Mem{Base: bases[r/3], Index: ld, Scale: uint8(r % 3)}
+		}
+		VMOVUPS(m, zmm(r))
+	}
+	for _, b := range bases {
+		ADDQ(U8(64), b)
+	}
+	r := func(i int) VecPhysical { return zmm(i) }
+	t := func(i int) VecPhysical { return zmm(16 + i) }
+	for i := 0; i < 16; i += 2 {
+		VUNPCKLPS(r(i+1), r(i), t(i))
+		VUNPCKHPS(r(i+1), r(i), t(i+1))
+	}
+	for i := 0; i < 16; i += 4 {
+		VUNPCKLPD(t(i+2), t(i), r(i))
+		VUNPCKHPD(t(i+2), t(i), r(i+1))
+		VUNPCKLPD(t(i+3), t(i+1), r(i+2))
+		VUNPCKHPD(t(i+3), t(i+1), r(i+3))
+	}
+	for h := 0; h < 16; h += 8 {
+		for i := 0; i < 4; i++ {
+			VSHUFF32X4(U8(0x88), r(h+i+4), r(h+i), t(h+i))
+			VSHUFF32X4(U8(0xdd), r(h+i+4), r(h+i), t(h+i+4))
+		}
+	}
+	for i := 0; i < 8; i++ {
+		VSHUFF32X4(U8(0x88), t(i+8), t(i), r(i))
+		VSHUFF32X4(U8(0xdd), t(i+8), t(i), r(i+8))
+	}
+	for j := 0; j < 16; j++ {
+		if rows == 12 {
+			VMOVUPS(r(j), K1, Mem{Base: dst, Disp: j * stride})
+		} else {
+			VMOVUPS(r(j), Mem{Base: dst, Disp: j * stride})
+		}
+	}
+	ADDQ(U32(16*stride), dst)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
 	VZEROUPPER()
 	RET()
 }
