@@ -36,4 +36,31 @@
 // expresses Relu and Clip) runs in the kernel while the tile is in registers;
 // other activations run in Go right after the tile is stored, while it is in
 // L1.
+//
+// One row (m = 1, batch-1 MatMul) takes a GEMV path that streams the packed
+// B once with eight accumulators, or dot products when B is stored
+// transposed. A row-major B that was not packed is read in place rather
+// than packed (except when its row stride is a multiple of 4 KiB).
+//
+// # Using it from kernels
+//
+// MatMul and Gemm with a constant B: call PackB (Trans set when transB=1,
+// as for a PyTorch Linear weight) when the plan is built, keep the
+// *PackedB, and run GemmPackedB per batch with Bias per column and the
+// fused activation; each matrix of a batched MatMul is one call, or one
+// call for all of them when the batch dimensions fold into m. With both
+// operands dynamic (attention), call Gemm.
+//
+// Convolution, NCHW: per image and group, Y[Cout][HW] = W[Cout][Cin·kh·kw]
+// · col[Cin·kh·kw][HW]. Pack W with PackA when the plan is built and call
+// GemmPackedA with BiasPerRow. A 1×1 stride-1 convolution passes X itself
+// as B (read in place, no copy); others either im2col into a buffer and
+// pass it as B, or pass a PanelFunc to GemmPackedAFunc that writes im2col
+// rows straight into the packing buffer, NR output pixels at a time. This
+// orientation keeps NCHW in and out and was faster than the NHWC one
+// (Y[HW][Cout] = col·Wᵀ) on ResNet-50's shapes; see BenchmarkGemm.
+//
+// Options.Parallel takes the engine's kernels.Context.Parallel, and
+// Options.Threads its thread count; tasks are split so that both cores of
+// a batch-1 call are busy (by rows, or by columns when m is small).
 package gemm
