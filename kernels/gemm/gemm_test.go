@@ -428,6 +428,9 @@ func serial2(n int, fn func(lo, hi int)) {
 }
 
 func TestNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
 	rng := rand.New(rand.NewPCG(13, 14))
 	const m, n, k = 100, 200, 300
 	a, at := operand(rng, m, k, false, 0), operand(rng, m, k, true, 0)
