@@ -32,8 +32,9 @@
 // otherwise. Everywhere else, and under the purego build tag, a portable Go
 // kernel computes the same tiles. The choice is made once at init.
 //
-// The epilogue (alpha, beta, bias per row or per column, and a clamp that
-// expresses Relu and Clip) runs in the kernel while the tile is in registers;
+// The epilogue (alpha, beta times C or a residual matrix, bias per row or
+// per column, and a clamp that expresses Relu and Clip) runs in the kernel
+// while the tile is in registers;
 // other activations run in Go right after the tile is stored, while it is in
 // L1.
 //
@@ -53,7 +54,8 @@
 //
 // Convolution, NCHW: per image and group, Y[Cout][HW] = W[Cout][Cin·kh·kw]
 // · col[Cin·kh·kw][HW]. Pack W with PackA when the plan is built and call
-// GemmPackedA with BiasPerRow. A 1×1 stride-1 convolution passes X itself
+// GemmPackedA with BiasPerRow; a residual connection (Conv → Add → Relu)
+// passes the skip tensor as Epilogue.Residual with beta = 1. A 1×1 stride-1 convolution passes X itself
 // as B (read in place, no copy); others either im2col into a buffer and
 // pass it as B, or pass a PanelFunc to GemmPackedAFunc that writes im2col
 // rows straight into the packing buffer, NR output pixels at a time. This

@@ -58,6 +58,8 @@ type job struct {
 	b           bOperand
 	c           []float32
 	ldc         int
+	res         []float32 // source of the beta term: C or the residual
+	ldr         int
 
 	bias            []float32
 	flagsLast       uint32
@@ -148,6 +150,16 @@ func run(m, n, k int, alpha float32, a aOperand, b bOperand, beta float32, c []f
 	j.a, j.b = a, b
 	j.c, j.ldc = c, ldc
 	j.setEpilogue(&ep)
+	j.res, j.ldr = c, ldc
+	if ep.Residual != nil && beta != 0 {
+		j.res, j.ldr = ep.Residual, ep.ResidualStride
+		if j.ldr == 0 {
+			j.ldr = ldc
+		}
+		if j.ldr < n || len(j.res) < (m-1)*j.ldr+n {
+			panic(fmt.Sprintf("gemm: residual: %d elements with stride %d, need %d×%d", len(j.res), j.ldr, m, n))
+		}
+	}
 
 	if k == 0 || alpha == 0 {
 		j.scaleC()
@@ -366,9 +378,10 @@ func (j *job) core(s *scratch, av []float32, is, ie int, bv bView, js, je int) {
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
 			last := pc+kb == k
-			*t = tileArgs{k: kb, ldb: bv.rs, ldc: ldc, alpha: j.alpha, beta: 1, flags: flagLoadC}
+			*t = tileArgs{k: kb, ldb: bv.rs, ldc: ldc, ldr: ldc, alpha: j.alpha, beta: 1, flags: flagLoadC}
+			res := j.c // later k blocks add to the partial sums in C
 			if pc == 0 {
-				t.beta = j.beta
+				t.beta, res, t.ldr = j.beta, j.res, j.ldr
 				if j.beta == 0 {
 					t.flags = 0
 				}
@@ -389,6 +402,9 @@ func (j *job) core(s *scratch, av []float32, is, ie int, bv bView, js, je int) {
 					nr := min(NR, jce-jr)
 					t.b = bv.data[((jr-js)/NR)*bv.ps+pc*bv.rs:]
 					t.c = j.c[ir*ldc+jr:]
+					if t.flags&flagLoadC != 0 {
+						t.r = res[ir*t.ldr+jr:]
+					}
 					if biasCol {
 						t.bias = j.bias[jr:]
 					}
@@ -468,6 +484,7 @@ func (j *job) runDots(lo, hi int) {
 			*t = tileArgs{c: j.c[j0:], ldc: j.ldc, beta: j.beta, flags: j.flagsLast, lo: j.lo, hi: j.hi}
 			if j.beta != 0 {
 				t.flags |= flagLoadC
+				t.r, t.ldr = j.res[j0:], j.ldr
 			}
 			if j.flagsLast&flagBiasRow != 0 {
 				t.bias = j.bias
@@ -496,6 +513,7 @@ func (j *job) runGemv(lo, hi int) {
 		*t = tileArgs{a: a, k: k, ldc: j.ldc, alpha: j.alpha, beta: j.beta, flags: j.flagsLast, lo: j.lo, hi: j.hi}
 		if j.beta != 0 {
 			t.flags |= flagLoadC
+			t.r, t.ldr = j.res[j0:], j.ldr
 		}
 		if j.flagsLast&flagBiasRow != 0 {
 			t.bias = j.bias
@@ -536,6 +554,9 @@ func (j *job) scaleC() {
 		for c := 0; c < j.n; c += NR {
 			nr := min(NR, j.n-c)
 			t.c = j.c[i*j.ldc+c:]
+			if j.beta != 0 {
+				t.r, t.ldr = j.res[i*j.ldr+c:], j.ldr
+			}
 			if t.flags&flagBiasRow != 0 {
 				t.bias = j.bias[i:]
 			} else if j.bias != nil {

@@ -65,16 +65,23 @@ const (
 
 // Epilogue is work done on each tile of C after the product is added:
 //
-//	C[i][j] = Func(act(alpha·AB[i][j] + beta·C[i][j] + bias))
+//	C[i][j] = Func(act(alpha·AB[i][j] + beta·R[i][j] + bias))
 //
-// where bias is Bias[j] (per column; a Gemm's or MatMul's bias, or the
+// where R is C itself or, when Residual is set, the Residual matrix (a
+// residual connection fused into a convolution or MatMul: pass beta = 1);
+// bias is Bias[j] (per column; a Gemm's or MatMul's bias, or the
 // channel bias of an NHWC convolution) or, with BiasPerRow, Bias[i] (the
 // channel bias of an NCHW convolution, where rows are output channels).
 // NaNs propagate through every activation. The zero value does nothing.
 type Epilogue struct {
 	Bias       []float32
 	BiasPerRow bool
-	Act        Activation
+	// Residual, if set, is read in C's place by the beta term, with row
+	// stride ResidualStride (0 means C's stride); C is then only written.
+	// It may be C itself.
+	Residual       []float32
+	ResidualStride int
+	Act            Activation
 	// Min and Max bound ActClip; either may be ±Inf.
 	Min, Max float32
 	// Alpha is ActLeakyRelu's slope for x < 0.

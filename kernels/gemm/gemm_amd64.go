@@ -71,7 +71,7 @@ func tileAVX512(t *tileArgs, mr, nr int) {
 // gemvAVX512 runs np panels of a one-row product: four full panels at a
 // time, then one at a time under a mask.
 func gemvAVX512(t *tileArgs, np, ps, nr int) {
-	b, c, bias := t.b, t.c, t.bias
+	b, c, r, bias := t.b, t.c, t.r, t.bias
 	biasCol := t.flags&flagBiasCol != 0
 	mask := t.mask
 	t.bps = ps
@@ -82,6 +82,9 @@ func gemvAVX512(t *tileArgs, np, ps, nr int) {
 	p := 0
 	for ; p+4 <= full; p += 4 {
 		t.b, t.c = b[p*ps:], c[p*NR:]
+		if r != nil {
+			t.r = r[p*NR:]
+		}
 		if biasCol {
 			t.bias = bias[p*NR:]
 		}
@@ -89,6 +92,9 @@ func gemvAVX512(t *tileArgs, np, ps, nr int) {
 	}
 	for ; p < np; p++ {
 		t.b, t.c = b[p*ps:], c[p*NR:]
+		if r != nil {
+			t.r = r[p*NR:]
+		}
 		if biasCol {
 			t.bias = bias[p*NR:]
 		}
@@ -148,6 +154,9 @@ func tileAVX2(t *tileArgs, mr, nr int) {
 			sub.a = t.a[r:]
 			sub.b = t.b[c:]
 			sub.c = t.c[r*t.ldc+c:]
+			if t.flags&flagLoadC != 0 {
+				sub.r = t.r[r*t.ldr+c:]
+			}
 			switch {
 			case t.flags&flagBiasRow != 0:
 				sub.bias = t.bias[r:]

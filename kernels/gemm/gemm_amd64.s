@@ -12,9 +12,9 @@ TEXT ·tileAVX512x1(SB), NOSPLIT, $0-8
 	VPXORD Z1, Z1, Z1
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -64,21 +64,23 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, BX
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), BX
+	MOVQ         96(AX), SI
+	SHLQ         $0x02, SI
 	VMOVUPS.Z    (BX), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(BX), K2, Z28
@@ -87,14 +89,14 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), BX
+	MOVQ        152(AX), BX
 	VADDPS.BCST (BX), Z0, Z0
 	VADDPS.BCST (BX), Z1, Z1
 
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), BX
+	MOVQ      152(AX), BX
 	VMOVUPS.Z (BX), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS.Z 64(BX), K2, Z28
@@ -103,14 +105,14 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 
@@ -130,9 +132,9 @@ TEXT ·tileAVX512x2(SB), NOSPLIT, $0-8
 	VPXORD Z3, Z3, Z3
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -197,28 +199,30 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
 	VMULPS       Z26, Z3, Z3
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -227,7 +231,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -236,7 +240,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -247,7 +251,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -256,7 +260,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -283,9 +287,9 @@ TEXT ·tileAVX512x3(SB), NOSPLIT, $0-8
 	VPXORD Z5, Z5, Z5
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -365,35 +369,37 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
 	VMULPS       Z26, Z3, Z3
 	VMULPS       Z26, Z4, Z4
 	VMULPS       Z26, Z5, Z5
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z4
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -402,7 +408,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -413,7 +419,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -426,7 +432,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -437,7 +443,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -471,9 +477,9 @@ TEXT ·tileAVX512x4(SB), NOSPLIT, $0-8
 	VPXORD Z7, Z7, Z7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -568,11 +574,11 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
@@ -581,29 +587,31 @@ done:
 	VMULPS       Z26, Z5, Z5
 	VMULPS       Z26, Z6, Z6
 	VMULPS       Z26, Z7, Z7
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z4
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z6
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -612,7 +620,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -625,7 +633,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -640,7 +648,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -653,7 +661,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -694,9 +702,9 @@ TEXT ·tileAVX512x5(SB), NOSPLIT, $0-8
 	VPXORD Z9, Z9, Z9
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -806,11 +814,11 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
@@ -821,34 +829,36 @@ done:
 	VMULPS       Z26, Z7, Z7
 	VMULPS       Z26, Z8, Z8
 	VMULPS       Z26, Z9, Z9
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z4
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z6
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z7
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z8
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -857,7 +867,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -872,7 +882,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -889,7 +899,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -904,7 +914,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -952,9 +962,9 @@ TEXT ·tileAVX512x6(SB), NOSPLIT, $0-8
 	VPXORD Z11, Z11, Z11
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -1079,11 +1089,11 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
@@ -1096,39 +1106,41 @@ done:
 	VMULPS       Z26, Z9, Z9
 	VMULPS       Z26, Z10, Z10
 	VMULPS       Z26, Z11, Z11
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z4
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z6
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z7
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z8
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z9
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z10
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -1137,7 +1149,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -1154,7 +1166,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -1173,7 +1185,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -1190,7 +1202,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -1245,9 +1257,9 @@ TEXT ·tileAVX512x7(SB), NOSPLIT, $0-8
 	VPXORD Z13, Z13, Z13
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -1387,11 +1399,11 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
@@ -1406,44 +1418,46 @@ done:
 	VMULPS       Z26, Z11, Z11
 	VMULPS       Z26, Z12, Z12
 	VMULPS       Z26, Z13, Z13
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z4
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z6
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z7
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z8
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z9
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z10
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z11
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z12
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -1452,7 +1466,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -1471,7 +1485,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -1492,7 +1506,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -1511,7 +1525,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -1573,9 +1587,9 @@ TEXT ·tileAVX512x8(SB), NOSPLIT, $0-8
 	VPXORD Z15, Z15, Z15
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -1730,11 +1744,11 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
@@ -1751,49 +1765,51 @@ done:
 	VMULPS       Z26, Z13, Z13
 	VMULPS       Z26, Z14, Z14
 	VMULPS       Z26, Z15, Z15
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z4
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z6
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z7
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z8
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z9
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z10
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z11
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z12
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z13
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z14
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -1802,7 +1818,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -1823,7 +1839,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -1846,7 +1862,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -1867,7 +1883,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -1936,9 +1952,9 @@ TEXT ·tileAVX512x9(SB), NOSPLIT, $0-8
 	VPXORD Z17, Z17, Z17
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -2108,11 +2124,11 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
@@ -2131,54 +2147,56 @@ done:
 	VMULPS       Z26, Z15, Z15
 	VMULPS       Z26, Z16, Z16
 	VMULPS       Z26, Z17, Z17
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z4
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z6
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z7
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z8
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z9
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z10
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z11
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z12
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z13
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z14
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z15
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z16
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -2187,7 +2205,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -2210,7 +2228,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -2235,7 +2253,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -2258,7 +2276,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -2334,9 +2352,9 @@ TEXT ·tileAVX512x10(SB), NOSPLIT, $0-8
 	VPXORD Z19, Z19, Z19
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -2521,11 +2539,11 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
@@ -2546,59 +2564,61 @@ done:
 	VMULPS       Z26, Z17, Z17
 	VMULPS       Z26, Z18, Z18
 	VMULPS       Z26, Z19, Z19
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z4
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z6
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z7
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z8
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z9
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z10
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z11
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z12
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z13
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z14
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z15
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z16
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z17
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z18
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -2607,7 +2627,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -2632,7 +2652,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -2659,7 +2679,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -2684,7 +2704,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -2767,9 +2787,9 @@ TEXT ·tileAVX512x11(SB), NOSPLIT, $0-8
 	VPXORD Z21, Z21, Z21
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -2969,11 +2989,11 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
@@ -2996,64 +3016,66 @@ done:
 	VMULPS       Z26, Z19, Z19
 	VMULPS       Z26, Z20, Z20
 	VMULPS       Z26, Z21, Z21
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z4
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z6
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z7
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z8
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z9
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z10
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z11
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z12
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z13
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z14
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z15
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z16
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z17
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z18
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z19
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z20
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -3062,7 +3084,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -3089,7 +3111,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -3118,7 +3140,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -3145,7 +3167,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -3235,9 +3257,9 @@ TEXT ·tileAVX512x12(SB), NOSPLIT, $0-8
 	VPXORD Z23, Z23, Z23
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -3452,11 +3474,11 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
@@ -3481,69 +3503,71 @@ done:
 	VMULPS       Z26, Z21, Z21
 	VMULPS       Z26, Z22, Z22
 	VMULPS       Z26, Z23, Z23
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z2
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z4
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z6
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z7
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z8
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z9
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z10
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z11
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z12
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z13
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z14
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z15
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z16
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z17
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z18
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z19
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z20
 	VMOVUPS.Z    64(SI), K2, Z28
 	VFMADD231PS  Z27, Z28, Z21
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS.Z    (SI), K1, Z28
 	VFMADD231PS  Z27, Z28, Z22
 	VMOVUPS.Z    64(SI), K2, Z28
@@ -3552,7 +3576,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), SI
+	MOVQ        152(AX), SI
 	VADDPS.BCST (SI), Z0, Z0
 	VADDPS.BCST (SI), Z1, Z1
 	VADDPS.BCST 4(SI), Z2, Z2
@@ -3581,7 +3605,7 @@ nobeta:
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), SI
+	MOVQ      152(AX), SI
 	VMOVUPS.Z (SI), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VADDPS    Z28, Z2, Z2
@@ -3612,7 +3636,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -3641,7 +3665,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -3718,15 +3742,15 @@ TEXT ·gemv1AVX512(SB), NOSPLIT, $0-8
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	MOVL   112(AX), CX
+	MOVL   144(AX), CX
 	KMOVW  CX, K1
 	SHRL   $0x10, CX
 	KMOVW  CX, K2
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -3777,21 +3801,23 @@ done:
 	VADDPS       Z5, Z1, Z1
 	VADDPS       Z6, Z0, Z0
 	VADDPS       Z7, Z1, Z1
-	MOVL         112(AX), CX
+	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
 	KMOVW        CX, K2
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, BX
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), BX
+	MOVQ         96(AX), SI
+	SHLQ         $0x02, SI
 	VMOVUPS.Z    (BX), K1, Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS.Z    64(BX), K2, Z28
@@ -3800,14 +3826,14 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), BX
+	MOVQ        152(AX), BX
 	VADDPS.BCST (BX), Z0, Z0
 	VADDPS.BCST (BX), Z1, Z1
 
 nobiasrow:
 	TESTL     $0x00000004, CX
 	JZ        nobiascol
-	MOVQ      120(AX), BX
+	MOVQ      152(AX), BX
 	VMOVUPS.Z (BX), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS.Z 64(BX), K2, Z28
@@ -3816,14 +3842,14 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 
@@ -3847,12 +3873,12 @@ TEXT ·gemv4AVX512(SB), NOSPLIT, $0-8
 	VPXORD Z7, Z7, Z7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   88(AX), BX
+	MOVQ   120(AX), BX
 	SHLQ   $0x02, BX
 	LEAQ   (DX)(BX*2), SI
-	MOVQ   80(AX), DI
+	MOVQ   112(AX), DI
 	SHLQ   $0x02, DI
-	MOVQ   72(AX), R8
+	MOVQ   104(AX), R8
 	CMPQ   R8, $0x02
 	JL     tail
 
@@ -3929,7 +3955,7 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	VBROADCASTSS 104(AX), Z26
+	VBROADCASTSS 136(AX), Z26
 	VMULPS       Z26, Z0, Z0
 	VMULPS       Z26, Z1, Z1
 	VMULPS       Z26, Z2, Z2
@@ -3938,14 +3964,16 @@ done:
 	VMULPS       Z26, Z5, Z5
 	VMULPS       Z26, Z6, Z6
 	VMULPS       Z26, Z7, Z7
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Z27
-	MOVQ         DX, BX
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), BX
+	MOVQ         96(AX), SI
+	SHLQ         $0x02, SI
 	VMOVUPS      (BX), Z28
 	VFMADD231PS  Z27, Z28, Z0
 	VMOVUPS      64(BX), Z28
@@ -3966,7 +3994,7 @@ done:
 nobeta:
 	TESTL       $0x00000002, CX
 	JZ          nobiasrow
-	MOVQ        120(AX), BX
+	MOVQ        152(AX), BX
 	VADDPS.BCST (BX), Z0, Z0
 	VADDPS.BCST (BX), Z1, Z1
 	VADDPS.BCST (BX), Z2, Z2
@@ -3979,7 +4007,7 @@ nobeta:
 nobiasrow:
 	TESTL   $0x00000004, CX
 	JZ      nobiascol
-	MOVQ    120(AX), BX
+	MOVQ    152(AX), BX
 	VMOVUPS (BX), Z28
 	VADDPS  Z28, Z0, Z0
 	VMOVUPS 64(BX), Z28
@@ -4000,7 +4028,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Z28
+	VBROADCASTSS 176(AX), Z28
 	VMAXPS       Z0, Z28, Z0
 	VMAXPS       Z1, Z28, Z1
 	VMAXPS       Z2, Z28, Z2
@@ -4013,7 +4041,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Z29
+	VBROADCASTSS 180(AX), Z29
 	VMINPS       Z0, Z29, Z0
 	VMINPS       Z1, Z29, Z1
 	VMINPS       Z2, Z29, Z2
@@ -4361,9 +4389,9 @@ TEXT ·tileAVX2x1(SB), NOSPLIT, $0-8
 	VXORPS Y1, Y1, Y1
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -4413,17 +4441,19 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	VBROADCASTSS 104(AX), Y14
+	VBROADCASTSS 136(AX), Y14
 	VMULPS       Y14, Y0, Y0
 	VMULPS       Y14, Y1, Y1
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Y15
-	MOVQ         DX, BX
+	VBROADCASTSS 140(AX), Y15
+	MOVQ         72(AX), BX
+	MOVQ         96(AX), SI
+	SHLQ         $0x02, SI
 	VMOVUPS      (BX), Y12
 	VFMADD231PS  Y15, Y12, Y0
 	VMOVUPS      32(BX), Y12
@@ -4432,7 +4462,7 @@ done:
 nobeta:
 	TESTL        $0x00000002, CX
 	JZ           nobiasrow
-	MOVQ         120(AX), BX
+	MOVQ         152(AX), BX
 	VBROADCASTSS (BX), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
@@ -4440,7 +4470,7 @@ nobeta:
 nobiasrow:
 	TESTL   $0x00000004, CX
 	JZ      nobiascol
-	MOVQ    120(AX), BX
+	MOVQ    152(AX), BX
 	VMOVUPS (BX), Y14
 	VMOVUPS 32(BX), Y15
 	VADDPS  Y14, Y0, Y0
@@ -4449,14 +4479,14 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Y14
+	VBROADCASTSS 176(AX), Y14
 	VMAXPS       Y0, Y14, Y0
 	VMAXPS       Y1, Y14, Y1
 
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Y15
+	VBROADCASTSS 180(AX), Y15
 	VMINPS       Y0, Y15, Y0
 	VMINPS       Y1, Y15, Y1
 
@@ -4476,9 +4506,9 @@ TEXT ·tileAVX2x2(SB), NOSPLIT, $0-8
 	VXORPS Y3, Y3, Y3
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -4543,24 +4573,26 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	VBROADCASTSS 104(AX), Y14
+	VBROADCASTSS 136(AX), Y14
 	VMULPS       Y14, Y0, Y0
 	VMULPS       Y14, Y1, Y1
 	VMULPS       Y14, Y2, Y2
 	VMULPS       Y14, Y3, Y3
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Y15
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Y15
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y0
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y2
 	VMOVUPS      32(SI), Y12
@@ -4569,7 +4601,7 @@ done:
 nobeta:
 	TESTL        $0x00000002, CX
 	JZ           nobiasrow
-	MOVQ         120(AX), SI
+	MOVQ         152(AX), SI
 	VBROADCASTSS (SI), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
@@ -4580,7 +4612,7 @@ nobeta:
 nobiasrow:
 	TESTL   $0x00000004, CX
 	JZ      nobiascol
-	MOVQ    120(AX), SI
+	MOVQ    152(AX), SI
 	VMOVUPS (SI), Y14
 	VMOVUPS 32(SI), Y15
 	VADDPS  Y14, Y0, Y0
@@ -4591,7 +4623,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Y14
+	VBROADCASTSS 176(AX), Y14
 	VMAXPS       Y0, Y14, Y0
 	VMAXPS       Y1, Y14, Y1
 	VMAXPS       Y2, Y14, Y2
@@ -4600,7 +4632,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Y15
+	VBROADCASTSS 180(AX), Y15
 	VMINPS       Y0, Y15, Y0
 	VMINPS       Y1, Y15, Y1
 	VMINPS       Y2, Y15, Y2
@@ -4627,9 +4659,9 @@ TEXT ·tileAVX2x3(SB), NOSPLIT, $0-8
 	VXORPS Y5, Y5, Y5
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -4709,31 +4741,33 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	VBROADCASTSS 104(AX), Y14
+	VBROADCASTSS 136(AX), Y14
 	VMULPS       Y14, Y0, Y0
 	VMULPS       Y14, Y1, Y1
 	VMULPS       Y14, Y2, Y2
 	VMULPS       Y14, Y3, Y3
 	VMULPS       Y14, Y4, Y4
 	VMULPS       Y14, Y5, Y5
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Y15
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Y15
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y0
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y2
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y4
 	VMOVUPS      32(SI), Y12
@@ -4742,7 +4776,7 @@ done:
 nobeta:
 	TESTL        $0x00000002, CX
 	JZ           nobiasrow
-	MOVQ         120(AX), SI
+	MOVQ         152(AX), SI
 	VBROADCASTSS (SI), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
@@ -4756,7 +4790,7 @@ nobeta:
 nobiasrow:
 	TESTL   $0x00000004, CX
 	JZ      nobiascol
-	MOVQ    120(AX), SI
+	MOVQ    152(AX), SI
 	VMOVUPS (SI), Y14
 	VMOVUPS 32(SI), Y15
 	VADDPS  Y14, Y0, Y0
@@ -4769,7 +4803,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Y14
+	VBROADCASTSS 176(AX), Y14
 	VMAXPS       Y0, Y14, Y0
 	VMAXPS       Y1, Y14, Y1
 	VMAXPS       Y2, Y14, Y2
@@ -4780,7 +4814,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Y15
+	VBROADCASTSS 180(AX), Y15
 	VMINPS       Y0, Y15, Y0
 	VMINPS       Y1, Y15, Y1
 	VMINPS       Y2, Y15, Y2
@@ -4814,9 +4848,9 @@ TEXT ·tileAVX2x4(SB), NOSPLIT, $0-8
 	VXORPS Y7, Y7, Y7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -4911,7 +4945,7 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	VBROADCASTSS 104(AX), Y14
+	VBROADCASTSS 136(AX), Y14
 	VMULPS       Y14, Y0, Y0
 	VMULPS       Y14, Y1, Y1
 	VMULPS       Y14, Y2, Y2
@@ -4920,29 +4954,31 @@ done:
 	VMULPS       Y14, Y5, Y5
 	VMULPS       Y14, Y6, Y6
 	VMULPS       Y14, Y7, Y7
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Y15
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Y15
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y0
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y2
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y4
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y6
 	VMOVUPS      32(SI), Y12
@@ -4951,7 +4987,7 @@ done:
 nobeta:
 	TESTL        $0x00000002, CX
 	JZ           nobiasrow
-	MOVQ         120(AX), SI
+	MOVQ         152(AX), SI
 	VBROADCASTSS (SI), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
@@ -4968,7 +5004,7 @@ nobeta:
 nobiasrow:
 	TESTL   $0x00000004, CX
 	JZ      nobiascol
-	MOVQ    120(AX), SI
+	MOVQ    152(AX), SI
 	VMOVUPS (SI), Y14
 	VMOVUPS 32(SI), Y15
 	VADDPS  Y14, Y0, Y0
@@ -4983,7 +5019,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Y14
+	VBROADCASTSS 176(AX), Y14
 	VMAXPS       Y0, Y14, Y0
 	VMAXPS       Y1, Y14, Y1
 	VMAXPS       Y2, Y14, Y2
@@ -4996,7 +5032,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Y15
+	VBROADCASTSS 180(AX), Y15
 	VMINPS       Y0, Y15, Y0
 	VMINPS       Y1, Y15, Y1
 	VMINPS       Y2, Y15, Y2
@@ -5037,9 +5073,9 @@ TEXT ·tileAVX2x5(SB), NOSPLIT, $0-8
 	VXORPS Y9, Y9, Y9
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -5149,7 +5185,7 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	VBROADCASTSS 104(AX), Y14
+	VBROADCASTSS 136(AX), Y14
 	VMULPS       Y14, Y0, Y0
 	VMULPS       Y14, Y1, Y1
 	VMULPS       Y14, Y2, Y2
@@ -5160,34 +5196,36 @@ done:
 	VMULPS       Y14, Y7, Y7
 	VMULPS       Y14, Y8, Y8
 	VMULPS       Y14, Y9, Y9
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Y15
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Y15
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y0
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y2
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y4
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y6
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y7
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y8
 	VMOVUPS      32(SI), Y12
@@ -5196,7 +5234,7 @@ done:
 nobeta:
 	TESTL        $0x00000002, CX
 	JZ           nobiasrow
-	MOVQ         120(AX), SI
+	MOVQ         152(AX), SI
 	VBROADCASTSS (SI), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
@@ -5216,7 +5254,7 @@ nobeta:
 nobiasrow:
 	TESTL   $0x00000004, CX
 	JZ      nobiascol
-	MOVQ    120(AX), SI
+	MOVQ    152(AX), SI
 	VMOVUPS (SI), Y14
 	VMOVUPS 32(SI), Y15
 	VADDPS  Y14, Y0, Y0
@@ -5233,7 +5271,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Y14
+	VBROADCASTSS 176(AX), Y14
 	VMAXPS       Y0, Y14, Y0
 	VMAXPS       Y1, Y14, Y1
 	VMAXPS       Y2, Y14, Y2
@@ -5248,7 +5286,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Y15
+	VBROADCASTSS 180(AX), Y15
 	VMINPS       Y0, Y15, Y0
 	VMINPS       Y1, Y15, Y1
 	VMINPS       Y2, Y15, Y2
@@ -5296,9 +5334,9 @@ TEXT ·tileAVX2x6(SB), NOSPLIT, $0-8
 	VXORPS Y11, Y11, Y11
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
-	MOVQ   80(AX), BX
+	MOVQ   112(AX), BX
 	SHLQ   $0x02, BX
-	MOVQ   72(AX), SI
+	MOVQ   104(AX), SI
 	CMPQ   SI, $0x04
 	JL     tail
 
@@ -5423,7 +5461,7 @@ tailloop:
 	JNZ          tailloop
 
 done:
-	VBROADCASTSS 104(AX), Y14
+	VBROADCASTSS 136(AX), Y14
 	VMULPS       Y14, Y0, Y0
 	VMULPS       Y14, Y1, Y1
 	VMULPS       Y14, Y2, Y2
@@ -5436,39 +5474,41 @@ done:
 	VMULPS       Y14, Y9, Y9
 	VMULPS       Y14, Y10, Y10
 	VMULPS       Y14, Y11, Y11
-	MOVL         116(AX), CX
+	MOVL         148(AX), CX
 	MOVQ         48(AX), DX
-	MOVQ         96(AX), BX
+	MOVQ         128(AX), BX
 	SHLQ         $0x02, BX
 	TESTL        $0x00000001, CX
 	JZ           nobeta
-	VBROADCASTSS 108(AX), Y15
-	MOVQ         DX, SI
+	VBROADCASTSS 140(AX), Y15
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y0
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y1
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y2
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y3
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y4
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y5
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y6
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y7
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y8
 	VMOVUPS      32(SI), Y12
 	VFMADD231PS  Y15, Y12, Y9
-	ADDQ         BX, SI
+	ADDQ         DI, SI
 	VMOVUPS      (SI), Y12
 	VFMADD231PS  Y15, Y12, Y10
 	VMOVUPS      32(SI), Y12
@@ -5477,7 +5517,7 @@ done:
 nobeta:
 	TESTL        $0x00000002, CX
 	JZ           nobiasrow
-	MOVQ         120(AX), SI
+	MOVQ         152(AX), SI
 	VBROADCASTSS (SI), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
@@ -5500,7 +5540,7 @@ nobeta:
 nobiasrow:
 	TESTL   $0x00000004, CX
 	JZ      nobiascol
-	MOVQ    120(AX), SI
+	MOVQ    152(AX), SI
 	VMOVUPS (SI), Y14
 	VMOVUPS 32(SI), Y15
 	VADDPS  Y14, Y0, Y0
@@ -5519,7 +5559,7 @@ nobiasrow:
 nobiascol:
 	TESTL        $0x00000008, CX
 	JZ           nolo
-	VBROADCASTSS 144(AX), Y14
+	VBROADCASTSS 176(AX), Y14
 	VMAXPS       Y0, Y14, Y0
 	VMAXPS       Y1, Y14, Y1
 	VMAXPS       Y2, Y14, Y2
@@ -5536,7 +5576,7 @@ nobiascol:
 nolo:
 	TESTL        $0x00000010, CX
 	JZ           nohi
-	VBROADCASTSS 148(AX), Y15
+	VBROADCASTSS 180(AX), Y15
 	VMINPS       Y0, Y15, Y0
 	VMINPS       Y1, Y15, Y1
 	VMINPS       Y2, Y15, Y2

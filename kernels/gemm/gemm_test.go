@@ -64,15 +64,17 @@ type gemmCase struct {
 	pad          int // extra stride on A, B and C
 	packA, packB bool
 	fill         bool // B through a PanelFunc
+	residual     bool // the beta term reads a separate residual matrix
 }
 
 func (c gemmCase) String() string {
-	return fmt.Sprintf("m=%d,n=%d,k=%d,tA=%v,tB=%v,a=%g,b=%g,pA=%v,pB=%v,act=%d,bias=%v/%v",
-		c.m, c.n, c.k, c.transA, c.transB, c.alpha, c.beta, c.packA, c.packB, c.ep.Act, c.ep.Bias != nil, c.ep.BiasPerRow)
+	return fmt.Sprintf("m=%d,n=%d,k=%d,tA=%v,tB=%v,a=%g,b=%g,pA=%v,pB=%v,act=%d,bias=%v/%v,res=%v",
+		c.m, c.n, c.k, c.transA, c.transB, c.alpha, c.beta, c.packA, c.packB, c.ep.Act, c.ep.Bias != nil, c.ep.BiasPerRow, c.residual)
 }
 
 // reference computes the case in float64 and returns each element's
-// result and the scale its rounding error is measured against.
+// result and the scale its rounding error is measured against; the beta
+// term reads c (row stride ldc).
 func reference(tc gemmCase, a, b Matrix, c []float32, ldc int) (want, scale []float64) {
 	want = make([]float64, tc.m*tc.n)
 	scale = make([]float64, tc.m*tc.n)
@@ -150,8 +152,15 @@ func check(t *testing.T, rng *rand.Rand, tc gemmCase, par bool) {
 		}
 		return float32(rng.Float64()*2 - 1)
 	})
-	want, scale := reference(tc, a, b, c, ldc)
 	o := &Options{Epilogue: tc.ep}
+	var want, scale []float64
+	if tc.residual {
+		r := matrix(rng, tc.m, tc.n, tc.n+2)
+		o.Residual, o.ResidualStride = r.Data, r.Stride
+		want, scale = reference(tc, a, b, r.Data, r.Stride)
+	} else {
+		want, scale = reference(tc, a, b, c, ldc)
+	}
 	if par {
 		o.Parallel, o.Threads = parallel3, 3
 	}
@@ -310,11 +319,15 @@ func TestEpilogue(t *testing.T) {
 				{Act: ActClip, Min: float32(math.Inf(-1)), Max: 0.1},
 				{Act: ActLeakyRelu, Alpha: 0.1, Bias: colBias},
 				{Act: ActRelu, Bias: rowBias, BiasPerRow: true},
+				{Act: ActRelu, Bias: colBias},
 			}
 			for e, ep := range eps {
 				for v := 0; v < 4; v++ {
 					tc := gemmCase{m: m, n: n, k: k, alpha: 0.75, beta: float32(v % 2), ep: ep,
-						transB: v >= 2, packB: v == 1, packA: v == 3}
+						transB: v >= 2, packB: v == 1, packA: v == 3, residual: e == len(eps)-1}
+					if tc.residual {
+						tc.beta = float32(v%2) + 1
+					}
 					check(t, rng, tc, e%2 == 0)
 				}
 			}
@@ -455,4 +468,20 @@ func TestNoAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocations per call, want 0", name, got)
 		}
 	}
+}
+
+// TestResidualBlocks checks the residual with k split in blocks: only the
+// first block reads it, the others add to the partial sums in C.
+func TestResidualBlocks(t *testing.T) {
+	defer func(kc int) { kcMax = kc }(kcMax)
+	kcMax = 16
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(15, 16))
+		for _, s := range [][3]int{{1, 40, 50}, {1, 200, 50}, {20, 70, 50}} {
+			for v := 0; v < 3; v++ {
+				check(t, rng, gemmCase{m: s[0], n: s[1], k: s[2], alpha: 1, beta: 1, residual: true,
+					transB: v == 1, packA: v == 2, ep: Epilogue{Act: ActRelu}}, v == 0)
+			}
+		}
+	})
 }

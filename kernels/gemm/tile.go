@@ -6,6 +6,8 @@ type tileArgs struct {
 	a     []float32 // packed A panel at the tile's first k: MR floats per k
 	b     []float32 // B at the tile's first k and column: NR (or more) floats per k
 	c     []float32 // C at the tile's top-left element
+	r     []float32 // source of the beta term (flagLoadC): C itself, or a residual
+	ldr   int       // floats between rows of r
 	k     int       // steps of k
 	ldb   int       // floats between consecutive k of b
 	bps   int       // floats between consecutive panels of b (gemv)
@@ -21,7 +23,7 @@ type tileArgs struct {
 
 // Bits of tileArgs.flags.
 const (
-	flagLoadC   = 1 << iota // add beta·C (otherwise C is not read)
+	flagLoadC   = 1 << iota // add beta·r (otherwise r is not read)
 	flagBiasRow             // add bias[i] to row i
 	flagBiasCol             // add bias[j] to column j
 	flagLo                  // max(x, lo), keeping NaN
@@ -50,6 +52,10 @@ type impl struct {
 func finish(t *tileArgs, acc *[MR * NR]float32, mr, nr int) {
 	for i := 0; i < mr; i++ {
 		row := t.c[i*t.ldc : i*t.ldc+nr]
+		var src []float32
+		if t.flags&flagLoadC != 0 {
+			src = t.r[i*t.ldr : i*t.ldr+nr]
+		}
 		av := acc[i*NR : i*NR+nr]
 		var rb float32
 		if t.flags&flagBiasRow != 0 {
@@ -57,7 +63,7 @@ func finish(t *tileArgs, acc *[MR * NR]float32, mr, nr int) {
 		}
 		for j, v := range av {
 			if t.flags&flagLoadC != 0 {
-				v += t.beta * row[j]
+				v += t.beta * src[j]
 			}
 			if t.flags&flagBiasRow != 0 {
 				v += rb

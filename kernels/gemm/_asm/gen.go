@@ -168,11 +168,12 @@ func epilogue512(t gotypes.Component, acc [][]VecPhysical, masked bool) {
 	TESTL(U32(flagLoadC), flags)
 	JZ(LabelRef("nobeta"))
 	VBROADCASTSS(mem(t.Field("beta")), Z27)
-	p := GP64()
-	MOVQ(cp, p)
+	p := Load(t.Field("r").Base(), GP64())
+	ldr := Load(t.Field("ldr"), GP64())
+	SHLQ(U8(2), ldr)
 	for i, row := range acc {
 		if i > 0 {
-			ADDQ(ldc, p)
+			ADDQ(ldr, p)
 		}
 		for v, x := range row {
 			load(Mem{Base: p, Disp: 64 * v}, v, Z28)
@@ -477,11 +478,12 @@ func tileAVX2(mr int) {
 	TESTL(U32(flagLoadC), flags)
 	JZ(LabelRef("nobeta"))
 	VBROADCASTSS(mem(t.Field("beta")), Y15)
-	p := GP64()
-	MOVQ(cp, p)
+	p := Load(t.Field("r").Base(), GP64())
+	ldr := Load(t.Field("ldr"), GP64())
+	SHLQ(U8(2), ldr)
 	for i := range acc {
 		if i > 0 {
-			ADDQ(ldc, p)
+			ADDQ(ldr, p)
 		}
 		for v := 0; v < 2; v++ {
 			VMOVUPS(Mem{Base: p, Disp: 32 * v}, Y12)
