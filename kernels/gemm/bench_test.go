@@ -50,6 +50,8 @@ var benchShapes = []benchShape{
 	{"sq512", 512, 512, 512, "packedB"},
 	{"sq1024", 1024, 1024, 1024, "packedB"},
 	{"bert", 128, 768, 768, "packedB"},
+	{"batch4", 4, 768, 768, "packedB"},
+	{"batch16", 16, 768, 768, "packedB"},
 	{"gemv", 1, 768, 768, "packedB"},
 	{"gemv-plain", 1, 768, 768, "plain"},
 	{"gemv-transB", 1, 768, 768, "transB"},
