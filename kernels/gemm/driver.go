@@ -61,20 +61,26 @@ type job struct {
 	res         []float32 // source of the beta term: C or the residual
 	ldr         int
 
-	bias            []float32
-	flagsLast       uint32
-	lo, hi          float32
-	leaky           bool
-	leakyAlpha      float32
-	post            func(row []float32, i, j0 int)
-	kc, nc          int
-	rowStep, colTks int // task grid: row blocks of rowStep rows, colTks column blocks
-	colStep         int
-	rowTks          int
-	direct          bool      // B read in place (row-major, few rows)
-	bShared         []float32 // B packed in full for this call, or nil
-	aPerCall        bool
-	bPerTask        bool
+	// The epilogue: kernel flags and operands of the last k block, and
+	// the parts that run in Go after a tile is stored.
+	bias       []float32
+	flagsLast  uint32
+	lo, hi     float32
+	leaky      bool
+	leakyAlpha float32
+	post       func(row []float32, i, j0 int)
+
+	kc, nc int // k block and column block
+
+	// The task grid: rowTks row blocks of rowStep rows by colTks column
+	// blocks of colStep columns (GEMV and dot paths: colStep only).
+	rowTks, rowStep int
+	colTks, colStep int
+
+	direct   bool      // B read in place (row-major, not packed)
+	bShared  []float32 // B packed in full for this call, or nil
+	aPerCall bool      // each task packs its rows of A
+	bPerTask bool      // each task packs its columns of B
 
 	run     func(lo, hi int) // j.runTasks, bound once
 	packRun func(lo, hi int) // j.packShared, bound once
