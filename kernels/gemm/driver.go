@@ -326,8 +326,10 @@ func (j *job) task(s *scratch, i0, i1, j0, j1 int) {
 	if j.aPerCall && !j.bPerTask {
 		mSub = min(mSub, max(MR, packBytes/(4*k)/MR*MR))
 	}
+	// With both packed here, A is packed whole (one row slice) so that
+	// each slice of B is packed once.
 	nSub := j1 - j0
-	if j.bPerTask && !j.aPerCall {
+	if j.bPerTask {
 		nSub = min(nSub, max(NR, packBytes/(4*k)/NR*NR))
 	}
 	for is := i0; is < i1; is += mSub {
