@@ -270,6 +270,9 @@ func decodeContents(dt tensor.DType, shape []int, c *kservepb.InferTensorContent
 		}
 		return nil
 	}
+	if dt == tensor.Float16 || dt == tensor.BFloat16 {
+		return nil, fmt.Errorf("%s data travels in raw_input_contents only", kserveName(dt))
+	}
 	if c == nil {
 		if n == 0 {
 			return tensor.New(dt, shape...), nil

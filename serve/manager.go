@@ -599,8 +599,8 @@ func (v *version) checkInputs(in []Tensor) ([]*tensor.Tensor, int, error) {
 		}
 		shape := t.Shape
 		if batched {
-			if len(shape) == 0 {
-				return nil, 0, errorf(CodeInvalidArgument, "input %q: shape [] has no batch dimension; the model takes %s", t.Name, fullShape(s.dims, true))
+			if len(shape) != len(s.dims)+1 {
+				return nil, 0, errorf(CodeInvalidArgument, "input %q: shape %s, but the model takes %s", t.Name, tensor.ShapeString(t.Shape), fullShape(s.dims, batched))
 			}
 			b := shape[0]
 			if b < 1 || b > int(v.cfg.MaxBatchSize) {
