@@ -308,7 +308,6 @@ func (m *Manager) syncModel(ctx context.Context, md *modelDir, force bool) error
 	}
 	loaded := map[int64]*version{}
 	var errs []error
-	failed := 0
 	for _, v := range toLoad {
 		key := md.cfgHash + "/" + md.versions[v]
 		ms.tried[v] = key
@@ -319,7 +318,6 @@ func (m *Manager) syncModel(ctx context.Context, md *modelDir, force bool) error
 		ver, err := loadVersion(ctx, name, v, filepath.Join(md.dir, strconv.FormatInt(v, 10)),
 			loadOptions{cfg: cfg, hasFile: found, logger: m.logger, metrics: m.metrics, maxProcs: m.procs})
 		if err != nil {
-			failed++
 			err = fmt.Errorf("model %q version %d: %w", name, v, err)
 			errs = append(errs, err)
 			m.logger.Error("version failed to load; serving versions stay as they are", "model", name, "version", v, "err", err)
@@ -341,10 +339,12 @@ func (m *Manager) syncModel(ctx context.Context, md *modelDir, force bool) error
 		ms.keys[v] = key
 	}
 
-	// The new serving set: wanted versions, new or kept; if some failed,
-	// as many of the old ones (highest first) as failed stay in service.
+	// The new serving set: wanted versions, new or kept; for each wanted
+	// version that is not ready (it failed, now or before), one of the
+	// old ones (highest first) stays in service.
 	var next []*version
 	keep := map[*version]bool{}
+	missing := 0
 	for _, v := range wanted {
 		switch {
 		case loaded[v] != nil:
@@ -352,18 +352,18 @@ func (m *Manager) syncModel(ctx context.Context, md *modelDir, force bool) error
 		case current[v] != nil:
 			next = append(next, current[v])
 			keep[current[v]] = true
+		default:
+			missing++
 		}
 	}
-	if failed > 0 {
-		for _, old := range sortedServing(current) {
-			if failed == 0 {
-				break
-			}
-			if !keep[old] && loaded[old.number] == nil {
-				next = append(next, old)
-				keep[old] = true
-				failed--
-			}
+	for _, old := range sortedServing(current) {
+		if missing == 0 {
+			break
+		}
+		if !keep[old] && loaded[old.number] == nil {
+			next = append(next, old)
+			keep[old] = true
+			missing--
 		}
 	}
 	slices.SortFunc(next, func(a, b *version) int { return int(b.number - a.number) })

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -42,7 +43,11 @@ type testServer struct {
 func startServer(t *testing.T, opts Options) *testServer {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	srv, err := NewServer(opts, nil, reg)
+	var logger *slog.Logger
+	if os.Getenv("INFERD_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := NewServer(opts, logger, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,3 +265,5 @@ type inferResponseJSON struct {
 		Parameters map[string]any  `json:"parameters"`
 	} `json:"outputs"`
 }
+
+func tensorOf(x []float32, shape ...int) *tensor.Tensor { return tensor.FromSlice(x, shape...) }
