@@ -623,9 +623,84 @@ func findInput(cfg *configpb.ModelConfig, name string) (*configpb.ModelInput, bo
 	return nil, false
 }
 
-// FormatModelConfig returns cfg as config.pbtxt text.
+// FormatModelConfig returns cfg as config.pbtxt text in the style of
+// Triton's documentation: fields in schema order, repeated scalars as
+// [ a, b ] lists. (prototext's own output is deliberately unstable.)
 func FormatModelConfig(cfg *configpb.ModelConfig) string {
-	return prototext.MarshalOptions{Multiline: true, Indent: "  "}.Format(cfg) + "\n"
+	var b strings.Builder
+	formatMessage(&b, cfg.ProtoReflect(), "")
+	return b.String()
+}
+
+func formatMessage(b *strings.Builder, m protoreflect.Message, indent string) {
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
+		name := string(fd.Name())
+		switch {
+		case fd.IsMap():
+			keys := []protoreflect.MapKey{}
+			v.Map().Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool { keys = append(keys, k); return true })
+			slices.SortFunc(keys, func(a, b protoreflect.MapKey) int { return strings.Compare(a.String(), b.String()) })
+			for _, k := range keys {
+				fmt.Fprintf(b, "%s%s {\n%s  key: %s\n", indent, name, indent, formatScalar(fd.MapKey(), k.Value()))
+				mv := v.Map().Get(k)
+				if fd.MapValue().Kind() == protoreflect.MessageKind {
+					fmt.Fprintf(b, "%s  value {\n", indent)
+					formatMessage(b, mv.Message(), indent+"    ")
+					fmt.Fprintf(b, "%s  }\n", indent)
+				} else {
+					fmt.Fprintf(b, "%s  value: %s\n", indent, formatScalar(fd.MapValue(), mv))
+				}
+				fmt.Fprintf(b, "%s}\n", indent)
+			}
+		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+			l := v.List()
+			fmt.Fprintf(b, "%s%s [\n", indent, name)
+			for j := 0; j < l.Len(); j++ {
+				fmt.Fprintf(b, "%s  {\n", indent)
+				formatMessage(b, l.Get(j).Message(), indent+"    ")
+				sep := ","
+				if j == l.Len()-1 {
+					sep = ""
+				}
+				fmt.Fprintf(b, "%s  }%s\n", indent, sep)
+			}
+			fmt.Fprintf(b, "%s]\n", indent)
+		case fd.IsList():
+			l := v.List()
+			items := make([]string, l.Len())
+			for j := range items {
+				items[j] = formatScalar(fd, l.Get(j))
+			}
+			fmt.Fprintf(b, "%s%s: [ %s ]\n", indent, name, strings.Join(items, ", "))
+		case fd.Kind() == protoreflect.MessageKind:
+			fmt.Fprintf(b, "%s%s {\n", indent, name)
+			formatMessage(b, v.Message(), indent+"  ")
+			fmt.Fprintf(b, "%s}\n", indent)
+		default:
+			fmt.Fprintf(b, "%s%s: %s\n", indent, name, formatScalar(fd, v))
+		}
+	}
+}
+
+func formatScalar(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		return strconv.Quote(v.String())
+	case protoreflect.BytesKind:
+		return strconv.Quote(string(v.Bytes()))
+	case protoreflect.EnumKind:
+		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
+			return string(ev.Name())
+		}
+		return strconv.Itoa(int(v.Enum()))
+	}
+	return v.String()
 }
 
 // tensorSpec is the checked form of a config input or output.
@@ -642,4 +717,15 @@ func prototextLenient(data []byte, c *configpb.ModelConfig) error {
 
 func protoClone(c *configpb.ModelConfig) *configpb.ModelConfig {
 	return proto.Clone(c).(*configpb.ModelConfig)
+}
+
+// DeriveModelConfigNoBatch is DeriveModelConfig for serving a model
+// without batching: max_batch_size 0, dims the full shapes.
+func DeriveModelConfigNoBatch(name string, inputs, outputs []*ir.ValueInfo) (*configpb.ModelConfig, error) {
+	cfg := DefaultModelConfig()
+	cfg.Name = name
+	if err := completeConfig(cfg, inputs, outputs); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }

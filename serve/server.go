@@ -53,13 +53,6 @@ func (o *Options) validate() error {
 	if o.ModelRepository == "" {
 		o.ModelRepository = "./models"
 	}
-	fi, err := os.Stat(o.ModelRepository)
-	if err != nil {
-		return fmt.Errorf("model repository: %w", err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("model repository %s is not a folder", o.ModelRepository)
-	}
 	if o.ModelControlMode < ModeNone || o.ModelControlMode > ModeExplicit {
 		return fmt.Errorf("model control mode %d is not none, poll or explicit", o.ModelControlMode)
 	}
@@ -77,6 +70,13 @@ func (o *Options) validate() error {
 	}
 	if o.MaxRequestBytes == 0 {
 		o.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	fi, err := os.Stat(o.ModelRepository)
+	if err != nil {
+		return fmt.Errorf("model repository: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("model repository %s is not a folder", o.ModelRepository)
 	}
 	return nil
 }
