@@ -51,13 +51,13 @@ type scheduler struct {
 	delay     time.Duration // max_queue_delay
 	maxQueue  int           // 0: unbounded
 	run       batchRunner
-	free      chan *instance // instances ready for a batch
-	stopped   chan struct{}  // closed when the dispatch loop returns
+	stopped   chan struct{} // closed when the dispatch loop returns
 	onQueue   func(delta int)
 
 	mu     sync.Mutex
 	queue  []*job        // guarded by mu; FIFO
-	wake   chan struct{} // cap 1; signalled when the queue changes
+	idle   []*instance   // guarded by mu; instances ready for a batch
+	wake   chan struct{} // cap 1; signalled when the queue or idle changes
 	closed bool          // guarded by mu; no new jobs
 	busy   sync.WaitGroup
 }
@@ -66,13 +66,10 @@ func newScheduler(instances []*instance, dynamic bool, maxBatch int, preferred [
 	s := &scheduler{
 		dynamic: dynamic, maxBatch: maxBatch, preferred: slices.Clone(preferred), delay: delay,
 		maxQueue: maxQueue, run: run, onQueue: onQueue,
-		free: make(chan *instance, len(instances)), stopped: make(chan struct{}), wake: make(chan struct{}, 1),
+		idle: slices.Clone(instances), stopped: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
 	if s.onQueue == nil {
 		s.onQueue = func(int) {}
-	}
-	for _, in := range instances {
-		s.free <- in
 	}
 	go s.loop()
 	return s
@@ -95,6 +92,18 @@ func (s *scheduler) submit(ctx context.Context, j *job) jobResult {
 	if s.maxQueue > 0 && len(s.queue) >= s.maxQueue {
 		s.mu.Unlock()
 		return jobResult{err: errorf(CodeQueueFull, "queue is full (max_queue_size %d): retry later", s.maxQueue)}
+	}
+	// Fast path: nothing queued, an instance idle and no reason to wait
+	// for a batch to fill: run on the caller's goroutine.
+	if len(s.queue) == 0 && len(s.idle) > 0 && (!s.dynamic || s.delay == 0 || j.batch >= s.target()) {
+		inst := s.idle[len(s.idle)-1]
+		s.idle = s.idle[:len(s.idle)-1]
+		s.busy.Add(1)
+		s.mu.Unlock()
+		s.run(inst, []*job{j}, time.Now())
+		s.putIdle(inst)
+		s.busy.Done()
+		return <-j.done
 	}
 	s.queue = append(s.queue, j)
 	s.mu.Unlock()
@@ -125,28 +134,44 @@ func (s *scheduler) remove(j *job) bool {
 	return true
 }
 
-// loop hands batches to free instances until the scheduler is closed and
+// target is the batch size that is dispatched without waiting.
+func (s *scheduler) target() int {
+	if len(s.preferred) > 0 {
+		return s.preferred[len(s.preferred)-1]
+	}
+	return s.maxBatch
+}
+
+// putIdle returns an instance after a batch and wakes the loop.
+func (s *scheduler) putIdle(inst *instance) {
+	s.mu.Lock()
+	s.idle = append(s.idle, inst)
+	s.mu.Unlock()
+	s.signal()
+}
+
+// loop hands batches to idle instances until the scheduler is closed and
 // its queue is empty.
 func (s *scheduler) loop() {
 	defer close(s.stopped)
-	for inst := range s.free {
-		jobs := s.next()
+	for {
+		inst, jobs := s.next()
 		if jobs == nil {
-			s.free <- inst
 			return
 		}
 		s.busy.Add(1)
 		go func() {
 			defer s.busy.Done()
 			s.run(inst, jobs, time.Now())
-			s.free <- inst
+			s.putIdle(inst)
 		}()
 	}
 }
 
-// next blocks until a batch is ready and returns it, or nil once the
-// scheduler is closed and drained.
-func (s *scheduler) next() []*job {
+// next blocks until an instance is idle and a batch is ready, and
+// returns both; it returns nil jobs once the scheduler is closed and
+// drained.
+func (s *scheduler) next() (*instance, []*job) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -157,11 +182,11 @@ func (s *scheduler) next() []*job {
 		s.mu.Lock()
 		now := time.Now()
 		s.expire(now)
-		if len(s.queue) == 0 {
-			closed := s.closed
+		if len(s.queue) == 0 || len(s.idle) == 0 {
+			done := s.closed && len(s.queue) == 0
 			s.mu.Unlock()
-			if closed {
-				return nil
+			if done {
+				return nil, nil
 			}
 			<-s.wake
 			continue
@@ -170,8 +195,10 @@ func (s *scheduler) next() []*job {
 		if jobs != nil {
 			s.queue = slices.DeleteFunc(s.queue, func(j *job) bool { return slices.Contains(jobs, j) })
 			s.onQueue(-len(jobs))
+			inst := s.idle[len(s.idle)-1]
+			s.idle = s.idle[:len(s.idle)-1]
 			s.mu.Unlock()
-			return jobs
+			return inst, jobs
 		}
 		s.mu.Unlock()
 		if timer == nil {
@@ -228,10 +255,7 @@ func (s *scheduler) form(now time.Time) ([]*job, time.Duration) {
 			break
 		}
 	}
-	target := s.maxBatch
-	if len(s.preferred) > 0 {
-		target = s.preferred[len(s.preferred)-1]
-	}
+	target := s.target()
 	waited := now.Sub(head.enqueued)
 	if total < target && s.delay > 0 && waited < s.delay && !s.closed {
 		wait := s.delay - waited
