@@ -40,7 +40,7 @@ type testServer struct {
 
 // startServer starts a server on repo, loads its models and stops it when
 // the test ends.
-func startServer(t *testing.T, opts Options) *testServer {
+func startServer(t testing.TB, opts Options) *testServer {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	var logger *slog.Logger
