@@ -74,7 +74,7 @@ func (g *grpcServer) ModelInfer(ctx context.Context, r *kservepb.ModelInferReque
 func (g *grpcServer) infer(ctx context.Context, r *kservepb.ModelInferRequest) (*kservepb.ModelInferResponse, error) {
 	req, err := decodeGRPCRequest(r)
 	if err != nil {
-		g.s.metrics.modelFailure(r.ModelName, CodeOf(err))
+		g.s.metrics.modelFailure(g.s.mgr.metricsModel(r.ModelName), CodeOf(err))
 		return nil, err
 	}
 	resp, err := g.s.mgr.Infer(ctx, req)

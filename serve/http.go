@@ -287,13 +287,13 @@ func (s *Server) readRepositoryRequest(w http.ResponseWriter, r *http.Request) (
 func (s *Server) httpInfer(w http.ResponseWriter, r *http.Request) {
 	name, v, err := modelVersion(r)
 	if err != nil {
-		s.metrics.modelFailure(r.PathValue("model"), CodeOf(err))
+		s.metrics.modelFailure(s.mgr.metricsModel(r.PathValue("model")), CodeOf(err))
 		writeError(w, err)
 		return
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {
-		s.metrics.modelFailure(name, CodeOf(err))
+		s.metrics.modelFailure(s.mgr.metricsModel(name), CodeOf(err))
 		writeError(w, err)
 		return
 	}
@@ -302,7 +302,7 @@ func (s *Server) httpInfer(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(h)
 		if err != nil || n < 0 {
 			err := errorf(CodeInvalidArgument, "%s: %q is not a length", HeaderContentLength, h)
-			s.metrics.modelFailure(name, CodeOf(err))
+			s.metrics.modelFailure(s.mgr.metricsModel(name), CodeOf(err))
 			writeError(w, err)
 			return
 		}
@@ -310,7 +310,7 @@ func (s *Server) httpInfer(w http.ResponseWriter, r *http.Request) {
 	}
 	hi, err := decodeInferRequest(body, headerLen)
 	if err != nil {
-		s.metrics.modelFailure(name, CodeOf(err))
+		s.metrics.modelFailure(s.mgr.metricsModel(name), CodeOf(err))
 		writeError(w, err)
 		return
 	}

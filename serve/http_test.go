@@ -2,6 +2,7 @@ package serve
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -251,9 +252,28 @@ func TestHTTPBadRequests(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("after bad requests: %d %s", status, body)
 	}
-	// Failures are counted by reason.
-	_, metrics, _ := ts.do(t, "GET", "/v2/models/lenet/stats", nil)
-	if !strings.Contains(string(metrics), `"success":{"count":1`) {
-		t.Errorf("stats after one good request: %s", metrics)
+	_, stats, _ := ts.do(t, "GET", "/v2/models/lenet/stats", nil)
+	if !strings.Contains(string(stats), `"success":{"count":1`) {
+		t.Errorf("stats after one good request: %s", stats)
+	}
+	// Failures are counted by reason; names of unknown models make no series.
+	resp, err := http.Get(ts.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`inferd_request_failure_total{model="",reason="not_found",version=""} 1`,
+		`inferd_request_failure_total{model="lenet",reason="invalid_argument",version="1"} 6`,
+		`inferd_request_failure_total{model="lenet",reason="not_found",version=""} 1`,
+		`inferd_request_failure_total{model="lenet",reason="too_large",version=""} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(string(metrics), `model="nope"`) {
+		t.Errorf("metrics have a series for the unknown model \"nope\"")
 	}
 }

@@ -127,6 +127,9 @@ func (m *Manager) Poll(ctx context.Context) error {
 }
 
 func (m *Manager) pollLocked(ctx context.Context) error {
+	if m.isClosed() {
+		return errorf(CodeUnavailable, "server is shutting down")
+	}
 	dirs, err := scanRepository(m.repo)
 	if err != nil {
 		return err
@@ -168,6 +171,9 @@ func (m *Manager) Load(ctx context.Context, name string) error {
 	}
 	m.ops.Lock()
 	defer m.ops.Unlock()
+	if m.isClosed() {
+		return errorf(CodeUnavailable, "server is shutting down")
+	}
 	md, err := scanModel(filepath.Join(m.repo, name), name, "")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -374,6 +380,16 @@ func (m *Manager) syncModel(ctx context.Context, md *modelDir, force bool) error
 		}
 	}
 	m.mu.Lock()
+	if m.closed {
+		// Shut down while loading: what was loaded is closed, not published.
+		m.mu.Unlock()
+		var fresh []*version
+		for _, v := range loaded {
+			fresh = append(fresh, v)
+		}
+		m.closeVersions(ctx, fresh)
+		return errorf(CodeUnavailable, "server is shutting down")
+	}
 	ms.serving = next
 	if len(loaded) > 0 || ms.cfg == nil {
 		if len(next) > 0 {
@@ -448,6 +464,24 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.closed
+}
+
+// metricsModel returns the model label for a failure: the name if the
+// manager knows the model, else "" (so unknown names sent by clients do
+// not create series).
+func (m *Manager) metricsModel(name string) string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.models[name] != nil {
+		return name
+	}
+	return ""
 }
 
 // acquire finds the version a request goes to and takes a reference on it.
@@ -526,7 +560,7 @@ func (m *Manager) Infer(ctx context.Context, req *InferRequest) (*InferResponse,
 	start := time.Now()
 	v, err := m.acquire(req.Model, req.Version)
 	if err != nil {
-		m.metrics.modelFailure(req.Model, CodeOf(err))
+		m.metrics.modelFailure(m.metricsModel(req.Model), CodeOf(err))
 		return nil, err
 	}
 	defer v.release()

@@ -180,19 +180,19 @@ func (s *Server) tfPost(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {
-		s.metrics.modelFailure(p.model, CodeOf(err))
+		s.metrics.modelFailure(s.mgr.metricsModel(p.model), CodeOf(err))
 		writeError(w, err)
 		return
 	}
 	specs, batched, err := s.mgr.inputSpecs(p.model, p.version)
 	if err != nil {
-		s.metrics.modelFailure(p.model, CodeOf(err))
+		s.metrics.modelFailure(s.mgr.metricsModel(p.model), CodeOf(err))
 		writeError(w, err)
 		return
 	}
 	req, rows, err := decodePredict(body, specs)
 	if err != nil {
-		s.metrics.modelFailure(p.model, CodeOf(err))
+		s.metrics.modelFailure(s.mgr.metricsModel(p.model), CodeOf(err))
 		writeError(w, err)
 		return
 	}

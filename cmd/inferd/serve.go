@@ -198,7 +198,7 @@ func runServe(ctx context.Context, f serveFlags, logw io.Writer, ready listening
 	}
 	var servers []*http.Server
 	if hl != nil {
-		hs := &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		hs := &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 		servers = append(servers, hs)
 		g.Add(func() error { return serveHTTP(hs, hl) }, func(error) { shutdownHTTP(hs, exitTimeout) })
 	}
