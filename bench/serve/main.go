@@ -65,9 +65,10 @@ func main() {
 	maxBatch := flag.Int("max-batch", 16, "max_batch_size for the batching test")
 	swaps := flag.Int("swaps", 20, "version swaps in the swap test")
 	cycles := flag.Int("cycles", 200, "load/unload cycles in the memory test")
+	only := flag.String("clients", "", "comma-separated overhead clients to run (default: all of grpc, http-binary, http-json, direct, grpc-live, http-live)")
 	flag.Parse()
 	log.SetFlags(0)
-	b := &bench{model: *model, runs: *runs}
+	b := &bench{model: *model, runs: *runs, only: *only}
 	if err := b.prepare(); err != nil {
 		log.Fatal(err)
 	}
@@ -95,6 +96,7 @@ func main() {
 type bench struct {
 	model  string
 	runs   int
+	only   string
 	input  string
 	output string
 	item   []int // input shape without the batch dimension
@@ -322,13 +324,17 @@ func (b *bench) overhead(n int) error {
 			return resp.Body.Close()
 		}},
 	)
+	if b.only != "" {
+		keep := strings.Split(b.only, ",")
+		cs = slices.DeleteFunc(cs, func(c client) bool { return !slices.Contains(keep, c.name) })
+	}
 	fmt.Printf("\n== overhead: latency at concurrency 1, batch 1, %d requests per run, %d runs (medians; engine: Session.Run, %d threads)\n", n, b.runs, threads)
 	results := map[string][]float64{}
 	engineMeds := []float64{}
 	for run := range b.runs {
 		// Interleave engine and server measurements so drift hits both.
 		for _, c := range cs {
-			for range 20 { // warm-up
+			for range min(20, n) { // warm-up
 				if err := c.do(); err != nil {
 					return err
 				}
