@@ -6,4 +6,4 @@ tool google.golang.org/protobuf/cmd/protoc-gen-go
 
 require google.golang.org/protobuf v1.36.10
 
-require golang.org/x/sys v0.47.0 // indirect
+require golang.org/x/sys v0.47.0
