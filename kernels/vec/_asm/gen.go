@@ -117,6 +117,71 @@ func emitPool() {
 	}
 }
 
+// Hoisting: in AVX-512 functions (32 registers) the first maxHoist
+// constants a function uses live in registers for its whole run. The
+// function starts with a jump to a setup block, emitted at its end
+// (hoistEnd) once the constants are known, which loads them and jumps
+// back; avo's register allocator sees the loads dominate the loop.
+const maxHoist = 20
+
+var (
+	hoisting bool
+	hoisted  map[Mem]VecVirtual
+	hoistSeq []Mem
+	hoistFn  string
+)
+
+func (s isa) hoistBegin(fn string) {
+	if !s.z {
+		return
+	}
+	hoisting, hoisted, hoistSeq, hoistFn = true, map[Mem]VecVirtual{}, nil, fn
+	JMP(LabelRef(fn + "_setup"))
+	Label(fn + "_body")
+}
+
+// hoistEnd ends the function's body: what follows runs after the loop.
+func (s isa) hoistEnd() {
+	if !hoisting {
+		return
+	}
+	fn := hoistFn
+	JMP(LabelRef(fn + "_exit"))
+	Label(fn + "_setup")
+	for _, m := range hoistSeq {
+		VMOVUPS(m, hoisted[m])
+	}
+	JMP(LabelRef(fn + "_body"))
+	Label(fn + "_exit")
+	hoisting = false
+}
+
+// k returns the constant m as an operand: a register if hoisted.
+func (s isa) k(m Mem) Op {
+	if !hoisting {
+		return m
+	}
+	if r, ok := hoisted[m]; ok {
+		return r
+	}
+	if len(hoistSeq) >= maxHoist {
+		return m
+	}
+	r := ZMM()
+	hoisted[m] = r
+	hoistSeq = append(hoistSeq, m)
+	return r
+}
+
+// reg returns a register holding c for reading only: c itself if it is
+// one.
+func (s isa) reg(c Op) VecVirtual {
+	if r, ok := c.(VecVirtual); ok {
+		return r
+	}
+	return s.load(c)
+}
+
 // load returns a new register holding m.
 func (s isa) load(m Op) VecVirtual {
 	r := s.vec()
@@ -142,22 +207,22 @@ func (s isa) bcast(m Mem) VecVirtual {
 // exp returns e^x; x is clobbered.
 func (s isa) exp(x VecVirtual) VecVirtual {
 	// Clamp with x as the operand that MAXPS/MINPS return for NaN.
-	VMAXPS(x, s.load(kf(expLo)), x)
-	VMINPS(x, s.load(kf(expHi)), x)
+	VMAXPS(x, s.reg(s.k(kf(expLo))), x)
+	VMINPS(x, s.reg(s.k(kf(expHi))), x)
 	n := s.vec()
-	VMULPS(kf(log2e), x, n)
+	VMULPS(s.k(kf(log2e)), x, n)
 	if s.z {
 		VRNDSCALEPS(U8(0), n, n)
 	} else {
 		VROUNDPS(U8(0), n, n)
 	}
-	VFNMADD231PS(kf(ln2hi), n, x) // x -= n·ln2hi (exact)
-	VFNMADD231PS(kf(ln2lo), n, x) // x = r
-	p := s.load(kf(float64(coef.Exp[len(coef.Exp)-1])))
+	VFNMADD231PS(s.k(kf(ln2hi)), n, x) // x -= n·ln2hi (exact)
+	VFNMADD231PS(s.k(kf(ln2lo)), n, x) // x = r
+	p := s.load(s.k(kf(float64(coef.Exp[len(coef.Exp)-1]))))
 	for k := len(coef.Exp) - 2; k >= 0; k-- {
-		VFMADD213PS(kf(float64(coef.Exp[k])), x, p) // p = p·r + c
+		VFMADD213PS(s.k(kf(float64(coef.Exp[k]))), x, p) // p = p·r + c
 	}
-	VFMADD213PS(kf(1), x, p) // 1 + r·P(r)
+	VFMADD213PS(s.k(kf(1)), x, p) // 1 + r·P(r)
 	if s.z {
 		VSCALEFPS(n, p, p)
 		return p
@@ -169,7 +234,7 @@ func (s isa) exp(x VecVirtual) VecVirtual {
 	n1 := s.vec()
 	VPSRAD(U8(1), ni, n1)
 	VPSUBD(n1, ni, ni)
-	bias := ku(127)
+	bias := s.k(ku(127))
 	VPADDD(bias, n1, n1)
 	VPADDD(bias, ni, ni)
 	VPSLLD(U8(23), n1, n1)
@@ -202,10 +267,10 @@ func (s isa) recip(d, lo, one VecVirtual) VecVirtual {
 // e/(1+e) for v < 0 (sign bit set).
 func (s isa) sigmoid(v VecVirtual) VecVirtual {
 	a := s.vec()
-	VANDPS(ku(0x7fffffff), v, a)
-	VORPS(ku(0x80000000), a, a) // -|v|
+	VANDPS(s.k(ku(0x7fffffff)), v, a)
+	VORPS(s.k(ku(0x80000000)), a, a) // -|v|
 	e := s.exp(a)
-	one := s.load(kf(1))
+	one := s.reg(s.k(kf(1)))
 	d := s.vec()
 	VADDPS(one, e, d)
 	lo := s.vec()
@@ -228,42 +293,42 @@ func (s isa) sigmoid(v VecVirtual) VecVirtual {
 // 1 - 2/(e^2|x| + 1) with x's sign beyond.
 func (s isa) tanh(x VecVirtual) VecVirtual {
 	a := s.vec()
-	VANDPS(ku(0x7fffffff), x, a)
+	VANDPS(s.k(ku(0x7fffffff)), x, a)
 
 	sq := s.vec()
 	VMULPS(x, x, sq)
-	p := s.load(kf(float64(coef.Tanh[len(coef.Tanh)-1])))
+	p := s.load(s.k(kf(float64(coef.Tanh[len(coef.Tanh)-1]))))
 	for k := len(coef.Tanh) - 2; k >= 0; k-- {
-		VFMADD213PS(kf(float64(coef.Tanh[k])), sq, p)
+		VFMADD213PS(s.k(kf(float64(coef.Tanh[k]))), sq, p)
 	}
 	VMULPS(sq, p, p)
 	VFMADD213PS(x, x, p) // small: x + x·s·P(s)
 
 	t := s.vec()
 	VADDPS(a, a, t)
-	VMINPS(t, s.load(kf(2*tanhHi)), t)
+	VMINPS(t, s.reg(s.k(kf(2*tanhHi))), t)
 	e := s.exp(t)
-	one := s.load(kf(1))
+	one := s.load(s.k(kf(1)))
 	d := s.vec()
 	VADDPS(one, e, d)
 	lo := s.vec()
 	VSUBPS(d, e, lo)
 	VADDPS(one, lo, lo) // (e - d) + 1
 	r := s.recip(d, lo, one)
-	VFNMADD231PS(kf(2), r, one) // large: 1 - 2/(1+e)
+	VFNMADD231PS(s.k(kf(2)), r, one) // large: 1 - 2/(1+e)
 	sg := s.vec()
-	VANDPS(ku(0x80000000), x, sg)
+	VANDPS(s.k(ku(0x80000000)), x, sg)
 	VORPS(sg, one, one)
 
 	out := s.vec()
 	if s.z {
 		k := K()
-		VCMPPS(U8(1), kf(coef.TanhSmall), a, k) // |x| < TanhSmall
+		VCMPPS(U8(1), s.k(kf(coef.TanhSmall)), a, k) // |x| < TanhSmall
 		VBLENDMPS(p, one, k, out)
 		return out
 	}
 	m := s.vec()
-	VCMPPS(U8(1), kf(coef.TanhSmall), a, m)
+	VCMPPS(U8(1), s.k(kf(coef.TanhSmall)), a, m)
 	VBLENDVPS(m, p, one, out)
 	return out
 }
@@ -271,33 +336,33 @@ func (s isa) tanh(x VecVirtual) VecVirtual {
 // erf returns erf x from the piecewise polynomials of coef.Erf.
 func (s isa) erf(x VecVirtual) VecVirtual {
 	a := s.vec()
-	VANDPS(ku(0x7fffffff), x, a)
-	VMINPS(a, s.load(kf(erfHi)), a)
+	VANDPS(s.k(ku(0x7fffffff)), x, a)
+	VMINPS(a, s.reg(s.k(kf(erfHi))), a)
 	i := s.vec()
 	VADDPS(a, a, i)
 	VCVTTPS2DQ(i, i)
-	VPMINSD(ku(7), i, i) // interval index
+	VPMINSD(s.k(ku(7)), i, i) // interval index
 
 	var mids [8]float32
 	for j := 1; j < 8; j++ {
 		mids[j] = float32(j)/2 + 0.25
 	}
 	t := s.vec()
-	VPERMPS(ktab(mids), i, t)
+	VPERMPS(s.k(ktab(mids)), i, t)
 	VSUBPS(t, a, t) // t = a - mid
 	v := s.vec()
-	VPERMPS(ktab(coef.Erf[0]), i, v)
+	VPERMPS(s.k(ktab(coef.Erf[0])), i, v)
 	u := s.copy(t)
 	// Interval 0 (a < 1/2): t = a², u = v = a.
 	if s.z {
 		k := K()
-		VCMPPS(U8(1), kf(0.5), a, k)
+		VCMPPS(U8(1), s.k(kf(0.5)), a, k)
 		VMULPS(a, a, k, t)
 		VMOVAPS(a, k, u)
 		VMOVAPS(a, k, v)
 	} else {
 		m := s.vec()
-		VCMPPS(U8(1), kf(0.5), a, m)
+		VCMPPS(U8(1), s.k(kf(0.5)), a, m)
 		sq := s.vec()
 		VMULPS(a, a, sq)
 		VBLENDVPS(m, sq, t, t)
@@ -305,16 +370,16 @@ func (s isa) erf(x VecVirtual) VecVirtual {
 		VBLENDVPS(m, a, v, v)
 	}
 	p := s.vec()
-	VPERMPS(ktab(coef.Erf[coef.ErfDegree+1]), i, p)
+	VPERMPS(s.k(ktab(coef.Erf[coef.ErfDegree+1])), i, p)
 	for k := coef.ErfDegree; k >= 1; k-- {
 		q := s.vec()
-		VPERMPS(ktab(coef.Erf[k]), i, q)
+		VPERMPS(s.k(ktab(coef.Erf[k])), i, q)
 		VFMADD213PS(q, t, p)
 	}
 	VFMADD213PS(v, u, p) // v + u·Q
-	VMINPS(p, s.load(kf(1)), p)
+	VMINPS(p, s.reg(s.k(kf(1))), p)
 	sg := s.vec()
-	VANDPS(ku(0x80000000), x, sg)
+	VANDPS(s.k(ku(0x80000000)), x, sg)
 	VORPS(sg, p, p)
 	return p
 }
@@ -353,10 +418,11 @@ func (s isa) loop(name string, n Register, ptrs []Register, unroll int, body fun
 
 // text starts function fn with signature sig; its Go declaration gets
 // doc as its comment and go:noescape (no routine keeps a pointer).
-func text(fn, sig, doc string) {
+func (s isa) text(fn, sig, doc string) {
 	TEXT(fn, NOSPLIT, sig)
 	Pragma("noescape")
 	Doc(doc)
+	s.hoistBegin(fn)
 }
 
 // param is the address of a parameter.
@@ -375,7 +441,7 @@ const unaryDoc = "%s sets dst[i] = %s for i in [0, n), n a multiple of %d: the l
 // unary emits func(dst, x *float32, n int) applying f to each vector.
 func (s isa) unary(name, what, ref string, unroll int, f func(x VecVirtual) VecVirtual) {
 	fn := name + s.name
-	text(fn, "func(dst, x *float32, n int)", fmt.Sprintf(unaryDoc, fn, what, s.w, ref, ", in float32 with fused multiply-adds"))
+	s.text(fn, "func(dst, x *float32, n int)", fmt.Sprintf(unaryDoc, fn, what, s.w, ref, ", in float32 with fused multiply-adds"))
 	d := Load(Param("dst"), GP64())
 	x := Load(Param("x"), GP64())
 	n := Load(Param("n"), GP64())
@@ -383,6 +449,7 @@ func (s isa) unary(name, what, ref string, unroll int, f func(x VecVirtual) VecV
 		v := s.load(at(x, off))
 		VMOVUPS(f(v), at(d, off))
 	})
+	s.hoistEnd()
 	VZEROUPPER()
 	RET()
 }
@@ -398,8 +465,8 @@ func unaryFuncs(s isa) {
 	s.unary("erf", "erf x[i]", "erfGeneric", tu, s.erf)
 	s.unary("gelu", "x[i]/2·(1+erf(x[i]/√2))", "geluGeneric", tu, func(x VecVirtual) VecVirtual {
 		h := s.vec()
-		VMULPS(kf(0.5), x, h)
-		VMULPS(kf(sqrt1_2), x, x)
+		VMULPS(s.k(kf(0.5)), x, h)
+		VMULPS(s.k(kf(sqrt1_2)), x, x)
 		e := s.erf(x)
 		VFMADD213PS(h, h, e) // h + h·erf
 		return e
@@ -407,8 +474,8 @@ func unaryFuncs(s isa) {
 	s.unary("geluTanh", "x[i]·sigmoid(x[i]·(a + b·x[i]²))", "geluTanhGeneric", tu, func(x VecVirtual) VecVirtual {
 		sq := s.vec()
 		VMULPS(x, x, sq)
-		t := s.load(kf(geluTanhB))
-		VFMADD213PS(kf(geluTanhA), sq, t)
+		t := s.load(s.k(kf(geluTanhB)))
+		VFMADD213PS(s.k(kf(geluTanhA)), sq, t)
 		VMULPS(x, t, t)
 		y := s.sigmoid(t)
 		VMULPS(x, y, y)
@@ -420,7 +487,7 @@ func unaryFuncs(s isa) {
 		return y
 	})
 	fn := "clip" + s.name
-	text(fn, "func(dst, x *float32, n int, lo, hi float32)", fmt.Sprintf(unaryDoc, fn, "min(max(x[i], lo), hi), NaN kept", s.w, "clipGeneric", ""))
+	s.text(fn, "func(dst, x *float32, n int, lo, hi float32)", fmt.Sprintf(unaryDoc, fn, "min(max(x[i], lo), hi), NaN kept", s.w, "clipGeneric", ""))
 	{
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
@@ -433,11 +500,12 @@ func unaryFuncs(s isa) {
 			VMINPS(v, hi, v)
 			VMOVUPS(v, at(d, off))
 		})
+		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
 	fn = "relu" + s.name
-	text(fn, "func(dst, x *float32, n int)", fmt.Sprintf(unaryDoc, fn, "max(x[i], 0), NaN and -0 kept", s.w, "reluGeneric", ""))
+	s.text(fn, "func(dst, x *float32, n int)", fmt.Sprintf(unaryDoc, fn, "max(x[i], 0), NaN and -0 kept", s.w, "reluGeneric", ""))
 	{
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
@@ -449,6 +517,7 @@ func unaryFuncs(s isa) {
 			VMAXPS(v, z, v) // v is returned for NaN and ±0
 			VMOVUPS(v, at(d, off))
 		})
+		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
@@ -467,7 +536,7 @@ func arithFuncs(s isa) {
 	}
 	for _, op := range ops {
 		fn := op.name + s.name
-		text(fn, "func(dst, x, y *float32, n int)", fmt.Sprintf(unaryDoc, fn, "x[i] "+op.sym+" y[i]", s.w, op.ref, ""))
+		s.text(fn, "func(dst, x, y *float32, n int)", fmt.Sprintf(unaryDoc, fn, "x[i] "+op.sym+" y[i]", s.w, op.ref, ""))
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
 		y := Load(Param("y"), GP64())
@@ -477,12 +546,13 @@ func arithFuncs(s isa) {
 			op.emit(at(y, off), v, v)
 			VMOVUPS(v, at(d, off))
 		})
+		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
 	for _, op := range ops {
 		fn := op.name + "Scalar" + s.name
-		text(fn, "func(dst, x *float32, n int, s float32)", fmt.Sprintf(unaryDoc, fn, "x[i] "+op.sym+" s", s.w, op.name+"ScalarGeneric", ""))
+		s.text(fn, "func(dst, x *float32, n int, s float32)", fmt.Sprintf(unaryDoc, fn, "x[i] "+op.sym+" s", s.w, op.name+"ScalarGeneric", ""))
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
@@ -492,6 +562,7 @@ func arithFuncs(s isa) {
 			op.emit(c, v, v)
 			VMOVUPS(v, at(d, off))
 		})
+		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
@@ -504,7 +575,7 @@ func arithFuncs(s isa) {
 			name = "scalarDiv"
 		}
 		fn := name + s.name
-		text(fn, "func(dst, x *float32, n int, s float32)", fmt.Sprintf(unaryDoc, fn, "s "+op.sym+" x[i]", s.w, name+"Generic", ""))
+		s.text(fn, "func(dst, x *float32, n int, s float32)", fmt.Sprintf(unaryDoc, fn, "s "+op.sym+" x[i]", s.w, name+"Generic", ""))
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
@@ -514,12 +585,13 @@ func arithFuncs(s isa) {
 			op.emit(v, c, v)
 			VMOVUPS(v, at(d, off))
 		})
+		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
 
 	fn := "mulAdd" + s.name
-	text(fn, "func(dst, x, y, z *float32, n int)", fmt.Sprintf(unaryDoc, fn, "x[i]·y[i] + z[i] (one rounding)", s.w, "mulAddGeneric", ""))
+	s.text(fn, "func(dst, x, y, z *float32, n int)", fmt.Sprintf(unaryDoc, fn, "x[i]·y[i] + z[i] (one rounding)", s.w, "mulAddGeneric", ""))
 	d := Load(Param("dst"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
@@ -531,6 +603,7 @@ func arithFuncs(s isa) {
 		VFMADD213PS(at(z, off), w, v)
 		VMOVUPS(v, at(d, off))
 	})
+	s.hoistEnd()
 	VZEROUPPER()
 	RET()
 }
@@ -560,13 +633,13 @@ func reduceFuncs(s isa) {
 
 	// max: four accumulators, NaN tracked apart.
 	fn := "max" + s.name
-	text(fn, "func(x *float32, n int) float32", fn+fmt.Sprintf(" returns the largest of x[0:n], NaN if one is NaN, n a multiple of %d (maxGeneric).", s.w))
+	s.text(fn, "func(x *float32, n int) float32", fn+fmt.Sprintf(" returns the largest of x[0:n], NaN if one is NaN, n a multiple of %d (maxGeneric).", s.w))
 	{
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
 		var acc [4]VecVirtual
 		for i := range acc {
-			acc[i] = s.load(kf(math.Inf(-1)))
+			acc[i] = s.load(s.k(kf(math.Inf(-1))))
 		}
 		var knan OpmaskVirtual
 		var vnan VecVirtual
@@ -603,15 +676,16 @@ func reduceFuncs(s isa) {
 			VTESTPS(vnan, vnan)
 		}
 		JZ(LabelRef(fn + "_ret"))
-		VMOVUPS(kf(math.NaN()), r)
+		VMOVUPS(s.k(kf(math.NaN())), r)
 		Label(fn + "_ret")
 		Store(r.AsX(), ReturnIndex(0))
+		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
 
 	fn = "sum" + s.name
-	text(fn, "func(x *float32, n int) float32", fn+fmt.Sprintf(" returns the sum of x[0:n] in float32 lanes, n a multiple of %d (sumGeneric).", s.w))
+	s.text(fn, "func(x *float32, n int) float32", fn+fmt.Sprintf(" returns the sum of x[0:n] in float32 lanes, n a multiple of %d (sumGeneric).", s.w))
 	{
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
@@ -631,12 +705,13 @@ func reduceFuncs(s isa) {
 		VADDPS(acc[2], acc[0], acc[0])
 		r := s.hreduce(acc[0], vadd)
 		Store(r.AsX(), ReturnIndex(0))
+		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
 
 	fn = "expSubSum" + s.name
-	text(fn, "func(dst, x *float32, n int, m float32) float32", fn+fmt.Sprintf(" sets dst[i] = e^(x[i]-m) for i in [0, n) and returns their sum in float32 lanes, n a multiple of %d (expSubSumGeneric).", s.w))
+	s.text(fn, "func(dst, x *float32, n int, m float32) float32", fn+fmt.Sprintf(" sets dst[i] = e^(x[i]-m) for i in [0, n) and returns their sum in float32 lanes, n a multiple of %d (expSubSumGeneric).", s.w))
 	{
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
@@ -664,12 +739,13 @@ func reduceFuncs(s isa) {
 		VADDPS(acc[1], acc[0], acc[0])
 		r := s.hreduce(acc[0], vadd)
 		Store(r.AsX(), ReturnIndex(0))
+		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
 
 	fn = "sumShift" + s.name
-	text(fn, "func(x *float32, n int, s float32, r *[2]float32)", fn+fmt.Sprintf(" sets r to the sums of x[i]-s and of (x[i]-s)² for i in [0, n) in float32 lanes, n a multiple of %d (sumShiftGeneric).", s.w))
+	s.text(fn, "func(x *float32, n int, s float32, r *[2]float32)", fn+fmt.Sprintf(" sets r to the sums of x[i]-s and of (x[i]-s)² for i in [0, n) in float32 lanes, n a multiple of %d (sumShiftGeneric).", s.w))
 	{
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
@@ -696,6 +772,7 @@ func reduceFuncs(s isa) {
 		r := Load(Param("r"), GP64())
 		VMOVSS(r1.AsX(), Mem{Base: r})
 		VMOVSS(r2.AsX(), Mem{Base: r, Disp: 4})
+		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
@@ -709,7 +786,7 @@ func reduceFuncs(s isa) {
 			sig = "func(dst, x, scale, bias *float32, n int, mh, ml, inv float32)"
 			what += " + bias[i]"
 		}
-		text(fn, sig, fmt.Sprintf(unaryDoc, fn, what, s.w, "normGeneric", ""))
+		s.text(fn, sig, fmt.Sprintf(unaryDoc, fn, what, s.w, "normGeneric", ""))
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
 		sc := Load(Param("scale"), GP64())
@@ -736,6 +813,7 @@ func reduceFuncs(s isa) {
 			}
 			VMOVUPS(v, at(d, off))
 		})
+		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
