@@ -474,7 +474,7 @@ func ewClipRun[T tensor.Numeric](c *Context, x, lo, hi *tensor.Tensor) (*tensor.
 		if hasHi {
 			fh = any(h).(float32)
 		}
-		out := c.Alloc(x.DType, x.Shape...)
+		out := c.AllocRaw(x.DType, x.Shape...)
 		d := out.Data.([]float32)
 		ewPar(c, len(s), ewGrainCheap, func(lo, hi int) { vec.Clip(d[lo:hi], s[lo:hi], fl, fh) })
 		return out, nil

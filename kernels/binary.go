@@ -617,7 +617,7 @@ func ewArith(c *Context, op int, x, y *tensor.Tensor) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := c.Alloc(x.DType, shape...)
+	out := c.AllocRaw(x.DType, shape...) // ewBinaryInto writes every element
 	return out, ewArithIntoAny(c, op, out, x, y)
 }
 

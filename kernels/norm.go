@@ -27,7 +27,7 @@ func init() {
 // linalgFloatMap runs f32 or f64 over x's data into a new tensor of x's
 // type and shape; float16 and bfloat16 go through float32.
 func linalgFloatMap(c *Context, op string, x *tensor.Tensor, f32 func(x, y []float32), f64 func(x, y []float64)) (*tensor.Tensor, error) {
-	y := c.Alloc(x.DType, x.Shape...)
+	y := c.AllocRaw(x.DType, x.Shape...) // f32 and f64 write every element
 	switch xv := x.Data.(type) {
 	case []float32:
 		f32(xv, y.Data.([]float32))

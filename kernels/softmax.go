@@ -61,7 +61,12 @@ func newLinalgSoftmax(b *Build, mode linalgSoftmaxMode) (any, error) {
 			n = x.Shape[ax]
 			inner = tensor.NumElements(x.Shape[ax+1:])
 		}
-		y := c.Alloc(x.DType, x.Shape...)
+		var y *tensor.Tensor
+		if mode == linalgHardmax {
+			y = c.Alloc(x.DType, x.Shape...) // Hardmax writes only the ones
+		} else {
+			y = c.AllocRaw(x.DType, x.Shape...)
+		}
 		switch xv := x.Data.(type) {
 		case []float32:
 			linalgSoftmaxRun(c, mode, xv, y.Data.([]float32), outer, n, inner)

@@ -76,12 +76,12 @@ func ewMap(f func(float64) float64, grain int) ewFloatFn {
 func ewFloatUnary(c *Context, x *tensor.Tensor, fn ewFloatFn) (*tensor.Tensor, error) {
 	switch s := x.Data.(type) {
 	case []float32:
-		out := c.Alloc(tensor.Float32, x.Shape...)
+		out := c.AllocRaw(tensor.Float32, x.Shape...) // fn writes every element
 		d := out.Data.([]float32)
 		ewPar(c, len(s), fn.grain, func(lo, hi int) { fn.f32(d[lo:hi], s[lo:hi]) })
 		return out, nil
 	case []float64:
-		out := c.Alloc(tensor.Float64, x.Shape...)
+		out := c.AllocRaw(tensor.Float64, x.Shape...)
 		d := out.Data.([]float64)
 		ewPar(c, len(s), fn.grain, func(lo, hi int) { fn.f64(d[lo:hi], s[lo:hi]) })
 		return out, nil
