@@ -20,8 +20,12 @@ type Options struct {
 	// Registry supplies kernels; nil means kernels.Default.
 	Registry *kernels.Registry
 	// Optimize is the graph optimization Compile applies to a copy of the
-	// model first (package optimize). Not applied yet.
+	// model first (package optimize). The zero value, optimize.LevelDefault,
+	// is optimize.LevelExtended (fused kernels included);
+	// optimize.LevelNone compiles the model as given.
 	Optimize optimize.Level
+	// DisablePasses names optimizer passes not to run.
+	DisablePasses []string
 }
 
 // ErrInvalidModel marks models that cannot be compiled as given.
@@ -282,6 +286,14 @@ func Compile(m *ir.Model, opts Options) (*Session, error) {
 	m, err := inlineFunctions(m)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if opts.Optimize != optimize.LevelNone {
+		m = optimize.Clone(m)
+		_, err := optimize.Run(context.Background(), m, optimize.Options{Level: opts.Optimize,
+			Disable: opts.DisablePasses, Evaluator: Evaluator{Registry: reg}})
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
 	}
 	c := &compiler{model: m, reg: reg, pool: parallel.New(opts.Threads)}
 	p, err := c.compileGraph(m.Graph, nil)
