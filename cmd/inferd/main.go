@@ -25,6 +25,7 @@ func commands() []command {
 		{"run", "run MODEL [-i NAME=FILE]... [-o DIR] [--threads N]", runCmd},
 		{"bench", "bench MODEL [-i NAME=FILE]... [--shape NAME=D,D,..]... [--threads N] [--warmup N] [--iters N] [--json]", benchCmd},
 		{"inspect", "inspect MODEL", inspectCmd},
+		{"optimize", "optimize MODEL -o OUT [--level basic|extended] [--disable P,..] [--enable P,..] [--report] [--list]", optimizeCmd},
 	}
 }
 
