@@ -2,6 +2,7 @@ package optimize
 
 import (
 	"context"
+	"slices"
 
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/tensor"
@@ -170,6 +171,15 @@ func isFixedSize(dt tensor.DType) bool {
 // initializer of the same name.
 func (g *Graph) replaceByConstants(n *ir.Node, vals []*tensor.Tensor) {
 	g.RemoveNode(n)
+	// Drop the constants only n read now, not at the end of the round:
+	// folding every weight of a big model (a transposed copy each) must not
+	// hold the old and new weights at once.
+	for _, in := range n.Inputs {
+		if init := g.inits[in]; init != nil && len(g.Consumers(in)) == 0 && !g.IsOutput(in) && !g.IsInput(in) {
+			delete(g.inits, in)
+			g.G.Initializers = slices.DeleteFunc(g.G.Initializers, func(x *ir.Initializer) bool { return x == init })
+		}
+	}
 	for i, o := range n.Outputs {
 		if o == "" || i >= len(vals) {
 			continue
