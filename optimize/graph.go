@@ -208,7 +208,7 @@ func (g *Graph) IsInput(name string) bool { return g.inputs[name] }
 // graph output: the condition for folding the node computing name into n.
 func (g *Graph) SingleUse(name string, n *ir.Node) bool {
 	c := g.cons[name]
-	return len(c) == 1 && c[0] == n && !g.outputs[name] && count(n.Inputs, name) == 1
+	return len(c) == 1 && c[0] == n && !g.outputs[name] && count(n.Inputs, name) == 1 && len(n.Subgraphs()) == 0
 }
 
 // SoleConsumer returns the only reader of name if it has exactly one and

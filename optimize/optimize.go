@@ -340,6 +340,14 @@ func (r *runner) round(ctx context.Context, steps []step) (bool, error) {
 				g.commit()
 				g.reindex()
 				g.invalidate()
+				// A rewrite may rename the values subgraphs capture: their
+				// indexes are rebuilt too.
+				for _, v := range r.views {
+					if v.parent != nil && v != g {
+						v.reindex()
+						v.invalidate()
+					}
+				}
 				if r.st.opts.Verify {
 					if err := Verify(r.st.model); err != nil {
 						return false, fmt.Errorf("optimize: after %s: %w", steps[i].name(), err)
@@ -437,9 +445,11 @@ func pruneValueInfo(g *ir.Graph) []*ir.ValueInfo {
 		return g.ValueInfo
 	}
 	d := definedNames(g)
+	seen := map[string]bool{}
 	var out []*ir.ValueInfo
 	for _, vi := range g.ValueInfo {
-		if d[vi.Name] {
+		if d[vi.Name] && !seen[vi.Name] {
+			seen[vi.Name] = true
 			out = append(out, vi)
 		}
 	}

@@ -45,20 +45,27 @@ inferd=$work/inferd
 nodes() { "$inferd" inspect "$1" | awk '/^nodes:/ {print $2}'; }
 
 # median of the numbers on stdin
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) printf "%.2f\n", a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-# latency MODEL LEVEL: median over $runs runs of inferd bench's median, on
-# the batch-1 reference inputs (so dynamic dimensions have their real sizes)
-latency() {
-  local args=() i=0 name
+# latencies MODEL: inferd bench's median on the batch-1 reference inputs
+# (so dynamic dimensions have their real sizes), without and with
+# optimization, alternating the two $runs times (a shared machine's load
+# drifts); prints the median over the runs of each.
+latencies() {
+  local args=() i=0 name r
   for name in $("$inferd" inspect "$1" | awk '/^inputs:/ {f=1; next} /^outputs:/ {f=0} f {sub(":", "", $1); print $1}'); do
     args+=(-i "$name=$(dirname "$1")/b1_input_$i.npy")
     i=$((i + 1))
   done
-  for _ in $(seq "$runs"); do
-    "$inferd" bench "$1" "${args[@]}" --threads 1 --json --opt-level "$2" --warmup 3 --iters 20 |
-      sed 's/.*"median_ms":\([0-9.]*\).*/\1/'
-  done | median
+  : >"$work/lat_none"
+  : >"$work/lat_extended"
+  for r in $(seq "$runs"); do
+    for lvl in none extended; do
+      "$inferd" bench "$1" "${args[@]}" --threads 1 --json --opt-level "$lvl" --warmup 3 --iters 20 |
+        sed 's/.*"median_ms":\([0-9.]*\).*/\1/' >>"$work/lat_$lvl"
+    done
+  done
+  echo "$(median <"$work/lat_none") | $(median <"$work/lat_extended")"
 }
 
 fail=0
@@ -97,7 +104,7 @@ for model in "$models"/*/*_opset*.onnx; do
   done
   row="| $base | $(nodes "$model") | $(nodes "$b") | $(nodes "$x") | $(nodes "$work/${base}_ort_basic.onnx") | $(nodes "$work/${base}_ort_all.onnx") | $verdict |"
   if [ $bench = 1 ]; then
-    row="$row $(latency "$model" none) | $(latency "$model" extended) |"
+    row="$row $(latencies "$model") |"
   fi
   echo "$row" >&2
   rows+=("$row")
