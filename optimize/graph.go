@@ -365,12 +365,6 @@ func (g *Graph) SetInput(n *ir.Node, i int, name string) {
 	g.index(n)
 }
 
-// SetInputs replaces all of n's inputs.
-func (g *Graph) SetInputs(n *ir.Node, names ...string) {
-	g.unindex(n)
-	n.Inputs = names
-	g.index(n)
-}
 
 // Forward makes every reader of from read to instead, so that the node
 // computing from can be removed. If from is a graph output, to is renamed
@@ -492,8 +486,7 @@ func renameFree(sg *ir.Graph, old, new string) {
 	}
 }
 
-// commit applies the pass's removals and insertions to G.Nodes and drops
-// initializers nobody reads any more only if asked to.
+// commit applies the pass's removals and insertions to G.Nodes.
 func (g *Graph) commit() {
 	if len(g.dead) == 0 && len(g.before) == 0 && len(g.tail) == 0 {
 		return

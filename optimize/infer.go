@@ -138,13 +138,6 @@ func (g *Graph) setFacts(name string, f *facts) {
 	}
 }
 
-// values returns the tracked element values of name.
-func (g *Graph) values(name string) []elem {
-	if f := g.lookup(name); f != nil {
-		return f.vals
-	}
-	return nil
-}
 
 func (g *Graph) lookup(name string) *facts {
 	if name == "" {
@@ -934,7 +927,7 @@ func (c *inferCtx) unsqueeze() {
 		}
 	}
 	f := c.set(0, c.dtype(0), out)
-	if v := c.in(0).vals; v != nil && len(s) <= 1 {
+	if v := c.in(0).vals; v != nil && len(out) <= 1 {
 		f.vals = v
 	}
 }
