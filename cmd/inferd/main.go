@@ -29,6 +29,7 @@ func commands() []command {
 		{"inspect", "inspect MODEL", inspectCmd},
 		{"config", "config generate MODEL [--name NAME] [--max-batch-size N]", configCmd},
 		{"serve", "serve [--model-repository DIR] [--http-port 8000] [--grpc-port 8001] [--metrics-port 8002] [--model-control-mode none|poll|explicit] [--repository-poll-secs N] [...]", serveCmd},
+		{"optimize", "optimize MODEL -o OUT [--level basic|extended] [--disable P,..] [--enable P,..] [--report] [--list]", optimizeCmd},
 	}
 }
 
