@@ -1763,7 +1763,7 @@ mulAddAVX512_exit:
 	RET
 
 // func maxAVX512(x *float32, n int) float32
-// Requires: AVX, AVX512DQ, AVX512F, SSE
+// Requires: AVX, AVX512DQ, AVX512F
 TEXT ·maxAVX512(SB), NOSPLIT, $0-20
 	JMP maxAVX512_setup
 
@@ -1827,8 +1827,8 @@ maxAVX512_done:
 	VMOVUPS       Z4, Z1
 
 maxAVX512_ret:
-	MOVSS X1, ret+16(FP)
-	JMP   maxAVX512_exit
+	VMOVSS X1, ret+16(FP)
+	JMP    maxAVX512_exit
 
 maxAVX512_setup:
 	VMOVUPS vconst<>+2432(SB), Z0
@@ -1840,7 +1840,7 @@ maxAVX512_exit:
 	RET
 
 // func sumAVX512(x *float32, n int) float32
-// Requires: AVX, AVX512DQ, AVX512F, SSE
+// Requires: AVX, AVX512DQ, AVX512F
 TEXT ·sumAVX512(SB), NOSPLIT, $0-20
 	JMP sumAVX512_setup
 
@@ -1883,7 +1883,7 @@ sumAVX512_done:
 	VADDPS        X1, X0, X0
 	VPERMILPS     $0xb1, X0, X1
 	VADDPS        X1, X0, X0
-	MOVSS         X0, ret+16(FP)
+	VMOVSS        X0, ret+16(FP)
 	JMP           sumAVX512_exit
 
 sumAVX512_setup:
@@ -1894,7 +1894,7 @@ sumAVX512_exit:
 	RET
 
 // func expSubSumAVX512(dst *float32, x *float32, n int, m float32) float32
-// Requires: AVX, AVX512DQ, AVX512F, SSE
+// Requires: AVX, AVX512DQ, AVX512F
 TEXT ·expSubSumAVX512(SB), NOSPLIT, $0-36
 	JMP expSubSumAVX512_setup
 
@@ -1989,7 +1989,7 @@ expSubSumAVX512_done:
 	VADDPS        X0, X1, X1
 	VPERMILPS     $0xb1, X1, X0
 	VADDPS        X0, X1, X1
-	MOVSS         X1, ret+32(FP)
+	VMOVSS        X1, ret+32(FP)
 	JMP           expSubSumAVX512_exit
 
 expSubSumAVX512_setup:
@@ -3252,7 +3252,7 @@ mulAddAVX2_done:
 	RET
 
 // func maxAVX2(x *float32, n int) float32
-// Requires: AVX, SSE
+// Requires: AVX
 TEXT ·maxAVX2(SB), NOSPLIT, $0-20
 	MOVQ    x+0(FP), AX
 	MOVQ    n+8(FP), CX
@@ -3311,12 +3311,12 @@ maxAVX2_done:
 	VMOVUPS      vconst<>+2496(SB), Y0
 
 maxAVX2_ret:
-	MOVSS X0, ret+16(FP)
+	VMOVSS X0, ret+16(FP)
 	VZEROUPPER
 	RET
 
 // func sumAVX2(x *float32, n int) float32
-// Requires: AVX, SSE
+// Requires: AVX
 TEXT ·sumAVX2(SB), NOSPLIT, $0-20
 	MOVQ   x+0(FP), AX
 	MOVQ   n+8(FP), CX
@@ -3354,12 +3354,12 @@ sumAVX2_done:
 	VADDPS       X1, X0, X0
 	VPERMILPS    $0xb1, X0, X1
 	VADDPS       X1, X0, X0
-	MOVSS        X0, ret+16(FP)
+	VMOVSS       X0, ret+16(FP)
 	VZEROUPPER
 	RET
 
 // func expSubSumAVX2(dst *float32, x *float32, n int, m float32) float32
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3
 TEXT ·expSubSumAVX2(SB), NOSPLIT, $0-36
 	MOVQ         dst+0(FP), AX
 	MOVQ         x+8(FP), CX
@@ -3413,7 +3413,7 @@ expSubSumAVX2_done:
 	VADDPS       X0, X1, X1
 	VPERMILPS    $0xb1, X1, X0
 	VADDPS       X0, X1, X1
-	MOVSS        X1, ret+32(FP)
+	VMOVSS       X1, ret+32(FP)
 	VZEROUPPER
 	RET
 

@@ -425,6 +425,15 @@ func (s isa) text(fn, sig, doc string) {
 	s.hoistBegin(fn)
 }
 
+// ret0 is the address of the first result.
+func ret0() Mem {
+	b, err := ReturnIndex(0).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}
+
 // param is the address of a parameter.
 func param(name string) Mem {
 	b, err := Param(name).Resolve()
@@ -678,7 +687,7 @@ func reduceFuncs(s isa) {
 		JZ(LabelRef(fn + "_ret"))
 		VMOVUPS(s.k(kf(math.NaN())), r)
 		Label(fn + "_ret")
-		Store(r.AsX(), ReturnIndex(0))
+		VMOVSS(r.AsX(), ret0()) // VEX-encoded: no SSE instruction after AVX code
 		s.hoistEnd()
 		VZEROUPPER()
 		RET()
@@ -704,7 +713,7 @@ func reduceFuncs(s isa) {
 		VADDPS(acc[3], acc[2], acc[2])
 		VADDPS(acc[2], acc[0], acc[0])
 		r := s.hreduce(acc[0], vadd)
-		Store(r.AsX(), ReturnIndex(0))
+		VMOVSS(r.AsX(), ret0()) // VEX-encoded: no SSE instruction after AVX code
 		s.hoistEnd()
 		VZEROUPPER()
 		RET()
@@ -738,7 +747,7 @@ func reduceFuncs(s isa) {
 		})
 		VADDPS(acc[1], acc[0], acc[0])
 		r := s.hreduce(acc[0], vadd)
-		Store(r.AsX(), ReturnIndex(0))
+		VMOVSS(r.AsX(), ret0()) // VEX-encoded: no SSE instruction after AVX code
 		s.hoistEnd()
 		VZEROUPPER()
 		RET()
