@@ -10912,3 +10912,9589 @@ loop:
 	JNZ      loop
 	VZEROUPPER
 	RET
+
+// func tileBF16x1(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x1(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z27
+
+	// VDPBF16PS Z0, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z29
+
+	// VDPBF16PS Z0, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcf
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), BX
+	MOVQ         96(AX), SI
+	SHLQ         $0x02, SI
+	VMOVUPS.Z    (BX), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(BX), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), BX
+	VADDPS.BCST (BX), Z0, Z0
+	VADDPS.BCST (BX), Z1, Z1
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), BX
+	VMOVUPS.Z (BX), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(BX), K2, Z28
+	VADDPS    Z28, Z1, Z1
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x2(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x2(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x3(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x3(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z29
+
+	// VDPBF16PS Z0, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z26
+
+	// VDPBF16PS Z2, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 56(CX), Z27
+
+	// VDPBF16PS Z4, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 104(CX), Z26
+
+	// VDPBF16PS Z4, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z27
+
+	// VDPBF16PS Z0, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z28
+
+	// VDPBF16PS Z2, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 152(CX), Z29
+
+	// VDPBF16PS Z4, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xef
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	VMULPS       Z26, Z4, Z4
+	VMULPS       Z26, Z5, Z5
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z4
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z5
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+	VADDPS.BCST 8(SI), Z4, Z4
+	VADDPS.BCST 8(SI), Z5, Z5
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+	VADDPS    Z28, Z5, Z5
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+	VMINPS       Z4, Z29, Z4
+	VMINPS       Z5, Z29, Z5
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x4(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x4(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 56(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 60(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 104(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 108(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 152(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 156(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	VMULPS       Z26, Z4, Z4
+	VMULPS       Z26, Z5, Z5
+	VMULPS       Z26, Z6, Z6
+	VMULPS       Z26, Z7, Z7
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z4
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z5
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z6
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z7
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+	VADDPS.BCST 8(SI), Z4, Z4
+	VADDPS.BCST 8(SI), Z5, Z5
+	VADDPS.BCST 12(SI), Z6, Z6
+	VADDPS.BCST 12(SI), Z7, Z7
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VADDPS    Z28, Z4, Z4
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+	VADDPS    Z28, Z5, Z5
+	VADDPS    Z28, Z7, Z7
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+	VMINPS       Z4, Z29, Z4
+	VMINPS       Z5, Z29, Z5
+	VMINPS       Z6, Z29, Z6
+	VMINPS       Z7, Z29, Z7
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x5(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x5(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z27
+
+	// VDPBF16PS Z0, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z28
+
+	// VDPBF16PS Z2, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 56(CX), Z29
+
+	// VDPBF16PS Z4, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 60(CX), Z26
+
+	// VDPBF16PS Z6, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 64(CX), Z27
+
+	// VDPBF16PS Z8, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 104(CX), Z26
+
+	// VDPBF16PS Z4, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 108(CX), Z27
+
+	// VDPBF16PS Z6, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 112(CX), Z28
+
+	// VDPBF16PS Z8, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z29
+
+	// VDPBF16PS Z0, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z26
+
+	// VDPBF16PS Z2, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 152(CX), Z27
+
+	// VDPBF16PS Z4, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 156(CX), Z28
+
+	// VDPBF16PS Z6, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 160(CX), Z29
+
+	// VDPBF16PS Z8, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcf
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	VMULPS       Z26, Z4, Z4
+	VMULPS       Z26, Z5, Z5
+	VMULPS       Z26, Z6, Z6
+	VMULPS       Z26, Z7, Z7
+	VMULPS       Z26, Z8, Z8
+	VMULPS       Z26, Z9, Z9
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z4
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z5
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z6
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z7
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z8
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z9
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+	VADDPS.BCST 8(SI), Z4, Z4
+	VADDPS.BCST 8(SI), Z5, Z5
+	VADDPS.BCST 12(SI), Z6, Z6
+	VADDPS.BCST 12(SI), Z7, Z7
+	VADDPS.BCST 16(SI), Z8, Z8
+	VADDPS.BCST 16(SI), Z9, Z9
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VADDPS    Z28, Z4, Z4
+	VADDPS    Z28, Z6, Z6
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+	VADDPS    Z28, Z5, Z5
+	VADDPS    Z28, Z7, Z7
+	VADDPS    Z28, Z9, Z9
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+	VMAXPS       Z8, Z28, Z8
+	VMAXPS       Z9, Z28, Z9
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+	VMINPS       Z4, Z29, Z4
+	VMINPS       Z5, Z29, Z5
+	VMINPS       Z6, Z29, Z6
+	VMINPS       Z7, Z29, Z7
+	VMINPS       Z8, Z29, Z8
+	VMINPS       Z9, Z29, Z9
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z8, K1, (DX)
+	VMOVUPS Z9, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x6(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x6(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 56(CX), Z26
+
+	// VDPBF16PS Z4, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 60(CX), Z27
+
+	// VDPBF16PS Z6, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 64(CX), Z28
+
+	// VDPBF16PS Z8, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 68(CX), Z29
+
+	// VDPBF16PS Z10, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 104(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 108(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 112(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 116(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 152(CX), Z26
+
+	// VDPBF16PS Z4, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 156(CX), Z27
+
+	// VDPBF16PS Z6, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 160(CX), Z28
+
+	// VDPBF16PS Z8, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 164(CX), Z29
+
+	// VDPBF16PS Z10, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	VMULPS       Z26, Z4, Z4
+	VMULPS       Z26, Z5, Z5
+	VMULPS       Z26, Z6, Z6
+	VMULPS       Z26, Z7, Z7
+	VMULPS       Z26, Z8, Z8
+	VMULPS       Z26, Z9, Z9
+	VMULPS       Z26, Z10, Z10
+	VMULPS       Z26, Z11, Z11
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z4
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z5
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z6
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z7
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z8
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z9
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z10
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z11
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+	VADDPS.BCST 8(SI), Z4, Z4
+	VADDPS.BCST 8(SI), Z5, Z5
+	VADDPS.BCST 12(SI), Z6, Z6
+	VADDPS.BCST 12(SI), Z7, Z7
+	VADDPS.BCST 16(SI), Z8, Z8
+	VADDPS.BCST 16(SI), Z9, Z9
+	VADDPS.BCST 20(SI), Z10, Z10
+	VADDPS.BCST 20(SI), Z11, Z11
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VADDPS    Z28, Z4, Z4
+	VADDPS    Z28, Z6, Z6
+	VADDPS    Z28, Z8, Z8
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+	VADDPS    Z28, Z5, Z5
+	VADDPS    Z28, Z7, Z7
+	VADDPS    Z28, Z9, Z9
+	VADDPS    Z28, Z11, Z11
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+	VMAXPS       Z8, Z28, Z8
+	VMAXPS       Z9, Z28, Z9
+	VMAXPS       Z10, Z28, Z10
+	VMAXPS       Z11, Z28, Z11
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+	VMINPS       Z4, Z29, Z4
+	VMINPS       Z5, Z29, Z5
+	VMINPS       Z6, Z29, Z6
+	VMINPS       Z7, Z29, Z7
+	VMINPS       Z8, Z29, Z8
+	VMINPS       Z9, Z29, Z9
+	VMINPS       Z10, Z29, Z10
+	VMINPS       Z11, Z29, Z11
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z8, K1, (DX)
+	VMOVUPS Z9, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z10, K1, (DX)
+	VMOVUPS Z11, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x7(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x7(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z29
+
+	// VDPBF16PS Z0, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z26
+
+	// VDPBF16PS Z2, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 56(CX), Z27
+
+	// VDPBF16PS Z4, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 60(CX), Z28
+
+	// VDPBF16PS Z6, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 64(CX), Z29
+
+	// VDPBF16PS Z8, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 68(CX), Z26
+
+	// VDPBF16PS Z10, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 72(CX), Z27
+
+	// VDPBF16PS Z12, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 104(CX), Z26
+
+	// VDPBF16PS Z4, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 108(CX), Z27
+
+	// VDPBF16PS Z6, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 112(CX), Z28
+
+	// VDPBF16PS Z8, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 116(CX), Z29
+
+	// VDPBF16PS Z10, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 120(CX), Z26
+
+	// VDPBF16PS Z12, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z27
+
+	// VDPBF16PS Z0, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z28
+
+	// VDPBF16PS Z2, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 152(CX), Z29
+
+	// VDPBF16PS Z4, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 156(CX), Z26
+
+	// VDPBF16PS Z6, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 160(CX), Z27
+
+	// VDPBF16PS Z8, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 164(CX), Z28
+
+	// VDPBF16PS Z10, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 168(CX), Z29
+
+	// VDPBF16PS Z12, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xef
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	VMULPS       Z26, Z4, Z4
+	VMULPS       Z26, Z5, Z5
+	VMULPS       Z26, Z6, Z6
+	VMULPS       Z26, Z7, Z7
+	VMULPS       Z26, Z8, Z8
+	VMULPS       Z26, Z9, Z9
+	VMULPS       Z26, Z10, Z10
+	VMULPS       Z26, Z11, Z11
+	VMULPS       Z26, Z12, Z12
+	VMULPS       Z26, Z13, Z13
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z4
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z5
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z6
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z7
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z8
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z9
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z10
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z11
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z12
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z13
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+	VADDPS.BCST 8(SI), Z4, Z4
+	VADDPS.BCST 8(SI), Z5, Z5
+	VADDPS.BCST 12(SI), Z6, Z6
+	VADDPS.BCST 12(SI), Z7, Z7
+	VADDPS.BCST 16(SI), Z8, Z8
+	VADDPS.BCST 16(SI), Z9, Z9
+	VADDPS.BCST 20(SI), Z10, Z10
+	VADDPS.BCST 20(SI), Z11, Z11
+	VADDPS.BCST 24(SI), Z12, Z12
+	VADDPS.BCST 24(SI), Z13, Z13
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VADDPS    Z28, Z4, Z4
+	VADDPS    Z28, Z6, Z6
+	VADDPS    Z28, Z8, Z8
+	VADDPS    Z28, Z10, Z10
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+	VADDPS    Z28, Z5, Z5
+	VADDPS    Z28, Z7, Z7
+	VADDPS    Z28, Z9, Z9
+	VADDPS    Z28, Z11, Z11
+	VADDPS    Z28, Z13, Z13
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+	VMAXPS       Z8, Z28, Z8
+	VMAXPS       Z9, Z28, Z9
+	VMAXPS       Z10, Z28, Z10
+	VMAXPS       Z11, Z28, Z11
+	VMAXPS       Z12, Z28, Z12
+	VMAXPS       Z13, Z28, Z13
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+	VMINPS       Z4, Z29, Z4
+	VMINPS       Z5, Z29, Z5
+	VMINPS       Z6, Z29, Z6
+	VMINPS       Z7, Z29, Z7
+	VMINPS       Z8, Z29, Z8
+	VMINPS       Z9, Z29, Z9
+	VMINPS       Z10, Z29, Z10
+	VMINPS       Z11, Z29, Z11
+	VMINPS       Z12, Z29, Z12
+	VMINPS       Z13, Z29, Z13
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z8, K1, (DX)
+	VMOVUPS Z9, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z10, K1, (DX)
+	VMOVUPS Z11, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z12, K1, (DX)
+	VMOVUPS Z13, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x8(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x8(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 28(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 56(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 60(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 64(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 68(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 72(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 76(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z15, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 104(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 108(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 112(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 116(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 120(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 124(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 152(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 156(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 160(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 164(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 168(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 172(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z15, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 28(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	VMULPS       Z26, Z4, Z4
+	VMULPS       Z26, Z5, Z5
+	VMULPS       Z26, Z6, Z6
+	VMULPS       Z26, Z7, Z7
+	VMULPS       Z26, Z8, Z8
+	VMULPS       Z26, Z9, Z9
+	VMULPS       Z26, Z10, Z10
+	VMULPS       Z26, Z11, Z11
+	VMULPS       Z26, Z12, Z12
+	VMULPS       Z26, Z13, Z13
+	VMULPS       Z26, Z14, Z14
+	VMULPS       Z26, Z15, Z15
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z4
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z5
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z6
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z7
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z8
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z9
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z10
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z11
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z12
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z13
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z14
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z15
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+	VADDPS.BCST 8(SI), Z4, Z4
+	VADDPS.BCST 8(SI), Z5, Z5
+	VADDPS.BCST 12(SI), Z6, Z6
+	VADDPS.BCST 12(SI), Z7, Z7
+	VADDPS.BCST 16(SI), Z8, Z8
+	VADDPS.BCST 16(SI), Z9, Z9
+	VADDPS.BCST 20(SI), Z10, Z10
+	VADDPS.BCST 20(SI), Z11, Z11
+	VADDPS.BCST 24(SI), Z12, Z12
+	VADDPS.BCST 24(SI), Z13, Z13
+	VADDPS.BCST 28(SI), Z14, Z14
+	VADDPS.BCST 28(SI), Z15, Z15
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VADDPS    Z28, Z4, Z4
+	VADDPS    Z28, Z6, Z6
+	VADDPS    Z28, Z8, Z8
+	VADDPS    Z28, Z10, Z10
+	VADDPS    Z28, Z12, Z12
+	VADDPS    Z28, Z14, Z14
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+	VADDPS    Z28, Z5, Z5
+	VADDPS    Z28, Z7, Z7
+	VADDPS    Z28, Z9, Z9
+	VADDPS    Z28, Z11, Z11
+	VADDPS    Z28, Z13, Z13
+	VADDPS    Z28, Z15, Z15
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+	VMAXPS       Z8, Z28, Z8
+	VMAXPS       Z9, Z28, Z9
+	VMAXPS       Z10, Z28, Z10
+	VMAXPS       Z11, Z28, Z11
+	VMAXPS       Z12, Z28, Z12
+	VMAXPS       Z13, Z28, Z13
+	VMAXPS       Z14, Z28, Z14
+	VMAXPS       Z15, Z28, Z15
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+	VMINPS       Z4, Z29, Z4
+	VMINPS       Z5, Z29, Z5
+	VMINPS       Z6, Z29, Z6
+	VMINPS       Z7, Z29, Z7
+	VMINPS       Z8, Z29, Z8
+	VMINPS       Z9, Z29, Z9
+	VMINPS       Z10, Z29, Z10
+	VMINPS       Z11, Z29, Z11
+	VMINPS       Z12, Z29, Z12
+	VMINPS       Z13, Z29, Z13
+	VMINPS       Z14, Z29, Z14
+	VMINPS       Z15, Z29, Z15
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z8, K1, (DX)
+	VMOVUPS Z9, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z10, K1, (DX)
+	VMOVUPS Z11, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z12, K1, (DX)
+	VMOVUPS Z13, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z14, K1, (DX)
+	VMOVUPS Z15, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x9(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x9(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 28(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 32(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z27
+
+	// VDPBF16PS Z0, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z28
+
+	// VDPBF16PS Z2, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 56(CX), Z29
+
+	// VDPBF16PS Z4, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 60(CX), Z26
+
+	// VDPBF16PS Z6, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 64(CX), Z27
+
+	// VDPBF16PS Z8, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 68(CX), Z28
+
+	// VDPBF16PS Z10, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 72(CX), Z29
+
+	// VDPBF16PS Z12, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 76(CX), Z26
+
+	// VDPBF16PS Z14, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z15, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 80(CX), Z27
+
+	// VDPBF16PS Z16, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z17, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 104(CX), Z26
+
+	// VDPBF16PS Z4, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 108(CX), Z27
+
+	// VDPBF16PS Z6, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 112(CX), Z28
+
+	// VDPBF16PS Z8, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 116(CX), Z29
+
+	// VDPBF16PS Z10, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 120(CX), Z26
+
+	// VDPBF16PS Z12, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 124(CX), Z27
+
+	// VDPBF16PS Z14, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 128(CX), Z28
+
+	// VDPBF16PS Z16, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z29
+
+	// VDPBF16PS Z0, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z26
+
+	// VDPBF16PS Z2, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 152(CX), Z27
+
+	// VDPBF16PS Z4, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 156(CX), Z28
+
+	// VDPBF16PS Z6, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 160(CX), Z29
+
+	// VDPBF16PS Z8, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 164(CX), Z26
+
+	// VDPBF16PS Z10, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 168(CX), Z27
+
+	// VDPBF16PS Z12, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 172(CX), Z28
+
+	// VDPBF16PS Z14, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z15, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 176(CX), Z29
+
+	// VDPBF16PS Z16, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z17, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcf
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 28(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 32(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z26, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	VMULPS       Z26, Z4, Z4
+	VMULPS       Z26, Z5, Z5
+	VMULPS       Z26, Z6, Z6
+	VMULPS       Z26, Z7, Z7
+	VMULPS       Z26, Z8, Z8
+	VMULPS       Z26, Z9, Z9
+	VMULPS       Z26, Z10, Z10
+	VMULPS       Z26, Z11, Z11
+	VMULPS       Z26, Z12, Z12
+	VMULPS       Z26, Z13, Z13
+	VMULPS       Z26, Z14, Z14
+	VMULPS       Z26, Z15, Z15
+	VMULPS       Z26, Z16, Z16
+	VMULPS       Z26, Z17, Z17
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z4
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z5
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z6
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z7
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z8
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z9
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z10
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z11
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z12
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z13
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z14
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z15
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z16
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z17
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+	VADDPS.BCST 8(SI), Z4, Z4
+	VADDPS.BCST 8(SI), Z5, Z5
+	VADDPS.BCST 12(SI), Z6, Z6
+	VADDPS.BCST 12(SI), Z7, Z7
+	VADDPS.BCST 16(SI), Z8, Z8
+	VADDPS.BCST 16(SI), Z9, Z9
+	VADDPS.BCST 20(SI), Z10, Z10
+	VADDPS.BCST 20(SI), Z11, Z11
+	VADDPS.BCST 24(SI), Z12, Z12
+	VADDPS.BCST 24(SI), Z13, Z13
+	VADDPS.BCST 28(SI), Z14, Z14
+	VADDPS.BCST 28(SI), Z15, Z15
+	VADDPS.BCST 32(SI), Z16, Z16
+	VADDPS.BCST 32(SI), Z17, Z17
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VADDPS    Z28, Z4, Z4
+	VADDPS    Z28, Z6, Z6
+	VADDPS    Z28, Z8, Z8
+	VADDPS    Z28, Z10, Z10
+	VADDPS    Z28, Z12, Z12
+	VADDPS    Z28, Z14, Z14
+	VADDPS    Z28, Z16, Z16
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+	VADDPS    Z28, Z5, Z5
+	VADDPS    Z28, Z7, Z7
+	VADDPS    Z28, Z9, Z9
+	VADDPS    Z28, Z11, Z11
+	VADDPS    Z28, Z13, Z13
+	VADDPS    Z28, Z15, Z15
+	VADDPS    Z28, Z17, Z17
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+	VMAXPS       Z8, Z28, Z8
+	VMAXPS       Z9, Z28, Z9
+	VMAXPS       Z10, Z28, Z10
+	VMAXPS       Z11, Z28, Z11
+	VMAXPS       Z12, Z28, Z12
+	VMAXPS       Z13, Z28, Z13
+	VMAXPS       Z14, Z28, Z14
+	VMAXPS       Z15, Z28, Z15
+	VMAXPS       Z16, Z28, Z16
+	VMAXPS       Z17, Z28, Z17
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+	VMINPS       Z4, Z29, Z4
+	VMINPS       Z5, Z29, Z5
+	VMINPS       Z6, Z29, Z6
+	VMINPS       Z7, Z29, Z7
+	VMINPS       Z8, Z29, Z8
+	VMINPS       Z9, Z29, Z9
+	VMINPS       Z10, Z29, Z10
+	VMINPS       Z11, Z29, Z11
+	VMINPS       Z12, Z29, Z12
+	VMINPS       Z13, Z29, Z13
+	VMINPS       Z14, Z29, Z14
+	VMINPS       Z15, Z29, Z15
+	VMINPS       Z16, Z29, Z16
+	VMINPS       Z17, Z29, Z17
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z8, K1, (DX)
+	VMOVUPS Z9, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z10, K1, (DX)
+	VMOVUPS Z11, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z12, K1, (DX)
+	VMOVUPS Z13, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z14, K1, (DX)
+	VMOVUPS Z15, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z16, K1, (DX)
+	VMOVUPS Z17, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x10(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x10(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 28(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 32(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 36(CX), Z27
+
+	// VDPBF16PS Z18, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z19, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 56(CX), Z26
+
+	// VDPBF16PS Z4, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 60(CX), Z27
+
+	// VDPBF16PS Z6, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 64(CX), Z28
+
+	// VDPBF16PS Z8, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 68(CX), Z29
+
+	// VDPBF16PS Z10, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 72(CX), Z26
+
+	// VDPBF16PS Z12, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 76(CX), Z27
+
+	// VDPBF16PS Z14, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z15, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 80(CX), Z28
+
+	// VDPBF16PS Z16, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z17, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 84(CX), Z29
+
+	// VDPBF16PS Z18, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z19, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 104(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 108(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 112(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 116(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 120(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 124(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 128(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 132(CX), Z27
+
+	// VDPBF16PS Z18, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z19, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 152(CX), Z26
+
+	// VDPBF16PS Z4, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 156(CX), Z27
+
+	// VDPBF16PS Z6, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 160(CX), Z28
+
+	// VDPBF16PS Z8, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 164(CX), Z29
+
+	// VDPBF16PS Z10, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 168(CX), Z26
+
+	// VDPBF16PS Z12, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 172(CX), Z27
+
+	// VDPBF16PS Z14, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z15, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 176(CX), Z28
+
+	// VDPBF16PS Z16, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z17, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 180(CX), Z29
+
+	// VDPBF16PS Z18, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z19, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 28(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 32(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 36(CX), Z27
+
+	// VDPBF16PS Z18, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z19, Z27, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	VMULPS       Z26, Z4, Z4
+	VMULPS       Z26, Z5, Z5
+	VMULPS       Z26, Z6, Z6
+	VMULPS       Z26, Z7, Z7
+	VMULPS       Z26, Z8, Z8
+	VMULPS       Z26, Z9, Z9
+	VMULPS       Z26, Z10, Z10
+	VMULPS       Z26, Z11, Z11
+	VMULPS       Z26, Z12, Z12
+	VMULPS       Z26, Z13, Z13
+	VMULPS       Z26, Z14, Z14
+	VMULPS       Z26, Z15, Z15
+	VMULPS       Z26, Z16, Z16
+	VMULPS       Z26, Z17, Z17
+	VMULPS       Z26, Z18, Z18
+	VMULPS       Z26, Z19, Z19
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z4
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z5
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z6
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z7
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z8
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z9
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z10
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z11
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z12
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z13
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z14
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z15
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z16
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z17
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z18
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z19
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+	VADDPS.BCST 8(SI), Z4, Z4
+	VADDPS.BCST 8(SI), Z5, Z5
+	VADDPS.BCST 12(SI), Z6, Z6
+	VADDPS.BCST 12(SI), Z7, Z7
+	VADDPS.BCST 16(SI), Z8, Z8
+	VADDPS.BCST 16(SI), Z9, Z9
+	VADDPS.BCST 20(SI), Z10, Z10
+	VADDPS.BCST 20(SI), Z11, Z11
+	VADDPS.BCST 24(SI), Z12, Z12
+	VADDPS.BCST 24(SI), Z13, Z13
+	VADDPS.BCST 28(SI), Z14, Z14
+	VADDPS.BCST 28(SI), Z15, Z15
+	VADDPS.BCST 32(SI), Z16, Z16
+	VADDPS.BCST 32(SI), Z17, Z17
+	VADDPS.BCST 36(SI), Z18, Z18
+	VADDPS.BCST 36(SI), Z19, Z19
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VADDPS    Z28, Z4, Z4
+	VADDPS    Z28, Z6, Z6
+	VADDPS    Z28, Z8, Z8
+	VADDPS    Z28, Z10, Z10
+	VADDPS    Z28, Z12, Z12
+	VADDPS    Z28, Z14, Z14
+	VADDPS    Z28, Z16, Z16
+	VADDPS    Z28, Z18, Z18
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+	VADDPS    Z28, Z5, Z5
+	VADDPS    Z28, Z7, Z7
+	VADDPS    Z28, Z9, Z9
+	VADDPS    Z28, Z11, Z11
+	VADDPS    Z28, Z13, Z13
+	VADDPS    Z28, Z15, Z15
+	VADDPS    Z28, Z17, Z17
+	VADDPS    Z28, Z19, Z19
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+	VMAXPS       Z8, Z28, Z8
+	VMAXPS       Z9, Z28, Z9
+	VMAXPS       Z10, Z28, Z10
+	VMAXPS       Z11, Z28, Z11
+	VMAXPS       Z12, Z28, Z12
+	VMAXPS       Z13, Z28, Z13
+	VMAXPS       Z14, Z28, Z14
+	VMAXPS       Z15, Z28, Z15
+	VMAXPS       Z16, Z28, Z16
+	VMAXPS       Z17, Z28, Z17
+	VMAXPS       Z18, Z28, Z18
+	VMAXPS       Z19, Z28, Z19
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+	VMINPS       Z4, Z29, Z4
+	VMINPS       Z5, Z29, Z5
+	VMINPS       Z6, Z29, Z6
+	VMINPS       Z7, Z29, Z7
+	VMINPS       Z8, Z29, Z8
+	VMINPS       Z9, Z29, Z9
+	VMINPS       Z10, Z29, Z10
+	VMINPS       Z11, Z29, Z11
+	VMINPS       Z12, Z29, Z12
+	VMINPS       Z13, Z29, Z13
+	VMINPS       Z14, Z29, Z14
+	VMINPS       Z15, Z29, Z15
+	VMINPS       Z16, Z29, Z16
+	VMINPS       Z17, Z29, Z17
+	VMINPS       Z18, Z29, Z18
+	VMINPS       Z19, Z29, Z19
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z8, K1, (DX)
+	VMOVUPS Z9, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z10, K1, (DX)
+	VMOVUPS Z11, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z12, K1, (DX)
+	VMOVUPS Z13, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z14, K1, (DX)
+	VMOVUPS Z15, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z16, K1, (DX)
+	VMOVUPS Z17, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z18, K1, (DX)
+	VMOVUPS Z19, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x11(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x11(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 28(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 32(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 36(CX), Z27
+
+	// VDPBF16PS Z18, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z19, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 40(CX), Z28
+
+	// VDPBF16PS Z20, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z21, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z29
+
+	// VDPBF16PS Z0, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z26
+
+	// VDPBF16PS Z2, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 56(CX), Z27
+
+	// VDPBF16PS Z4, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 60(CX), Z28
+
+	// VDPBF16PS Z6, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 64(CX), Z29
+
+	// VDPBF16PS Z8, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 68(CX), Z26
+
+	// VDPBF16PS Z10, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 72(CX), Z27
+
+	// VDPBF16PS Z12, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 76(CX), Z28
+
+	// VDPBF16PS Z14, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z15, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 80(CX), Z29
+
+	// VDPBF16PS Z16, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z17, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 84(CX), Z26
+
+	// VDPBF16PS Z18, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z19, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 88(CX), Z27
+
+	// VDPBF16PS Z20, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z21, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z28
+
+	// VDPBF16PS Z0, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z29
+
+	// VDPBF16PS Z2, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 104(CX), Z26
+
+	// VDPBF16PS Z4, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 108(CX), Z27
+
+	// VDPBF16PS Z6, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 112(CX), Z28
+
+	// VDPBF16PS Z8, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 116(CX), Z29
+
+	// VDPBF16PS Z10, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 120(CX), Z26
+
+	// VDPBF16PS Z12, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 124(CX), Z27
+
+	// VDPBF16PS Z14, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 128(CX), Z28
+
+	// VDPBF16PS Z16, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 132(CX), Z29
+
+	// VDPBF16PS Z18, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z19, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 136(CX), Z26
+
+	// VDPBF16PS Z20, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z21, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z27
+
+	// VDPBF16PS Z0, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z28
+
+	// VDPBF16PS Z2, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 152(CX), Z29
+
+	// VDPBF16PS Z4, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 156(CX), Z26
+
+	// VDPBF16PS Z6, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 160(CX), Z27
+
+	// VDPBF16PS Z8, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 164(CX), Z28
+
+	// VDPBF16PS Z10, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 168(CX), Z29
+
+	// VDPBF16PS Z12, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 172(CX), Z26
+
+	// VDPBF16PS Z14, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z15, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 176(CX), Z27
+
+	// VDPBF16PS Z16, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z17, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 180(CX), Z28
+
+	// VDPBF16PS Z18, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z19, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 184(CX), Z29
+
+	// VDPBF16PS Z20, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z21, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xef
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 28(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 32(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 36(CX), Z27
+
+	// VDPBF16PS Z18, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z19, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 40(CX), Z28
+
+	// VDPBF16PS Z20, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z21, Z28, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	VMULPS       Z26, Z4, Z4
+	VMULPS       Z26, Z5, Z5
+	VMULPS       Z26, Z6, Z6
+	VMULPS       Z26, Z7, Z7
+	VMULPS       Z26, Z8, Z8
+	VMULPS       Z26, Z9, Z9
+	VMULPS       Z26, Z10, Z10
+	VMULPS       Z26, Z11, Z11
+	VMULPS       Z26, Z12, Z12
+	VMULPS       Z26, Z13, Z13
+	VMULPS       Z26, Z14, Z14
+	VMULPS       Z26, Z15, Z15
+	VMULPS       Z26, Z16, Z16
+	VMULPS       Z26, Z17, Z17
+	VMULPS       Z26, Z18, Z18
+	VMULPS       Z26, Z19, Z19
+	VMULPS       Z26, Z20, Z20
+	VMULPS       Z26, Z21, Z21
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z4
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z5
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z6
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z7
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z8
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z9
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z10
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z11
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z12
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z13
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z14
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z15
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z16
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z17
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z18
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z19
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z20
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z21
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+	VADDPS.BCST 8(SI), Z4, Z4
+	VADDPS.BCST 8(SI), Z5, Z5
+	VADDPS.BCST 12(SI), Z6, Z6
+	VADDPS.BCST 12(SI), Z7, Z7
+	VADDPS.BCST 16(SI), Z8, Z8
+	VADDPS.BCST 16(SI), Z9, Z9
+	VADDPS.BCST 20(SI), Z10, Z10
+	VADDPS.BCST 20(SI), Z11, Z11
+	VADDPS.BCST 24(SI), Z12, Z12
+	VADDPS.BCST 24(SI), Z13, Z13
+	VADDPS.BCST 28(SI), Z14, Z14
+	VADDPS.BCST 28(SI), Z15, Z15
+	VADDPS.BCST 32(SI), Z16, Z16
+	VADDPS.BCST 32(SI), Z17, Z17
+	VADDPS.BCST 36(SI), Z18, Z18
+	VADDPS.BCST 36(SI), Z19, Z19
+	VADDPS.BCST 40(SI), Z20, Z20
+	VADDPS.BCST 40(SI), Z21, Z21
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VADDPS    Z28, Z4, Z4
+	VADDPS    Z28, Z6, Z6
+	VADDPS    Z28, Z8, Z8
+	VADDPS    Z28, Z10, Z10
+	VADDPS    Z28, Z12, Z12
+	VADDPS    Z28, Z14, Z14
+	VADDPS    Z28, Z16, Z16
+	VADDPS    Z28, Z18, Z18
+	VADDPS    Z28, Z20, Z20
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+	VADDPS    Z28, Z5, Z5
+	VADDPS    Z28, Z7, Z7
+	VADDPS    Z28, Z9, Z9
+	VADDPS    Z28, Z11, Z11
+	VADDPS    Z28, Z13, Z13
+	VADDPS    Z28, Z15, Z15
+	VADDPS    Z28, Z17, Z17
+	VADDPS    Z28, Z19, Z19
+	VADDPS    Z28, Z21, Z21
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+	VMAXPS       Z8, Z28, Z8
+	VMAXPS       Z9, Z28, Z9
+	VMAXPS       Z10, Z28, Z10
+	VMAXPS       Z11, Z28, Z11
+	VMAXPS       Z12, Z28, Z12
+	VMAXPS       Z13, Z28, Z13
+	VMAXPS       Z14, Z28, Z14
+	VMAXPS       Z15, Z28, Z15
+	VMAXPS       Z16, Z28, Z16
+	VMAXPS       Z17, Z28, Z17
+	VMAXPS       Z18, Z28, Z18
+	VMAXPS       Z19, Z28, Z19
+	VMAXPS       Z20, Z28, Z20
+	VMAXPS       Z21, Z28, Z21
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+	VMINPS       Z4, Z29, Z4
+	VMINPS       Z5, Z29, Z5
+	VMINPS       Z6, Z29, Z6
+	VMINPS       Z7, Z29, Z7
+	VMINPS       Z8, Z29, Z8
+	VMINPS       Z9, Z29, Z9
+	VMINPS       Z10, Z29, Z10
+	VMINPS       Z11, Z29, Z11
+	VMINPS       Z12, Z29, Z12
+	VMINPS       Z13, Z29, Z13
+	VMINPS       Z14, Z29, Z14
+	VMINPS       Z15, Z29, Z15
+	VMINPS       Z16, Z29, Z16
+	VMINPS       Z17, Z29, Z17
+	VMINPS       Z18, Z29, Z18
+	VMINPS       Z19, Z29, Z19
+	VMINPS       Z20, Z29, Z20
+	VMINPS       Z21, Z29, Z21
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z8, K1, (DX)
+	VMOVUPS Z9, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z10, K1, (DX)
+	VMOVUPS Z11, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z12, K1, (DX)
+	VMOVUPS Z13, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z14, K1, (DX)
+	VMOVUPS Z15, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z16, K1, (DX)
+	VMOVUPS Z17, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z18, K1, (DX)
+	VMOVUPS Z19, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z20, K1, (DX)
+	VMOVUPS Z21, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func tileBF16x12(t *tileArgs)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16x12(SB), NOSPLIT, $0-8
+	MOVQ   t+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	MOVQ   (AX), CX
+	MOVQ   24(AX), DX
+	MOVQ   104(AX), BX
+	CMPQ   BX, $0x04
+	JL     tail
+
+loop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 28(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 32(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 36(CX), Z27
+
+	// VDPBF16PS Z18, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z19, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 40(CX), Z28
+
+	// VDPBF16PS Z20, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z21, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 44(CX), Z29
+
+	// VDPBF16PS Z22, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z23, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VMOVUPS      128(DX), Z30
+	VMOVUPS      192(DX), Z31
+	VPBROADCASTD 48(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 52(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 56(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 60(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 64(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 68(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 72(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 76(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z15, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 80(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z17, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 84(CX), Z27
+
+	// VDPBF16PS Z18, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z19, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 88(CX), Z28
+
+	// VDPBF16PS Z20, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z21, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 92(CX), Z29
+
+	// VDPBF16PS Z22, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VMOVUPS      256(DX), Z24
+	VMOVUPS      320(DX), Z25
+	VPBROADCASTD 96(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 100(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 104(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 108(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 112(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 116(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 120(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 124(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 128(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 132(CX), Z27
+
+	// VDPBF16PS Z18, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z19, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 136(CX), Z28
+
+	// VDPBF16PS Z20, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z21, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 140(CX), Z29
+
+	// VDPBF16PS Z22, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z23, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VMOVUPS      384(DX), Z30
+	VMOVUPS      448(DX), Z31
+	VPBROADCASTD 144(CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z1, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 148(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z3, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 152(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z5, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 156(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 160(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z9, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 164(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z11, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 168(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z13, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 172(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z15, Z29, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xff
+	VPBROADCASTD 176(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc6
+
+	// VDPBF16PS Z17, Z26, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcf
+	VPBROADCASTD 180(CX), Z27
+
+	// VDPBF16PS Z18, Z27, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z19, Z27, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdf
+	VPBROADCASTD 184(CX), Z28
+
+	// VDPBF16PS Z20, Z28, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe6
+
+	// VDPBF16PS Z21, Z28, Z31 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xef
+	VPBROADCASTD 188(CX), Z29
+
+	// VDPBF16PS Z22, Z29, Z30 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z29, Z31 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+	ADDQ $0x000000c0, CX
+	ADDQ $0x00000200, DX
+	SUBQ $0x04, BX
+	CMPQ BX, $0x04
+	JGE  loop
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+tailloop:
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VPBROADCASTD (CX), Z26
+
+	// VDPBF16PS Z0, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z1, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 4(CX), Z27
+
+	// VDPBF16PS Z2, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z3, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 8(CX), Z28
+
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 12(CX), Z29
+
+	// VDPBF16PS Z6, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z7, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 16(CX), Z26
+
+	// VDPBF16PS Z8, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z9, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 20(CX), Z27
+
+	// VDPBF16PS Z10, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z11, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 24(CX), Z28
+
+	// VDPBF16PS Z12, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z13, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 28(CX), Z29
+
+	// VDPBF16PS Z14, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z15, Z29, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x16
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xf9
+	VPBROADCASTD 32(CX), Z26
+
+	// VDPBF16PS Z16, Z26, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z17, Z26, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x2e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xc9
+	VPBROADCASTD 36(CX), Z27
+
+	// VDPBF16PS Z18, Z27, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z19, Z27, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x26
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xd9
+	VPBROADCASTD 40(CX), Z28
+
+	// VDPBF16PS Z20, Z28, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x1e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z21, Z28, Z25 (Intel order)
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x1e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xe9
+	VPBROADCASTD 44(CX), Z29
+
+	// VDPBF16PS Z22, Z29, Z24 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z23, Z29, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x16
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf9
+	ADDQ $0x00000030, CX
+	ADDQ $0x00000080, DX
+	DECQ BX
+	JNZ  tailloop
+
+done:
+	MOVL         144(AX), CX
+	KMOVW        CX, K1
+	SHRL         $0x10, CX
+	KMOVW        CX, K2
+	VBROADCASTSS 136(AX), Z26
+	VMULPS       Z26, Z0, Z0
+	VMULPS       Z26, Z1, Z1
+	VMULPS       Z26, Z2, Z2
+	VMULPS       Z26, Z3, Z3
+	VMULPS       Z26, Z4, Z4
+	VMULPS       Z26, Z5, Z5
+	VMULPS       Z26, Z6, Z6
+	VMULPS       Z26, Z7, Z7
+	VMULPS       Z26, Z8, Z8
+	VMULPS       Z26, Z9, Z9
+	VMULPS       Z26, Z10, Z10
+	VMULPS       Z26, Z11, Z11
+	VMULPS       Z26, Z12, Z12
+	VMULPS       Z26, Z13, Z13
+	VMULPS       Z26, Z14, Z14
+	VMULPS       Z26, Z15, Z15
+	VMULPS       Z26, Z16, Z16
+	VMULPS       Z26, Z17, Z17
+	VMULPS       Z26, Z18, Z18
+	VMULPS       Z26, Z19, Z19
+	VMULPS       Z26, Z20, Z20
+	VMULPS       Z26, Z21, Z21
+	VMULPS       Z26, Z22, Z22
+	VMULPS       Z26, Z23, Z23
+	MOVL         148(AX), CX
+	MOVQ         48(AX), DX
+	MOVQ         128(AX), BX
+	SHLQ         $0x02, BX
+	TESTL        $0x00000001, CX
+	JZ           nobeta
+	VBROADCASTSS 140(AX), Z27
+	MOVQ         72(AX), SI
+	MOVQ         96(AX), DI
+	SHLQ         $0x02, DI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z0
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z2
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z3
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z4
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z5
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z6
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z7
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z8
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z9
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z10
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z11
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z12
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z13
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z14
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z15
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z16
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z17
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z18
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z19
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z20
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z21
+	ADDQ         DI, SI
+	VMOVUPS.Z    (SI), K1, Z28
+	VFMADD231PS  Z27, Z28, Z22
+	VMOVUPS.Z    64(SI), K2, Z28
+	VFMADD231PS  Z27, Z28, Z23
+
+nobeta:
+	TESTL       $0x00000002, CX
+	JZ          nobiasrow
+	MOVQ        152(AX), SI
+	VADDPS.BCST (SI), Z0, Z0
+	VADDPS.BCST (SI), Z1, Z1
+	VADDPS.BCST 4(SI), Z2, Z2
+	VADDPS.BCST 4(SI), Z3, Z3
+	VADDPS.BCST 8(SI), Z4, Z4
+	VADDPS.BCST 8(SI), Z5, Z5
+	VADDPS.BCST 12(SI), Z6, Z6
+	VADDPS.BCST 12(SI), Z7, Z7
+	VADDPS.BCST 16(SI), Z8, Z8
+	VADDPS.BCST 16(SI), Z9, Z9
+	VADDPS.BCST 20(SI), Z10, Z10
+	VADDPS.BCST 20(SI), Z11, Z11
+	VADDPS.BCST 24(SI), Z12, Z12
+	VADDPS.BCST 24(SI), Z13, Z13
+	VADDPS.BCST 28(SI), Z14, Z14
+	VADDPS.BCST 28(SI), Z15, Z15
+	VADDPS.BCST 32(SI), Z16, Z16
+	VADDPS.BCST 32(SI), Z17, Z17
+	VADDPS.BCST 36(SI), Z18, Z18
+	VADDPS.BCST 36(SI), Z19, Z19
+	VADDPS.BCST 40(SI), Z20, Z20
+	VADDPS.BCST 40(SI), Z21, Z21
+	VADDPS.BCST 44(SI), Z22, Z22
+	VADDPS.BCST 44(SI), Z23, Z23
+
+nobiasrow:
+	TESTL     $0x00000004, CX
+	JZ        nobiascol
+	MOVQ      152(AX), SI
+	VMOVUPS.Z (SI), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	VADDPS    Z28, Z2, Z2
+	VADDPS    Z28, Z4, Z4
+	VADDPS    Z28, Z6, Z6
+	VADDPS    Z28, Z8, Z8
+	VADDPS    Z28, Z10, Z10
+	VADDPS    Z28, Z12, Z12
+	VADDPS    Z28, Z14, Z14
+	VADDPS    Z28, Z16, Z16
+	VADDPS    Z28, Z18, Z18
+	VADDPS    Z28, Z20, Z20
+	VADDPS    Z28, Z22, Z22
+	VMOVUPS.Z 64(SI), K2, Z28
+	VADDPS    Z28, Z1, Z1
+	VADDPS    Z28, Z3, Z3
+	VADDPS    Z28, Z5, Z5
+	VADDPS    Z28, Z7, Z7
+	VADDPS    Z28, Z9, Z9
+	VADDPS    Z28, Z11, Z11
+	VADDPS    Z28, Z13, Z13
+	VADDPS    Z28, Z15, Z15
+	VADDPS    Z28, Z17, Z17
+	VADDPS    Z28, Z19, Z19
+	VADDPS    Z28, Z21, Z21
+	VADDPS    Z28, Z23, Z23
+
+nobiascol:
+	TESTL        $0x00000008, CX
+	JZ           nolo
+	VBROADCASTSS 176(AX), Z28
+	VMAXPS       Z0, Z28, Z0
+	VMAXPS       Z1, Z28, Z1
+	VMAXPS       Z2, Z28, Z2
+	VMAXPS       Z3, Z28, Z3
+	VMAXPS       Z4, Z28, Z4
+	VMAXPS       Z5, Z28, Z5
+	VMAXPS       Z6, Z28, Z6
+	VMAXPS       Z7, Z28, Z7
+	VMAXPS       Z8, Z28, Z8
+	VMAXPS       Z9, Z28, Z9
+	VMAXPS       Z10, Z28, Z10
+	VMAXPS       Z11, Z28, Z11
+	VMAXPS       Z12, Z28, Z12
+	VMAXPS       Z13, Z28, Z13
+	VMAXPS       Z14, Z28, Z14
+	VMAXPS       Z15, Z28, Z15
+	VMAXPS       Z16, Z28, Z16
+	VMAXPS       Z17, Z28, Z17
+	VMAXPS       Z18, Z28, Z18
+	VMAXPS       Z19, Z28, Z19
+	VMAXPS       Z20, Z28, Z20
+	VMAXPS       Z21, Z28, Z21
+	VMAXPS       Z22, Z28, Z22
+	VMAXPS       Z23, Z28, Z23
+
+nolo:
+	TESTL        $0x00000010, CX
+	JZ           nohi
+	VBROADCASTSS 180(AX), Z29
+	VMINPS       Z0, Z29, Z0
+	VMINPS       Z1, Z29, Z1
+	VMINPS       Z2, Z29, Z2
+	VMINPS       Z3, Z29, Z3
+	VMINPS       Z4, Z29, Z4
+	VMINPS       Z5, Z29, Z5
+	VMINPS       Z6, Z29, Z6
+	VMINPS       Z7, Z29, Z7
+	VMINPS       Z8, Z29, Z8
+	VMINPS       Z9, Z29, Z9
+	VMINPS       Z10, Z29, Z10
+	VMINPS       Z11, Z29, Z11
+	VMINPS       Z12, Z29, Z12
+	VMINPS       Z13, Z29, Z13
+	VMINPS       Z14, Z29, Z14
+	VMINPS       Z15, Z29, Z15
+	VMINPS       Z16, Z29, Z16
+	VMINPS       Z17, Z29, Z17
+	VMINPS       Z18, Z29, Z18
+	VMINPS       Z19, Z29, Z19
+	VMINPS       Z20, Z29, Z20
+	VMINPS       Z21, Z29, Z21
+	VMINPS       Z22, Z29, Z22
+	VMINPS       Z23, Z29, Z23
+
+nohi:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z8, K1, (DX)
+	VMOVUPS Z9, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z10, K1, (DX)
+	VMOVUPS Z11, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z12, K1, (DX)
+	VMOVUPS Z13, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z14, K1, (DX)
+	VMOVUPS Z15, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z16, K1, (DX)
+	VMOVUPS Z17, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z18, K1, (DX)
+	VMOVUPS Z19, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z20, K1, (DX)
+	VMOVUPS Z21, K2, 64(DX)
+	ADDQ    BX, DX
+	VMOVUPS Z22, K1, (DX)
+	VMOVUPS Z23, K2, 64(DX)
+	VZEROUPPER
+	RET
+
+// func packBF16x12AVX512(src *float32, ld int, dst *float32, nblk int)
+// Requires: AVX, AVX512F
+TEXT ·packBF16x12AVX512(SB), NOSPLIT, $0-32
+	MOVQ  src+0(FP), AX
+	MOVQ  ld+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  dst+16(FP), DX
+	MOVQ  nblk+24(FP), BX
+	LEAQ  (AX)(CX*2), SI
+	ADDQ  CX, SI
+	LEAQ  (SI)(CX*2), DI
+	ADDQ  CX, DI
+	LEAQ  (DI)(CX*2), R8
+	ADDQ  CX, R8
+	MOVL  $0x00000fff, R9
+	KMOVW R9, K1
+
+loop:
+	VMOVUPS (AX), Z28
+	VMOVUPS 64(AX), Z29
+
+	// VCVTNE2PS2BF16 Z0, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x92
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xc4
+	VMOVUPS (AX)(CX*1), Z28
+	VMOVUPS 64(AX)(CX*1), Z29
+
+	// VCVTNE2PS2BF16 Z1, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x92
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xcc
+	VMOVUPS (AX)(CX*2), Z28
+	VMOVUPS 64(AX)(CX*2), Z29
+
+	// VCVTNE2PS2BF16 Z2, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x92
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xd4
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
+
+	// VCVTNE2PS2BF16 Z3, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x92
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xdc
+	VMOVUPS (SI)(CX*1), Z28
+	VMOVUPS 64(SI)(CX*1), Z29
+
+	// VCVTNE2PS2BF16 Z4, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x92
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xe4
+	VMOVUPS (SI)(CX*2), Z28
+	VMOVUPS 64(SI)(CX*2), Z29
+
+	// VCVTNE2PS2BF16 Z5, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x92
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xec
+	VMOVUPS (DI), Z28
+	VMOVUPS 64(DI), Z29
+
+	// VCVTNE2PS2BF16 Z6, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x92
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xf4
+	VMOVUPS (DI)(CX*1), Z28
+	VMOVUPS 64(DI)(CX*1), Z29
+
+	// VCVTNE2PS2BF16 Z7, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x92
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xfc
+	VMOVUPS (DI)(CX*2), Z28
+	VMOVUPS 64(DI)(CX*2), Z29
+
+	// VCVTNE2PS2BF16 Z8, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x12
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xc4
+	VMOVUPS (R8), Z28
+	VMOVUPS 64(R8), Z29
+
+	// VCVTNE2PS2BF16 Z9, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x12
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xcc
+	VMOVUPS (R8)(CX*1), Z28
+	VMOVUPS 64(R8)(CX*1), Z29
+
+	// VCVTNE2PS2BF16 Z10, Z29, Z28 (Intel order)
+	BYTE    $0x62
+	BYTE    $0x12
+	BYTE    $0x17
+	BYTE    $0x40
+	BYTE    $0x72
+	BYTE    $0xd4
+	VMOVUPS (R8)(CX*2), Z28
+	VMOVUPS 64(R8)(CX*2), Z29
+
+	// VCVTNE2PS2BF16 Z11, Z29, Z28 (Intel order)
+	BYTE       $0x62
+	BYTE       $0x12
+	BYTE       $0x17
+	BYTE       $0x40
+	BYTE       $0x72
+	BYTE       $0xdc
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	ADDQ       $0x80, AX
+	ADDQ       $0x80, SI
+	ADDQ       $0x80, DI
+	ADDQ       $0x80, R8
+	VUNPCKLPS  Z1, Z0, Z16
+	VUNPCKHPS  Z1, Z0, Z17
+	VUNPCKLPS  Z3, Z2, Z18
+	VUNPCKHPS  Z3, Z2, Z19
+	VUNPCKLPS  Z5, Z4, Z20
+	VUNPCKHPS  Z5, Z4, Z21
+	VUNPCKLPS  Z7, Z6, Z22
+	VUNPCKHPS  Z7, Z6, Z23
+	VUNPCKLPS  Z9, Z8, Z24
+	VUNPCKHPS  Z9, Z8, Z25
+	VUNPCKLPS  Z11, Z10, Z26
+	VUNPCKHPS  Z11, Z10, Z27
+	VUNPCKLPS  Z13, Z12, Z28
+	VUNPCKHPS  Z13, Z12, Z29
+	VUNPCKLPS  Z15, Z14, Z30
+	VUNPCKHPS  Z15, Z14, Z31
+	VUNPCKLPD  Z18, Z16, Z0
+	VUNPCKHPD  Z18, Z16, Z1
+	VUNPCKLPD  Z19, Z17, Z2
+	VUNPCKHPD  Z19, Z17, Z3
+	VUNPCKLPD  Z22, Z20, Z4
+	VUNPCKHPD  Z22, Z20, Z5
+	VUNPCKLPD  Z23, Z21, Z6
+	VUNPCKHPD  Z23, Z21, Z7
+	VUNPCKLPD  Z26, Z24, Z8
+	VUNPCKHPD  Z26, Z24, Z9
+	VUNPCKLPD  Z27, Z25, Z10
+	VUNPCKHPD  Z27, Z25, Z11
+	VUNPCKLPD  Z30, Z28, Z12
+	VUNPCKHPD  Z30, Z28, Z13
+	VUNPCKLPD  Z31, Z29, Z14
+	VUNPCKHPD  Z31, Z29, Z15
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xdd, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xdd, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xdd, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xdd, Z15, Z11, Z31
+	VSHUFF32X4 $0x88, Z24, Z16, Z0
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8
+	VSHUFF32X4 $0x88, Z25, Z17, Z1
+	VSHUFF32X4 $0xdd, Z25, Z17, Z9
+	VSHUFF32X4 $0x88, Z26, Z18, Z2
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10
+	VSHUFF32X4 $0x88, Z27, Z19, Z3
+	VSHUFF32X4 $0xdd, Z27, Z19, Z11
+	VSHUFF32X4 $0x88, Z28, Z20, Z4
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12
+	VSHUFF32X4 $0x88, Z29, Z21, Z5
+	VSHUFF32X4 $0xdd, Z29, Z21, Z13
+	VSHUFF32X4 $0x88, Z30, Z22, Z6
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14
+	VSHUFF32X4 $0x88, Z31, Z23, Z7
+	VSHUFF32X4 $0xdd, Z31, Z23, Z15
+	VMOVUPS    Z0, K1, (DX)
+	VMOVUPS    Z1, K1, 48(DX)
+	VMOVUPS    Z2, K1, 96(DX)
+	VMOVUPS    Z3, K1, 144(DX)
+	VMOVUPS    Z4, K1, 192(DX)
+	VMOVUPS    Z5, K1, 240(DX)
+	VMOVUPS    Z6, K1, 288(DX)
+	VMOVUPS    Z7, K1, 336(DX)
+	VMOVUPS    Z8, K1, 384(DX)
+	VMOVUPS    Z9, K1, 432(DX)
+	VMOVUPS    Z10, K1, 480(DX)
+	VMOVUPS    Z11, K1, 528(DX)
+	VMOVUPS    Z12, K1, 576(DX)
+	VMOVUPS    Z13, K1, 624(DX)
+	VMOVUPS    Z14, K1, 672(DX)
+	VMOVUPS    Z15, K1, 720(DX)
+	ADDQ       $0x00000300, DX
+	DECQ       BX
+	JNZ        loop
+	VZEROUPPER
+	RET
+
+// func peakBF16(n int)
+// Requires: AVX, AVX512F
+TEXT ·peakBF16(SB), NOSPLIT, $0-8
+	MOVQ   n+0(FP), AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+
+loop:
+	// VDPBF16PS Z0, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc1
+
+	// VDPBF16PS Z1, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc9
+
+	// VDPBF16PS Z2, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd1
+
+	// VDPBF16PS Z3, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd9
+
+	// VDPBF16PS Z4, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe1
+
+	// VDPBF16PS Z5, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe9
+
+	// VDPBF16PS Z6, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf1
+
+	// VDPBF16PS Z7, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf9
+
+	// VDPBF16PS Z8, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc1
+
+	// VDPBF16PS Z9, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc9
+
+	// VDPBF16PS Z10, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd1
+
+	// VDPBF16PS Z11, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd9
+
+	// VDPBF16PS Z12, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe1
+
+	// VDPBF16PS Z13, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe9
+
+	// VDPBF16PS Z14, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf1
+
+	// VDPBF16PS Z15, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf9
+
+	// VDPBF16PS Z16, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc1
+
+	// VDPBF16PS Z17, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc9
+
+	// VDPBF16PS Z18, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd1
+
+	// VDPBF16PS Z19, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd9
+
+	// VDPBF16PS Z20, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe1
+
+	// VDPBF16PS Z21, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe9
+
+	// VDPBF16PS Z22, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf1
+
+	// VDPBF16PS Z23, Z24, Z25 (Intel order)
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf9
+	DECQ AX
+	JNZ  loop
+	VZEROUPPER
+	RET

@@ -11,6 +11,7 @@ import (
 
 	. "github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/gotypes"
+	"github.com/mmcloughlin/avo/ir"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
 )
@@ -41,6 +42,13 @@ func genQ() {
 	}
 	interleave4AVX2()
 	peakVNNI512()
+
+	checkEncodings()
+	for mr := 1; mr <= mr512; mr++ {
+		tileBF16(mr)
+	}
+	packBF16x12()
+	peakBF16()
 }
 
 // signName names a kernel's operand types: "u" for uint8 A × int8 B, "s"
@@ -315,6 +323,191 @@ func interleave4AVX2() {
 	DECQ(n)
 	JNZ(LabelRef("loop"))
 	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// evex512 returns the EVEX encoding of a 512-bit register-only
+// instruction of map 0F38, W0: op dst, src1, src2 in Intel's order, pp
+// the implied prefix (1: 66, 2: F3, 3: F2). The Go assembler has no
+// AVX512_BF16 instructions, so they are written as bytes.
+func evex512(pp, opcode byte, dst, src1, src2 int) []byte {
+	inv := func(r, bit int) byte { return byte(^(r >> bit) & 1) }
+	p0 := inv(dst, 3)<<7 | inv(src2, 4)<<6 | inv(src2, 3)<<5 | inv(dst, 4)<<4 | 0b010
+	p1 := byte(^src1&0xf)<<3 | 1<<2 | pp
+	p2 := byte(0b10)<<5 | inv(src1, 4)<<3
+	modrm := 0xc0 | byte(dst&7)<<3 | byte(src2&7)
+	return []byte{0x62, p0, p1, p2, opcode, modrm}
+}
+
+// rawInst emits an instruction as bytes, after a comment naming it.
+func rawInst(text string, b []byte) {
+	Comment(text)
+	for _, x := range b {
+		Instruction(&ir.Instruction{Opcode: "BYTE", Operands: []Op{U8(x)}})
+	}
+}
+
+// vdpbf16ps emits VDPBF16PS dst, src1, src2 (Intel order; zmm numbers):
+// dst.fp32[i] += src1.bf16[2i+1]·src2.bf16[2i+1] + src1.bf16[2i]·src2.bf16[2i].
+func vdpbf16ps(dst, src1, src2 int) {
+	rawInst(fmt.Sprintf("VDPBF16PS Z%d, Z%d, Z%d (Intel order)", dst, src1, src2), evex512(2, 0x52, dst, src1, src2))
+}
+
+// vcvtne2ps2bf16 emits VCVTNE2PS2BF16 dst, src1, src2 (Intel order): the
+// 32 bf16 of dst are src2's 16 floats rounded (low half), then src1's.
+func vcvtne2ps2bf16(dst, src1, src2 int) {
+	rawInst(fmt.Sprintf("VCVTNE2PS2BF16 Z%d, Z%d, Z%d (Intel order)", dst, src1, src2), evex512(3, 0x72, dst, src1, src2))
+}
+
+// checkEncodings holds evex512 to encodings taken from llvm-mc.
+func checkEncodings() {
+	for _, c := range []struct {
+		got  []byte
+		want string
+	}{
+		{evex512(2, 0x52, 1, 2, 3), "62f26e4852cb"},
+		{evex512(2, 0x52, 17, 26, 9), "62c22e4052c9"},
+		{evex512(2, 0x52, 23, 28, 31), "62821e4052ff"},
+		{evex512(3, 0x72, 1, 2, 3), "62f26f4872cb"},
+		{evex512(3, 0x72, 20, 12, 27), "62821f4872e3"},
+	} {
+		if got := fmt.Sprintf("%x", c.got); got != c.want {
+			panic(fmt.Sprintf("EVEX encoding %s, want %s", got, c.want))
+		}
+	}
+}
+
+// tileBF16 writes the mr×32 AVX512_BF16 kernel: as tileAVX512, with A and
+// B in bf16 pairs (t.k pairs; B rows NR words apart) and VDPBF16PS for the
+// FMAs, then the float32 epilogue.
+func tileBF16(mr int) {
+	name := fmt.Sprintf("tileBF16x%d", mr)
+	TEXT(name, NOSPLIT, "func(t *tileArgs)")
+	Doc(fmt.Sprintf("%s computes an %d×32 tile from bf16 pair panels as tileBF16Generic documents.", name, mr))
+	t := Dereference(Param("t"))
+	acc := make([][]VecPhysical, mr)
+	for i := range acc {
+		acc[i] = []VecPhysical{zmm(2 * i), zmm(2*i + 1)}
+		VPXORD(acc[i][0], acc[i][0], acc[i][0])
+		VPXORD(acc[i][1], acc[i][1], acc[i][1])
+	}
+	ap := Load(t.Field("a").Base(), GP64())
+	bp := Load(t.Field("b").Base(), GP64())
+	n := Load(t.Field("k"), GP64())
+	bvec := [][2]int{{24, 25}, {30, 31}}
+	bc := []int{26, 27, 28, 29}
+	nb := 0
+	step := func(u int) {
+		b := bvec[u%2]
+		VMOVUPS(Mem{Base: bp, Disp: 128 * u}, zmm(b[0]))
+		VMOVUPS(Mem{Base: bp, Disp: 128*u + 64}, zmm(b[1]))
+		for i := 0; i < mr; i++ {
+			x := bc[nb%len(bc)]
+			nb++
+			VPBROADCASTD(Mem{Base: ap, Disp: 4 * (u*aStep + i)}, zmm(x))
+			vdpbf16ps(2*i, x, b[0])
+			vdpbf16ps(2*i+1, x, b[1])
+		}
+	}
+	loop2(n, ap, bp, step, 4, 4*aStep, 128)
+	epilogue512(t, acc, true)
+}
+
+// packBF16x12 writes the A packer of the bfloat16 GEMM: 12 rows of
+// float32, ld floats apart, rounded to bf16 32 at a time and transposed
+// so that the pair (2j, 2j+1) of row r becomes word j·12 + r.
+func packBF16x12() {
+	TEXT("packBF16x12AVX512", NOSPLIT, "func(src *float32, ld int, dst *float32, nblk int)")
+	Doc("packBF16x12AVX512 writes dst[j*12+r] = bf16 pair (src[r*ld+2j], src[r*ld+2j+1]) for r < 12, j < 16·nblk.")
+	src := Load(Param("src"), GP64())
+	ld := Load(Param("ld"), GP64())
+	SHLQ(U8(2), ld)
+	dst := Load(Param("dst"), GP64())
+	n := Load(Param("nblk"), GP64())
+	var bases []Register
+	for r := 0; r < 12; r += 3 {
+		b := GP64()
+		if r == 0 {
+			MOVQ(src, b)
+		} else {
+			LEAQ(Mem{Base: bases[len(bases)-1], Index: ld, Scale: 2}, b)
+			ADDQ(ld, b)
+		}
+		bases = append(bases, b)
+	}
+	m := GP32()
+	MOVL(U32(0xfff), m)
+	KMOVW(m, K1)
+	Label("loop")
+	for r := 0; r < 16; r++ {
+		if r >= 12 {
+			VPXORD(zmm(r), zmm(r), zmm(r))
+			continue
+		}
+		mm := Mem{Base: bases[r/3]}
+		if r%3 > 0 {
+			mm = Mem{Base: bases[r/3], Index: ld, Scale: uint8(r % 3)}
+		}
+		VMOVUPS(mm, Z28)
+		VMOVUPS(mm.Offset(64), Z29)
+		vcvtne2ps2bf16(r, 29, 28)
+	}
+	for _, b := range bases {
+		ADDQ(U8(128), b)
+	}
+	transpose16(func(j int, x VecPhysical) { VMOVUPS(x, K1, Mem{Base: dst, Disp: j * 4 * aStep}) })
+	ADDQ(U32(16*4*aStep), dst)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	VZEROUPPER()
+	RET()
+}
+
+// transpose16 transposes the 16×16 words in Z0–Z15 (row r in Z r), using
+// Z16–Z31, and calls store(j, x) with column j.
+func transpose16(store func(j int, x VecPhysical)) {
+	r := func(i int) VecPhysical { return zmm(i) }
+	t := func(i int) VecPhysical { return zmm(16 + i) }
+	for i := 0; i < 16; i += 2 {
+		VUNPCKLPS(r(i+1), r(i), t(i))
+		VUNPCKHPS(r(i+1), r(i), t(i+1))
+	}
+	for i := 0; i < 16; i += 4 {
+		VUNPCKLPD(t(i+2), t(i), r(i))
+		VUNPCKHPD(t(i+2), t(i), r(i+1))
+		VUNPCKLPD(t(i+3), t(i+1), r(i+2))
+		VUNPCKHPD(t(i+3), t(i+1), r(i+3))
+	}
+	for h := 0; h < 16; h += 8 {
+		for i := 0; i < 4; i++ {
+			VSHUFF32X4(U8(0x88), r(h+i+4), r(h+i), t(h+i))
+			VSHUFF32X4(U8(0xdd), r(h+i+4), r(h+i), t(h+i+4))
+		}
+	}
+	for i := 0; i < 8; i++ {
+		VSHUFF32X4(U8(0x88), t(i+8), t(i), r(i))
+		VSHUFF32X4(U8(0xdd), t(i+8), t(i), r(i+8))
+	}
+	for j := 0; j < 16; j++ {
+		store(j, r(j))
+	}
+}
+
+// peakBF16 writes a loop of independent VDPBF16PSs.
+func peakBF16() {
+	TEXT("peakBF16", NOSPLIT, "func(n int)")
+	Doc("peakBF16 runs n rounds of 24 independent VDPBF16PSs (1536 flops a round).")
+	n := Load(Param("n"), GP64())
+	for i := 0; i < 26; i++ {
+		VPXORD(zmm(i), zmm(i), zmm(i))
+	}
+	Label("loop")
+	for i := 0; i < 24; i++ {
+		vdpbf16ps(i, 24, 25)
+	}
+	DECQ(n)
+	JNZ(LabelRef("loop"))
 	VZEROUPPER()
 	RET()
 }
