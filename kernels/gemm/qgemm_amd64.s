@@ -20498,3 +20498,137 @@ loop:
 	JNZ  loop
 	VZEROUPPER
 	RET
+
+// func dequantInt4AVX512(src *byte, scale *float32, zero *float32, dst *float32, rows int, tab *[16]float32)
+// Requires: AVX, AVX512F
+TEXT ·dequantInt4AVX512(SB), NOSPLIT, $0-48
+	MOVQ    src+0(FP), AX
+	MOVQ    scale+8(FP), CX
+	MOVQ    zero+16(FP), DX
+	MOVQ    dst+24(FP), BX
+	MOVQ    rows+32(FP), SI
+	MOVQ    tab+40(FP), DI
+	VMOVUPS (DI), Z31
+	VMOVUPS (CX), Z28
+	VMOVUPS 64(CX), Z29
+	VMOVUPS (DX), Z26
+	VMOVUPS 64(DX), Z27
+
+loop:
+	VPMOVZXBD (AX), Z0
+	VPSRLD    $0x04, Z0, Z1
+	VPERMPS   Z31, Z0, Z2
+	VPERMPS   Z31, Z1, Z3
+	VSUBPS    Z26, Z2, Z2
+	VSUBPS    Z27, Z3, Z3
+	VMULPS    Z28, Z2, Z2
+	VMULPS    Z29, Z3, Z3
+	VMOVUPS   Z2, (BX)
+	VMOVUPS   Z3, 64(BX)
+	ADDQ      $0x10, AX
+	ADDQ      $0x80, BX
+	DECQ      SI
+	JNZ       loop
+	VZEROUPPER
+	RET
+
+// func gemvInt4AVX512(a *float32, sums *float32, src *byte, scale *float32, zs *float32, k int, block int, out *[32]float32, tab *[16]float32)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·gemvInt4AVX512(SB), NOSPLIT, $0-72
+	MOVQ    a+0(FP), AX
+	MOVQ    sums+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    scale+24(FP), BX
+	MOVQ    zs+32(FP), SI
+	MOVQ    k+40(FP), DI
+	MOVQ    block+48(FP), R8
+	MOVQ    tab+64(FP), R9
+	VMOVUPS (R9), Z31
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+
+block:
+	MOVQ    R8, R9
+	CMPQ    DI, R8
+	CMOVQLT DI, R9
+	SUBQ    R9, DI
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	CMPQ    R9, $0x04
+	JL      tail
+
+loop:
+	VPMOVZXBD        (DX), Z16
+	VPSRLD           $0x04, Z16, Z20
+	VPERMPS          Z31, Z16, Z24
+	VPERMPS          Z31, Z20, Z28
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z28, Z1
+	VPMOVZXBD        16(DX), Z17
+	VPSRLD           $0x04, Z17, Z21
+	VPERMPS          Z31, Z17, Z25
+	VPERMPS          Z31, Z21, Z29
+	VFMADD231PS.BCST 4(AX), Z25, Z2
+	VFMADD231PS.BCST 4(AX), Z29, Z3
+	VPMOVZXBD        32(DX), Z18
+	VPSRLD           $0x04, Z18, Z22
+	VPERMPS          Z31, Z18, Z26
+	VPERMPS          Z31, Z22, Z30
+	VFMADD231PS.BCST 8(AX), Z26, Z4
+	VFMADD231PS.BCST 8(AX), Z30, Z5
+	VPMOVZXBD        48(DX), Z19
+	VPSRLD           $0x04, Z19, Z23
+	VPERMPS          Z31, Z19, Z27
+	VPERMPS          Z31, Z23, Z10
+	VFMADD231PS.BCST 12(AX), Z27, Z6
+	VFMADD231PS.BCST 12(AX), Z10, Z7
+	ADDQ             $0x40, DX
+	ADDQ             $0x10, AX
+	SUBQ             $0x04, R9
+	CMPQ             R9, $0x04
+	JGE              loop
+
+tail:
+	TESTQ R9, R9
+	JZ    reduce
+
+tailloop:
+	VPMOVZXBD        (DX), Z16
+	VPSRLD           $0x04, Z16, Z20
+	VPERMPS          Z31, Z16, Z24
+	VPERMPS          Z31, Z20, Z28
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z28, Z1
+	ADDQ             $0x10, DX
+	ADDQ             $0x04, AX
+	DECQ             R9
+	JNZ              tailloop
+
+reduce:
+	VADDPS       Z2, Z0, Z0
+	VADDPS       Z3, Z1, Z1
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z7, Z1, Z1
+	VFMADD231PS  (BX), Z0, Z8
+	VFMADD231PS  64(BX), Z1, Z9
+	VBROADCASTSS (CX), Z11
+	VFMADD231PS  (SI), Z11, Z8
+	VFMADD231PS  64(SI), Z11, Z9
+	ADDQ         $0x00000080, BX
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x04, CX
+	TESTQ        DI, DI
+	JNZ          block
+	MOVQ         out+56(FP), AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, 64(AX)
+	VZEROUPPER
+	RET

@@ -49,6 +49,9 @@ func genQ() {
 	}
 	packBF16x12()
 	peakBF16()
+
+	dequantInt4()
+	gemvInt4()
 }
 
 // signName names a kernel's operand types: "u" for uint8 A × int8 B, "s"
@@ -508,6 +511,122 @@ func peakBF16() {
 	}
 	DECQ(n)
 	JNZ(LabelRef("loop"))
+	VZEROUPPER()
+	RET()
+}
+
+// dequantInt4 writes the 4-bit dequantizer of one block's rows of a
+// packed panel: per row, 16 bytes become 32 floats (u - z)·s.
+func dequantInt4() {
+	TEXT("dequantInt4AVX512", NOSPLIT, "func(src *byte, scale, zero, dst *float32, rows int, tab *[16]float32)")
+	Doc("dequantInt4AVX512 sets dst[r*32+c] = (u(r, c) - zero[c])·scale[c] for r < rows, c < 32,",
+		"u(r, c) the low (c < 16) or high nibble of src[r*16 + c%16], through the value table tab.")
+	src := Load(Param("src"), GP64())
+	sc := Load(Param("scale"), GP64())
+	zp := Load(Param("zero"), GP64())
+	dst := Load(Param("dst"), GP64())
+	n := Load(Param("rows"), GP64())
+	tab := Load(Param("tab"), GP64())
+	VMOVUPS(Mem{Base: tab}, Z31)
+	VMOVUPS(Mem{Base: sc}, Z28)
+	VMOVUPS(Mem{Base: sc, Disp: 64}, Z29)
+	VMOVUPS(Mem{Base: zp}, Z26)
+	VMOVUPS(Mem{Base: zp, Disp: 64}, Z27)
+	Label("loop")
+	VPMOVZXBD(Mem{Base: src}, Z0)
+	VPSRLD(U8(4), Z0, Z1)
+	VPERMPS(Z31, Z0, Z2) // the table entry of each dword's low four bits
+	VPERMPS(Z31, Z1, Z3)
+	VSUBPS(Z26, Z2, Z2)
+	VSUBPS(Z27, Z3, Z3)
+	VMULPS(Z28, Z2, Z2)
+	VMULPS(Z29, Z3, Z3)
+	VMOVUPS(Z2, Mem{Base: dst})
+	VMOVUPS(Z3, Mem{Base: dst, Disp: 64})
+	ADDQ(U8(16), src)
+	ADDQ(U8(128), dst)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	VZEROUPPER()
+	RET()
+}
+
+// gemvInt4 writes the one-row 4-bit kernel over one panel: per block,
+// Σ a·u in eight accumulators (four steps of k in flight, two halves of
+// the panel), then the block's scale and zero-point term.
+func gemvInt4() {
+	TEXT("gemvInt4AVX512", NOSPLIT, "func(a, sums *float32, src *byte, scale, zs *float32, k, block int, out *[32]float32, tab *[16]float32)")
+	Doc("gemvInt4AVX512 computes one panel of a one-row 4-bit product as gemvInt4Generic documents.")
+	ap := Load(Param("a"), GP64())
+	sp := Load(Param("sums"), GP64())
+	src := Load(Param("src"), GP64())
+	sc := Load(Param("scale"), GP64())
+	zs := Load(Param("zs"), GP64())
+	left := Load(Param("k"), GP64())
+	bs := Load(Param("block"), GP64())
+	tab := Load(Param("tab"), GP64())
+	VMOVUPS(Mem{Base: tab}, Z31)
+	VPXORD(Z8, Z8, Z8)
+	VPXORD(Z9, Z9, Z9)
+	n := GP64()
+	Label("block")
+	MOVQ(bs, n)
+	CMPQ(left, bs)
+	CMOVQLT(left, n)
+	SUBQ(n, left)
+	for i := 0; i < 8; i++ {
+		VPXORD(zmm(i), zmm(i), zmm(i))
+	}
+	step := func(u, acc int) {
+		b, h, lo, hi := zmm(16+u), zmm(20+u), zmm(24+u), zmm(28+u%3)
+		if u == 3 {
+			hi = Z10
+		}
+		VPMOVZXBD(Mem{Base: src, Disp: 16 * u}, b)
+		VPSRLD(U8(4), b, h)
+		VPERMPS(Z31, b, lo)
+		VPERMPS(Z31, h, hi)
+		VFMADD231PS_BCST(Mem{Base: ap, Disp: 4 * u}, lo, zmm(2*acc))
+		VFMADD231PS_BCST(Mem{Base: ap, Disp: 4 * u}, hi, zmm(2*acc+1))
+	}
+	CMPQ(n, U8(4))
+	JL(LabelRef("tail"))
+	Label("loop")
+	for u := 0; u < 4; u++ {
+		step(u, u)
+	}
+	ADDQ(U8(64), src)
+	ADDQ(U8(16), ap)
+	SUBQ(U8(4), n)
+	CMPQ(n, U8(4))
+	JGE(LabelRef("loop"))
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	Label("tailloop")
+	step(0, 0)
+	ADDQ(U8(16), src)
+	ADDQ(U8(4), ap)
+	DECQ(n)
+	JNZ(LabelRef("tailloop"))
+	Label("reduce")
+	for u := 1; u < 4; u++ {
+		VADDPS(zmm(2*u), Z0, Z0)
+		VADDPS(zmm(2*u+1), Z1, Z1)
+	}
+	VFMADD231PS(Mem{Base: sc}, Z0, Z8)
+	VFMADD231PS(Mem{Base: sc, Disp: 64}, Z1, Z9)
+	VBROADCASTSS(Mem{Base: sp}, Z11)
+	VFMADD231PS(Mem{Base: zs}, Z11, Z8)
+	VFMADD231PS(Mem{Base: zs, Disp: 64}, Z11, Z9)
+	ADDQ(U32(128), sc)
+	ADDQ(U32(128), zs)
+	ADDQ(U8(4), sp)
+	TESTQ(left, left)
+	JNZ(LabelRef("block"))
+	out := Load(Param("out"), GP64())
+	VMOVUPS(Z8, Mem{Base: out})
+	VMOVUPS(Z9, Mem{Base: out, Disp: 64})
 	VZEROUPPER()
 	RET()
 }
