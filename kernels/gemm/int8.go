@@ -218,6 +218,9 @@ func PackB8(k, n int, b Matrix8, zero []int32) *PackedB8 {
 // panels of 4-byte k groups, flipping the sign bit when flip is set.
 func packA8(dst []byte, a Matrix8, i0, i1, k int, flip bool) {
 	kg := ceilDiv(k, 4)
+	if kg == 0 {
+		return
+	}
 	var x byte
 	if flip {
 		x = 0x80
@@ -289,6 +292,9 @@ func flipAll(b []byte) {
 // panels of 4-byte k groups, flipping the sign bit when flip is set.
 func packB8(dst []byte, b Matrix8, k, j0, j1 int, flip bool) {
 	kg := ceilDiv(k, 4)
+	if kg == 0 {
+		return
+	}
 	for p, j := 0, j0; j < j1; p, j = p+1, j+NR {
 		packB8Panel(dst[p*kg*4*NR:(p+1)*kg*4*NR], b, k, j, min(NR, j1-j), flip)
 	}
@@ -334,6 +340,10 @@ func packB8Panel(panel []byte, b Matrix8, k, j, cols int, flip bool) {
 // rowSums8 sets sums[i-i0] to the sum of row i of op(a) for i in [i0, i1),
 // in the kernel domain (each value moved by shift).
 func rowSums8(sums []int32, a Matrix8, i0, i1, k int, shift int32) {
+	if k == 0 {
+		clear(sums[:i1-i0])
+		return
+	}
 	for i := i0; i < i1; i++ {
 		var s int32
 		if !a.Trans {
@@ -351,6 +361,10 @@ func rowSums8(sums []int32, a Matrix8, i0, i1, k int, shift int32) {
 // [j0, j1), in the kernel domain.
 func colSums8(sums []int32, b Matrix8, k, j0, j1 int, shift int32) {
 	s := sums[:j1-j0]
+	if k == 0 {
+		clear(s)
+		return
+	}
 	if b.Trans {
 		for j := j0; j < j1; j++ {
 			s[j-j0] = sumBytes(b.Data[j*b.Stride:j*b.Stride+k], b.Signed) + int32(k)*shift

@@ -13,15 +13,15 @@ import (
 
 var (
 	hasVNNI512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VNNI
+	hasVNNI256 = cpu.X86.HasAVX2 && cpu.X86.HasAVXVNNI
 
 	vnni512Impl = &impl8{name: "avx512vnni", tile: tile8VNNI512}
+	vnni256Impl = &impl8{name: "avxvnni", tile: tile8VNNI256}
+	avx2Impl8   = &impl8{name: "avx2", tile: tile8AVX2}
 )
 
 func best8() *impl8 {
-	if hasVNNI512 {
-		return vnni512Impl
-	}
-	return generic8
+	return available8()[0]
 }
 
 // available8 lists the 8-bit implementations this CPU can run, best first.
@@ -29,6 +29,12 @@ func available8() []*impl8 {
 	var l []*impl8
 	if hasVNNI512 {
 		l = append(l, vnni512Impl)
+	}
+	if hasVNNI256 {
+		l = append(l, vnni256Impl)
+	}
+	if hasAVX2 {
+		l = append(l, avx2Impl8)
 	}
 	return append(l, generic8)
 }
@@ -52,6 +58,51 @@ func tile8VNNI512(t *qtileArgs, mr, nr int, signedA bool) {
 // row-major A (rows ld bytes apart, k bytes long) with the AVX-512
 // transposer of 32-bit words, 16 groups at a time, and returns how many
 // groups it packed (0 without AVX-512, or when ld is not a multiple of 4).
+// vnni256Dots and avx2Dots are the 256-bit kernels by signedness of A and
+// rows.
+var (
+	vnni256Dots = [2][6]func(a, b *byte, kg int, c *int32){
+		{dot8VNNI256ux1, dot8VNNI256ux2, dot8VNNI256ux3, dot8VNNI256ux4, dot8VNNI256ux5, dot8VNNI256ux6},
+		{dot8VNNI256sx1, dot8VNNI256sx2, dot8VNNI256sx3, dot8VNNI256sx4, dot8VNNI256sx5, dot8VNNI256sx6},
+	}
+	avx2Dots = [2][6]func(a, b *byte, kg int, c *int32){
+		{dot8AVX2ux1, dot8AVX2ux2, dot8AVX2ux3, dot8AVX2ux4, dot8AVX2ux5, dot8AVX2ux6},
+		{dot8AVX2sx1, dot8AVX2sx2, dot8AVX2sx3, dot8AVX2sx4, dot8AVX2sx5, dot8AVX2sx6},
+	}
+)
+
+// tile8VNNI256 covers an mr×nr tile with 6×16 AVX-VNNI kernels and
+// finishes it in Go.
+func tile8VNNI256(t *qtileArgs, mr, nr int, signedA bool) {
+	tile8Dots(t, mr, nr, signedA, &vnni256Dots, 16)
+}
+
+// tile8AVX2 covers an mr×nr tile with 6×8 AVX2 kernels and finishes it in
+// Go.
+func tile8AVX2(t *qtileArgs, mr, nr int, signedA bool) { tile8Dots(t, mr, nr, signedA, &avx2Dots, 8) }
+
+// tile8Dots computes the sums of an mr×nr tile with kernels of up to 6
+// rows by width columns (the panels' zero padding makes the columns past
+// nr harmless), then applies the epilogue with finish8.
+func tile8Dots(t *qtileArgs, mr, nr int, signedA bool, dots *[2][6]func(a, b *byte, kg int, c *int32), width int) {
+	var acc [MR * NR]int32
+	if t.kg > 0 {
+		s := 0
+		if signedA {
+			s = 1
+		}
+		_ = t.a[t.kg*4*MR-1]
+		_ = t.b[t.kg*4*NR-1]
+		for r := 0; r < mr; r += 6 {
+			f := dots[s][min(6, mr-r)-1]
+			for c := 0; c < nr; c += width {
+				f(&t.a[4*r], &t.b[4*c], t.kg, &acc[r*NR+c])
+			}
+		}
+	}
+	finish8(t, &acc, mr, nr)
+}
+
 func packA8Fast(panel, src []byte, ld, k int) int {
 	if !hasAVX512 || ld%4 != 0 || k < 64 {
 		return 0
@@ -165,3 +216,93 @@ func tile8VNNIsx12(t *qtileArgs)
 //
 //go:noescape
 func peakVNNI512(n int)
+
+// dot8VNNI256{u,s}xN compute N×16 int32 sums (N = 1…6) with AVX-VNNI:
+//
+//	for i < N, j < 16: c[i*32+j] = Σ_g,q A(a[g*48+i*4+q])·B(b[g*128+j*4+q])
+//
+// A uint8 and B int8 (u), or A int8 and B uint8 (s).
+
+//go:noescape
+func dot8VNNI256ux1(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256ux2(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256ux3(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256ux4(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256ux5(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256ux6(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256sx1(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256sx2(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256sx3(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256sx4(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256sx5(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8VNNI256sx6(a, b *byte, kg int, c *int32)
+
+// dot8AVX2{u,s}xN compute N×8 int32 sums (N = 1…6) with AVX2 (int16 products, exact):
+//
+//	for i < N, j < 8: c[i*32+j] = Σ_g,q A(a[g*48+i*4+q])·B(b[g*128+j*4+q])
+//
+// A uint8 and B int8 (u), or A int8 and B uint8 (s).
+
+//go:noescape
+func dot8AVX2ux1(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2ux2(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2ux3(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2ux4(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2ux5(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2ux6(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2sx1(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2sx2(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2sx3(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2sx4(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2sx5(a, b *byte, kg int, c *int32)
+
+//go:noescape
+func dot8AVX2sx6(a, b *byte, kg int, c *int32)
+
+// peakVNNI256 runs n rounds of 12 independent 256-bit AVX-VNNI VPDPBUSDs
+// (768 int8 operations a round).
+//
+//go:noescape
+func peakVNNI256(n int)

@@ -345,7 +345,7 @@ func (j *job8) setup(e *QEpilogue) {
 func (j *job8) plan(threads int) {
 	m, n := j.m, j.n
 	kb := ceilDiv(j.k, 4) * 4
-	j.nc = max(NR, bBlock8/kb/NR*NR)
+	j.nc = max(NR, bBlock8/max(kb, 4)/NR*NR)
 	mt, nt := ceilDiv(m, MR), ceilDiv(n, NR)
 	best := math.Inf(1)
 	j.rowTks, j.colTks = 1, 1
@@ -391,10 +391,10 @@ func (j *job8) task(s *scratch8, i0, i1, j0, j1 int) {
 	kb := ceilDiv(j.k, 4) * 4
 	mSub, nSub := i1-i0, j1-j0
 	if j.pa == nil {
-		mSub = min(mSub, max(MR, packBytes8/kb/MR*MR))
+		mSub = min(mSub, max(MR, packBytes8/max(kb, 4)/MR*MR))
 	}
 	if j.pb == nil {
-		nSub = min(nSub, max(NR, bBlock8/kb/NR*NR))
+		nSub = min(nSub, max(NR, bBlock8/max(kb, 4)/NR*NR))
 	}
 	for is := i0; is < i1; is += mSub {
 		ie := min(i1, is+mSub)

@@ -15,6 +15,7 @@ var peak8Loops = map[string]struct {
 	loop func(n int)
 }{
 	"avx512vnni": {3072, peakVNNI512},
+	"avxvnni":    {768, peakVNNI256},
 }
 
 // measurePeak8 times an implementation's peak loop and returns its best

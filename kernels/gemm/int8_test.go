@@ -533,3 +533,32 @@ func TestPack8(t *testing.T) {
 		}
 	}
 }
+
+// TestGemm8ZeroK checks k = 0: the sums are zero and only the epilogue's
+// terms remain.
+func TestGemm8ZeroK(t *testing.T) {
+	forEachImpl8(t, func(t *testing.T) {
+		for _, form := range q8Forms {
+			const m, n = 13, 40
+			c := make([]int32, m*n)
+			e := &QEpilogue{Int32: c, Ldc: n, Bias32: make([]int32, n)}
+			for j := range e.Bias32 {
+				e.Bias32[j] = int32(j)
+			}
+			a, b := Matrix8{Stride: 1}, Matrix8{Stride: n}
+			switch form {
+			case "packedA":
+				Gemm8PackedA(n, PackA8(m, 0, a, nil), b, []int32{3}, e, nil)
+			case "packedB":
+				Gemm8PackedB(m, a, []int32{3}, PackB8(0, n, b, nil), e, nil)
+			default:
+				Gemm8(m, n, 0, a, []int32{3}, b, []int32{5}, e, nil)
+			}
+			for i, v := range c {
+				if v != int32(i%n) {
+					t.Fatalf("%s: C[%d] = %d, want %d", form, i, v, i%n)
+				}
+			}
+		}
+	})
+}

@@ -10913,6 +10913,4026 @@ loop:
 	VZEROUPPER
 	RET
 
+// func dot8VNNI256ux1(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256ux1(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xcd
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xcd
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256ux2(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256ux2(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 52(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xdd
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xdd
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VMOVDQU Y2, 128(AX)
+	VMOVDQU Y3, 160(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256ux3(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256ux3(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 52(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 56(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xed
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xed
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VMOVDQU Y2, 128(AX)
+	VMOVDQU Y3, 160(AX)
+	VMOVDQU Y4, 256(AX)
+	VMOVDQU Y5, 288(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256ux4(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256ux4(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y7, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xfd
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 52(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 56(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD 60(AX), Y15
+
+	// VPDPBUSD Y6, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y7, Y15, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xfd
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y7, Y15, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xfd
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VMOVDQU Y2, 128(AX)
+	VMOVDQU Y3, 160(AX)
+	VMOVDQU Y4, 256(AX)
+	VMOVDQU Y5, 288(AX)
+	VMOVDQU Y6, 384(AX)
+	VMOVDQU Y7, 416(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256ux5(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256ux5(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y7, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xfd
+	VPBROADCASTD 16(AX), Y14
+
+	// VPDPBUSD Y8, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y9, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 52(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 56(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD 60(AX), Y15
+
+	// VPDPBUSD Y6, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y7, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xfd
+	VPBROADCASTD 64(AX), Y14
+
+	// VPDPBUSD Y8, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y9, Y14, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xcd
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y7, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xfd
+	VPBROADCASTD 16(AX), Y14
+
+	// VPDPBUSD Y8, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y9, Y14, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xcd
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VMOVDQU Y2, 128(AX)
+	VMOVDQU Y3, 160(AX)
+	VMOVDQU Y4, 256(AX)
+	VMOVDQU Y5, 288(AX)
+	VMOVDQU Y6, 384(AX)
+	VMOVDQU Y7, 416(AX)
+	VMOVDQU Y8, 512(AX)
+	VMOVDQU Y9, 544(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256ux6(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256ux6(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y7, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xfd
+	VPBROADCASTD 16(AX), Y14
+
+	// VPDPBUSD Y8, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y9, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 20(AX), Y15
+
+	// VPDPBUSD Y10, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y11, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 52(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 56(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD 60(AX), Y15
+
+	// VPDPBUSD Y6, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y7, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xfd
+	VPBROADCASTD 64(AX), Y14
+
+	// VPDPBUSD Y8, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y9, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 68(AX), Y15
+
+	// VPDPBUSD Y10, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y11, Y15, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xdd
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y1, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y3, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y5, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y7, Y15, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x05
+	BYTE         $0x50
+	BYTE         $0xfd
+	VPBROADCASTD 16(AX), Y14
+
+	// VPDPBUSD Y8, Y14, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y9, Y14, Y13 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD 20(AX), Y15
+
+	// VPDPBUSD Y10, Y15, Y12 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y11, Y15, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x05
+	BYTE $0x50
+	BYTE $0xdd
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VMOVDQU Y2, 128(AX)
+	VMOVDQU Y3, 160(AX)
+	VMOVDQU Y4, 256(AX)
+	VMOVDQU Y5, 288(AX)
+	VMOVDQU Y6, 384(AX)
+	VMOVDQU Y7, 416(AX)
+	VMOVDQU Y8, 512(AX)
+	VMOVDQU Y9, 544(AX)
+	VMOVDQU Y10, 640(AX)
+	VMOVDQU Y11, 672(AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2ux1(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2ux1(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPMOVSXBW    128(CX), Y12
+	VPMOVSXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2ux2(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2ux2(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPMOVSXBW    128(CX), Y12
+	VPMOVSXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 52(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xd8, Y2, Y2
+	VMOVDQU Y2, 128(AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2ux3(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2ux3(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPMOVSXBW    128(CX), Y12
+	VPMOVSXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 52(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 56(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xd8, Y2, Y2
+	VMOVDQU Y2, 128(AX)
+	VPHADDD Y5, Y4, Y4
+	VPERMQ  $0xd8, Y4, Y4
+	VMOVDQU Y4, 256(AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2ux4(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2ux4(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPMOVSXBW    128(CX), Y12
+	VPMOVSXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 52(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 56(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 60(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xd8, Y2, Y2
+	VMOVDQU Y2, 128(AX)
+	VPHADDD Y5, Y4, Y4
+	VPERMQ  $0xd8, Y4, Y4
+	VMOVDQU Y4, 256(AX)
+	VPHADDD Y7, Y6, Y6
+	VPERMQ  $0xd8, Y6, Y6
+	VMOVDQU Y6, 384(AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2ux5(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2ux5(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 16(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	VPMOVSXBW    128(CX), Y12
+	VPMOVSXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 52(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 56(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 60(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 64(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 16(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xd8, Y2, Y2
+	VMOVDQU Y2, 128(AX)
+	VPHADDD Y5, Y4, Y4
+	VPERMQ  $0xd8, Y4, Y4
+	VMOVDQU Y4, 256(AX)
+	VPHADDD Y7, Y6, Y6
+	VPERMQ  $0xd8, Y6, Y6
+	VMOVDQU Y6, 384(AX)
+	VPHADDD Y9, Y8, Y8
+	VPERMQ  $0xd8, Y8, Y8
+	VMOVDQU Y8, 512(AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2ux6(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2ux6(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 16(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	VPBROADCASTD 20(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y10, Y10
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y11, Y11
+	VPMOVSXBW    128(CX), Y12
+	VPMOVSXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 52(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 56(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 60(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 64(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	VPBROADCASTD 68(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y10, Y10
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y11, Y11
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVSXBW    (CX), Y12
+	VPMOVSXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 16(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	VPBROADCASTD 20(AX), X14
+	VPMOVZXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y10, Y10
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y11, Y11
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xd8, Y2, Y2
+	VMOVDQU Y2, 128(AX)
+	VPHADDD Y5, Y4, Y4
+	VPERMQ  $0xd8, Y4, Y4
+	VMOVDQU Y4, 256(AX)
+	VPHADDD Y7, Y6, Y6
+	VPERMQ  $0xd8, Y6, Y6
+	VMOVDQU Y6, 384(AX)
+	VPHADDD Y9, Y8, Y8
+	VPERMQ  $0xd8, Y8, Y8
+	VMOVDQU Y8, 512(AX)
+	VPHADDD Y11, Y10, Y10
+	VPERMQ  $0xd8, Y10, Y10
+	VMOVDQU Y10, 640(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256sx1(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256sx1(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xce
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xce
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256sx2(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256sx2(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 52(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xdf
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xdf
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VMOVDQU Y2, 128(AX)
+	VMOVDQU Y3, 160(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256sx3(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256sx3(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xee
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 52(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 56(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xee
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xee
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VMOVDQU Y2, 128(AX)
+	VMOVDQU Y3, 160(AX)
+	VMOVDQU Y4, 256(AX)
+	VMOVDQU Y5, 288(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256sx4(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256sx4(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xee
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xf7
+
+	// VPDPBUSD Y7, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xff
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 52(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 56(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xee
+	VPBROADCASTD 60(AX), Y15
+
+	// VPDPBUSD Y6, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xf7
+
+	// VPDPBUSD Y7, Y13, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xff
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xee
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xf7
+
+	// VPDPBUSD Y7, Y13, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xff
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VMOVDQU Y2, 128(AX)
+	VMOVDQU Y3, 160(AX)
+	VMOVDQU Y4, 256(AX)
+	VMOVDQU Y5, 288(AX)
+	VMOVDQU Y6, 384(AX)
+	VMOVDQU Y7, 416(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256sx5(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256sx5(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xee
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xf7
+
+	// VPDPBUSD Y7, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xff
+	VPBROADCASTD 16(AX), Y14
+
+	// VPDPBUSD Y8, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y9, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 52(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 56(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xee
+	VPBROADCASTD 60(AX), Y15
+
+	// VPDPBUSD Y6, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xf7
+
+	// VPDPBUSD Y7, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xff
+	VPBROADCASTD 64(AX), Y14
+
+	// VPDPBUSD Y8, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y9, Y13, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xce
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xee
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xf7
+
+	// VPDPBUSD Y7, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xff
+	VPBROADCASTD 16(AX), Y14
+
+	// VPDPBUSD Y8, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y9, Y13, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xce
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VMOVDQU Y2, 128(AX)
+	VMOVDQU Y3, 160(AX)
+	VMOVDQU Y4, 256(AX)
+	VMOVDQU Y5, 288(AX)
+	VMOVDQU Y6, 384(AX)
+	VMOVDQU Y7, 416(AX)
+	VMOVDQU Y8, 512(AX)
+	VMOVDQU Y9, 544(AX)
+	VZEROUPPER
+	RET
+
+// func dot8VNNI256sx6(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8VNNI256sx6(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xee
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xf7
+
+	// VPDPBUSD Y7, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xff
+	VPBROADCASTD 16(AX), Y14
+
+	// VPDPBUSD Y8, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y9, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 20(AX), Y15
+
+	// VPDPBUSD Y10, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y11, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VMOVDQU      128(CX), Y12
+	VMOVDQU      160(CX), Y13
+	VPBROADCASTD 48(AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 52(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 56(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xee
+	VPBROADCASTD 60(AX), Y15
+
+	// VPDPBUSD Y6, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xf7
+
+	// VPDPBUSD Y7, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xff
+	VPBROADCASTD 64(AX), Y14
+
+	// VPDPBUSD Y8, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y9, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 68(AX), Y15
+
+	// VPDPBUSD Y10, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y11, Y13, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xdf
+	ADDQ $0x00000060, AX
+	ADDQ $0x00000100, CX
+	SUBQ $0x02, DX
+	CMPQ DX, $0x02
+	JGE  loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VMOVDQU      (CX), Y12
+	VMOVDQU      32(CX), Y13
+	VPBROADCASTD (AX), Y14
+
+	// VPDPBUSD Y0, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y1, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 4(AX), Y15
+
+	// VPDPBUSD Y2, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y3, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xdf
+	VPBROADCASTD 8(AX), Y14
+
+	// VPDPBUSD Y4, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe6
+
+	// VPDPBUSD Y5, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xee
+	VPBROADCASTD 12(AX), Y15
+
+	// VPDPBUSD Y6, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xf7
+
+	// VPDPBUSD Y7, Y13, Y15 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xff
+	VPBROADCASTD 16(AX), Y14
+
+	// VPDPBUSD Y8, Y12, Y14 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc6
+
+	// VPDPBUSD Y9, Y13, Y14 (VEX, Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x15
+	BYTE         $0x50
+	BYTE         $0xce
+	VPBROADCASTD 20(AX), Y15
+
+	// VPDPBUSD Y10, Y12, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd7
+
+	// VPDPBUSD Y11, Y13, Y15 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x15
+	BYTE $0x50
+	BYTE $0xdf
+	ADDQ $0x00000030, AX
+	ADDQ $0x00000080, CX
+	DECQ DX
+	JNZ  tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VMOVDQU Y0, (AX)
+	VMOVDQU Y1, 32(AX)
+	VMOVDQU Y2, 128(AX)
+	VMOVDQU Y3, 160(AX)
+	VMOVDQU Y4, 256(AX)
+	VMOVDQU Y5, 288(AX)
+	VMOVDQU Y6, 384(AX)
+	VMOVDQU Y7, 416(AX)
+	VMOVDQU Y8, 512(AX)
+	VMOVDQU Y9, 544(AX)
+	VMOVDQU Y10, 640(AX)
+	VMOVDQU Y11, 672(AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2sx1(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2sx1(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPMOVZXBW    128(CX), Y12
+	VPMOVZXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2sx2(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2sx2(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPMOVZXBW    128(CX), Y12
+	VPMOVZXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 52(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xd8, Y2, Y2
+	VMOVDQU Y2, 128(AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2sx3(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2sx3(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPMOVZXBW    128(CX), Y12
+	VPMOVZXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 52(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 56(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xd8, Y2, Y2
+	VMOVDQU Y2, 128(AX)
+	VPHADDD Y5, Y4, Y4
+	VPERMQ  $0xd8, Y4, Y4
+	VMOVDQU Y4, 256(AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2sx4(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2sx4(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPMOVZXBW    128(CX), Y12
+	VPMOVZXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 52(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 56(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 60(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xd8, Y2, Y2
+	VMOVDQU Y2, 128(AX)
+	VPHADDD Y5, Y4, Y4
+	VPERMQ  $0xd8, Y4, Y4
+	VMOVDQU Y4, 256(AX)
+	VPHADDD Y7, Y6, Y6
+	VPERMQ  $0xd8, Y6, Y6
+	VMOVDQU Y6, 384(AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2sx5(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2sx5(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 16(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	VPMOVZXBW    128(CX), Y12
+	VPMOVZXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 52(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 56(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 60(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 64(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 16(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xd8, Y2, Y2
+	VMOVDQU Y2, 128(AX)
+	VPHADDD Y5, Y4, Y4
+	VPERMQ  $0xd8, Y4, Y4
+	VMOVDQU Y4, 256(AX)
+	VPHADDD Y7, Y6, Y6
+	VPERMQ  $0xd8, Y6, Y6
+	VMOVDQU Y6, 384(AX)
+	VPHADDD Y9, Y8, Y8
+	VPERMQ  $0xd8, Y8, Y8
+	VMOVDQU Y8, 512(AX)
+	VZEROUPPER
+	RET
+
+// func dot8AVX2sx6(a *byte, b *byte, kg int, c *int32)
+// Requires: AVX, AVX2
+TEXT ·dot8AVX2sx6(SB), NOSPLIT, $0-32
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  kg+16(FP), DX
+	CMPQ  DX, $0x02
+	JL    tail
+
+loop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 16(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	VPBROADCASTD 20(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y10, Y10
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y11, Y11
+	VPMOVZXBW    128(CX), Y12
+	VPMOVZXBW    144(CX), Y13
+	VPBROADCASTD 48(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 52(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 56(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 60(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 64(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	VPBROADCASTD 68(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y10, Y10
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y11, Y11
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x02, DX
+	CMPQ         DX, $0x02
+	JGE          loop
+
+tail:
+	TESTQ DX, DX
+	JZ    done
+
+tailloop:
+	VPMOVZXBW    (CX), Y12
+	VPMOVZXBW    16(CX), Y13
+	VPBROADCASTD (AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y0, Y0
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y1, Y1
+	VPBROADCASTD 4(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y2, Y2
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD 8(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y4, Y4
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y5, Y5
+	VPBROADCASTD 12(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y6, Y6
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y7, Y7
+	VPBROADCASTD 16(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y8, Y8
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y9, Y9
+	VPBROADCASTD 20(AX), X14
+	VPMOVSXBW    X14, Y14
+	VPMADDWD     Y12, Y14, Y15
+	VPADDD       Y15, Y10, Y10
+	VPMADDWD     Y13, Y14, Y15
+	VPADDD       Y15, Y11, Y11
+	ADDQ         $0x00000030, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          tailloop
+
+done:
+	MOVQ    c+24(FP), AX
+	VPHADDD Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (AX)
+	VPHADDD Y3, Y2, Y2
+	VPERMQ  $0xd8, Y2, Y2
+	VMOVDQU Y2, 128(AX)
+	VPHADDD Y5, Y4, Y4
+	VPERMQ  $0xd8, Y4, Y4
+	VMOVDQU Y4, 256(AX)
+	VPHADDD Y7, Y6, Y6
+	VPERMQ  $0xd8, Y6, Y6
+	VMOVDQU Y6, 384(AX)
+	VPHADDD Y9, Y8, Y8
+	VPERMQ  $0xd8, Y8, Y8
+	VMOVDQU Y8, 512(AX)
+	VPHADDD Y11, Y10, Y10
+	VPERMQ  $0xd8, Y10, Y10
+	VMOVDQU Y10, 640(AX)
+	VZEROUPPER
+	RET
+
+// func peakVNNI256(n int)
+// Requires: AVX, AVX2
+TEXT ·peakVNNI256(SB), NOSPLIT, $0-8
+	MOVQ  n+0(FP), AX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	VPXOR Y12, Y12, Y12
+	VPXOR Y13, Y13, Y13
+
+loop:
+	// VPDPBUSD Y0, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc5
+
+	// VPDPBUSD Y1, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xcd
+
+	// VPDPBUSD Y2, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd5
+
+	// VPDPBUSD Y3, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xdd
+
+	// VPDPBUSD Y4, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xe5
+
+	// VPDPBUSD Y5, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xed
+
+	// VPDPBUSD Y6, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xf5
+
+	// VPDPBUSD Y7, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xfd
+
+	// VPDPBUSD Y8, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xc5
+
+	// VPDPBUSD Y9, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xcd
+
+	// VPDPBUSD Y10, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xd5
+
+	// VPDPBUSD Y11, Y12, Y13 (VEX, Intel order)
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x1d
+	BYTE $0x50
+	BYTE $0xdd
+	DECQ AX
+	JNZ  loop
+	VZEROUPPER
+	RET
+
 // func tileBF16x1(t *tileArgs)
 // Requires: AVX, AVX512F
 TEXT ·tileBF16x1(SB), NOSPLIT, $0-8

@@ -42,6 +42,16 @@ func genQ() {
 	}
 	interleave4AVX2()
 	peakVNNI512()
+	checkVEXEncodings()
+	for _, signedA := range []bool{false, true} {
+		for rows := 1; rows <= 6; rows++ {
+			dot8VNNI256(rows, signedA)
+		}
+		for rows := 1; rows <= 6; rows++ {
+			dot8AVX2(rows, signedA)
+		}
+	}
+	peakVNNI256()
 
 	checkEncodings()
 	for mr := 1; mr <= mr512; mr++ {
@@ -627,6 +637,140 @@ func gemvInt4() {
 	out := Load(Param("out"), GP64())
 	VMOVUPS(Z8, Mem{Base: out})
 	VMOVUPS(Z9, Mem{Base: out, Disp: 64})
+	VZEROUPPER()
+	RET()
+}
+
+// vex256 returns the three-byte VEX encoding of a 256-bit register-only
+// instruction of map 0F38, W0, prefix 66: op dst, src1, src2 (Intel
+// order, ymm numbers below 16).
+func vex256(opcode byte, dst, src1, src2 int) []byte {
+	inv := func(r, bit int) byte { return byte(^(r >> bit) & 1) }
+	b1 := inv(dst, 3)<<7 | 1<<6 | inv(src2, 3)<<5 | 0b00010
+	b2 := byte(^src1&0xf)<<3 | 1<<2 | 0b01
+	return []byte{0xc4, b1, b2, opcode, 0xc0 | byte(dst&7)<<3 | byte(src2&7)}
+}
+
+// vpdpbusdVEX emits AVX-VNNI's VPDPBUSD dst, src1, src2 (Intel order):
+// dst.int32[i] += Σ_q src1.uint8[4i+q]·src2.int8[4i+q]. The Go assembler
+// encodes VPDPBUSD only as the EVEX (AVX512_VNNI) instruction.
+func vpdpbusdVEX(dst, src1, src2 int) {
+	rawInst(fmt.Sprintf("VPDPBUSD Y%d, Y%d, Y%d (VEX, Intel order)", dst, src1, src2), vex256(0x50, dst, src1, src2))
+}
+
+func checkVEXEncodings() {
+	for _, c := range []struct {
+		got  []byte
+		want string
+	}{
+		{vex256(0x50, 1, 2, 3), "c4e26d50cb"},
+		{vex256(0x50, 9, 14, 3), "c4620d50cb"},
+		{vex256(0x50, 2, 12, 13), "c4c21d50d5"},
+		{vex256(0x50, 15, 0, 8), "c4427d50f8"},
+	} {
+		if got := fmt.Sprintf("%x", c.got); got != c.want {
+			panic(fmt.Sprintf("VEX encoding %s, want %s", got, c.want))
+		}
+	}
+}
+
+// dot8VNNI256 writes the AVX-VNNI kernel of rows×16 int32 sums (rows ≤ 6):
+// A and B panels as the 8-bit GEMM packs them, sums stored to c with rows
+// NR int32 apart.
+func dot8VNNI256(rows int, signedA bool) {
+	name := fmt.Sprintf("dot8VNNI256%sx%d", signName(signedA), rows)
+	TEXT(name, NOSPLIT, "func(a, b *byte, kg int, c *int32)")
+	Doc(fmt.Sprintf("%s sets c[i*32+j] = Σ_g,q A(a[g*48+i*4+q])·B(b[g*128+j*4+q]) for i < %d, j < 16.", name, rows))
+	for i := 0; i < 2*rows; i++ {
+		VPXOR(ymm(i), ymm(i), ymm(i))
+	}
+	ap := Load(Param("a"), GP64())
+	bp := Load(Param("b"), GP64())
+	n := Load(Param("kg"), GP64())
+	step := func(u int) {
+		VMOVDQU(Mem{Base: bp, Disp: b8Step * u}, Y12)
+		VMOVDQU(Mem{Base: bp, Disp: b8Step*u + 32}, Y13)
+		for i := 0; i < rows; i++ {
+			x := 14 + i%2
+			VPBROADCASTD(Mem{Base: ap, Disp: a8Step*u + 4*i}, ymm(x))
+			for v := 0; v < 2; v++ {
+				if signedA {
+					vpdpbusdVEX(2*i+v, 12+v, x)
+				} else {
+					vpdpbusdVEX(2*i+v, x, 12+v)
+				}
+			}
+		}
+	}
+	loop2(n, ap, bp, step, 2, a8Step, b8Step)
+	cp := Load(Param("c"), GP64())
+	for i := 0; i < rows; i++ {
+		VMOVDQU(ymm(2*i), Mem{Base: cp, Disp: 128 * i})
+		VMOVDQU(ymm(2*i+1), Mem{Base: cp, Disp: 128*i + 32})
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// dot8AVX2 writes the AVX2 kernel of rows×8 int32 sums (rows ≤ 6) without
+// VNNI. It widens both operands to int16 and multiplies pairs with
+// VPMADDWD, which is exact: VPMADDUBSW, the usual u8×s8 instruction,
+// saturates its int16 pair sums (255·127·2 > 32767), so that results
+// would depend on the data. Each accumulator holds two partial sums per
+// column (k steps 0-1 and 2-3 of each group), added at the end.
+func dot8AVX2(rows int, signedA bool) {
+	name := fmt.Sprintf("dot8AVX2%sx%d", signName(signedA), rows)
+	TEXT(name, NOSPLIT, "func(a, b *byte, kg int, c *int32)")
+	Doc(fmt.Sprintf("%s sets c[i*32+j] = Σ_g,q A(a[g*48+i*4+q])·B(b[g*128+j*4+q]) for i < %d, j < 8.", name, rows))
+	for i := 0; i < 2*rows; i++ {
+		VPXOR(ymm(i), ymm(i), ymm(i))
+	}
+	ap := Load(Param("a"), GP64())
+	bp := Load(Param("b"), GP64())
+	n := Load(Param("kg"), GP64())
+	widenA, widenB := VPMOVZXBW, VPMOVSXBW
+	if signedA {
+		widenA, widenB = VPMOVSXBW, VPMOVZXBW
+	}
+	step := func(u int) {
+		// Columns 0-3 and 4-7 of the group, as int16.
+		widenB(Mem{Base: bp, Disp: b8Step * u}, Y12)
+		widenB(Mem{Base: bp, Disp: b8Step*u + 16}, Y13)
+		for i := 0; i < rows; i++ {
+			VPBROADCASTD(Mem{Base: ap, Disp: a8Step*u + 4*i}, X14)
+			widenA(X14, Y14) // the row's four values, four times
+			VPMADDWD(Y12, Y14, Y15)
+			VPADDD(Y15, ymm(2*i), ymm(2*i))
+			VPMADDWD(Y13, Y14, Y15)
+			VPADDD(Y15, ymm(2*i+1), ymm(2*i+1))
+		}
+	}
+	loop2(n, ap, bp, step, 2, a8Step, b8Step)
+	cp := Load(Param("c"), GP64())
+	for i := 0; i < rows; i++ {
+		// Pairwise sums give columns 0 1 4 5 | 2 3 6 7; VPERMQ orders them.
+		VPHADDD(ymm(2*i+1), ymm(2*i), ymm(2*i))
+		VPERMQ(U8(0xd8), ymm(2*i), ymm(2*i))
+		VMOVDQU(ymm(2*i), Mem{Base: cp, Disp: 128 * i})
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// peakVNNI256 writes a loop of independent 256-bit AVX-VNNI VPDPBUSDs.
+func peakVNNI256() {
+	TEXT("peakVNNI256", NOSPLIT, "func(n int)")
+	Doc("peakVNNI256 runs n rounds of 12 independent 256-bit VPDPBUSDs (768 int8 ops a round).")
+	n := Load(Param("n"), GP64())
+	for i := 0; i < 14; i++ {
+		VPXOR(ymm(i), ymm(i), ymm(i))
+	}
+	Label("loop")
+	for i := 0; i < 12; i++ {
+		vpdpbusdVEX(i, 12, 13)
+	}
+	DECQ(n)
+	JNZ(LabelRef("loop"))
 	VZEROUPPER()
 	RET()
 }
