@@ -9,6 +9,7 @@ package main
 //go:generate go run . -out ../gemm_amd64.s -pkg gemm
 
 import (
+	"flag"
 	"fmt"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -31,9 +32,19 @@ const (
 	flagHi      = 16
 )
 
+// set picks the kernels to generate: the fp32 ones, or with -set q the
+// integer and reduced-precision ones of q.go.
+var set = flag.String("set", "fp32", "kernel set: fp32 or q")
+
 func main() {
+	flag.Parse()
 	Package("github.com/inferd/inferd/kernels/gemm")
 	ConstraintExpr("amd64,!purego")
+	if *set == "q" {
+		genQ()
+		Generate()
+		return
+	}
 
 	for mr := 1; mr <= mr512; mr++ {
 		tileAVX512(mr)

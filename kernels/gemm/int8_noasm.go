@@ -1,0 +1,16 @@
+//go:build !amd64 || purego
+
+package gemm
+
+func best8() *impl8 { return generic8 }
+
+// available8 lists the 8-bit implementations this CPU can run.
+func available8() []*impl8 { return []*impl8{generic8} }
+
+// packA8Fast packs leading k groups of a full row-major A panel; without
+// assembly it packs none.
+func packA8Fast(panel, src []byte, ld, k int) int { return 0 }
+
+// packB8Fast packs leading k groups of a full row-major B panel; without
+// assembly it packs none.
+func packB8Fast(panel, src []byte, ld, k int, x byte) int { return 0 }
