@@ -15,9 +15,11 @@ one thread (so a rerun on the same machine reproduces the weights).
 Writes, under models/digits/:
   1/model.onnx                    opset 17, input "input" [N,1,8,8] float32,
                                   output "logits" [N,10] (Triton layout)
-  data/test/input.npy             the held-out test set, [360,1,8,8] float32
-  data/test_labels.npy            its labels, [360] int64
-  data/calibration/NNN/input.npy  64 training images, one per folder, the
+  test/all/input.npy              the held-out test set as one batch,
+                                  [360,1,8,8] float32 (`inferd evaluate
+                                  --data models/digits/test`)
+  test/labels.npy                 its labels, [360] int64 (`--labels`)
+  calibration/NNN/input.npy       64 training images, one per folder, the
                                   layout `inferd quantize --calibration` reads
   info.json                       sizes and the test accuracy PyTorch measured
 
@@ -97,13 +99,12 @@ def main():
                       input_names=["input"], output_names=["logits"],
                       dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
 
-    data = os.path.join(root, "data")
-    os.makedirs(os.path.join(data, "test"), exist_ok=True)
-    np.save(os.path.join(data, "test", "input.npy"), np.ascontiguousarray(x_test))
-    np.save(os.path.join(data, "test_labels.npy"), y_test)
+    os.makedirs(os.path.join(root, "test", "all"), exist_ok=True)
+    np.save(os.path.join(root, "test", "all", "input.npy"), np.ascontiguousarray(x_test))
+    np.save(os.path.join(root, "test", "labels.npy"), y_test)
     pick = rng.choice(len(x_train), CALIBRATION, replace=False)
     for k, i in enumerate(sorted(pick)):
-        d = os.path.join(data, "calibration", f"{k:03d}")
+        d = os.path.join(root, "calibration", f"{k:03d}")
         os.makedirs(d, exist_ok=True)
         np.save(os.path.join(d, "input.npy"), np.ascontiguousarray(x_train[i:i + 1]))
 
