@@ -25,6 +25,8 @@ func commands() []command {
 		{"run", "run MODEL [-i NAME=FILE]... [-o DIR] [--threads N]", runCmd},
 		{"bench", "bench MODEL [-i NAME=FILE]... [--shape NAME=D,D,..]... [--threads N] [--warmup N] [--iters N] [--json]", benchCmd},
 		{"inspect", "inspect MODEL", inspectCmd},
+		{"quantize", quantizeUsage, quantizeCmd},
+		{"evaluate", evaluateUsage, evaluateCmd},
 	}
 }
 
