@@ -27,6 +27,7 @@ func commands() []command {
 		{"inspect", "inspect MODEL", inspectCmd},
 		{"quantize", quantizeUsage, quantizeCmd},
 		{"evaluate", evaluateUsage, evaluateCmd},
+		{"compress", compressUsage, compressCmd},
 	}
 }
 
