@@ -127,7 +127,11 @@ func evaluateCmd(args []string, stdout, stderr io.Writer) error {
 	if res.Baseline.MedianMS, err = medianLatency(base, lat, *iters); err != nil {
 		return err
 	}
-	if res.Candidate.MedianMS, err = medianLatency(cand, lat, *iters); err != nil {
+	clat, err := convertInputs(cand, lat)
+	if err != nil {
+		return err
+	}
+	if res.Candidate.MedianMS, err = medianLatency(cand, clat, *iters); err != nil {
 		return err
 	}
 	res.Baseline.Batch, res.Candidate.Batch = batchOf(lat), batchOf(lat)
@@ -149,7 +153,11 @@ func evaluate(ctx context.Context, base, cand *engine.Session, samples []quantiz
 		if err != nil {
 			return nil, fmt.Errorf("baseline, sample %d: %w", i, err)
 		}
-		co, err := cand.Run(ctx, s)
+		cs, err := convertInputs(cand, s)
+		if err != nil {
+			return nil, fmt.Errorf("candidate, sample %d: %w", i, err)
+		}
+		co, err := cand.Run(ctx, cs)
 		if err != nil {
 			return nil, fmt.Errorf("candidate, sample %d: %w", i, err)
 		}
@@ -221,6 +229,30 @@ func evaluate(ctx context.Context, base, cand *engine.Session, samples []quantiz
 		res.Candidate.Accuracy = float64(res.Candidate.correct) / float64(row)
 	}
 	return res, nil
+}
+
+// convertInputs returns the sample with float inputs converted to the
+// element type s declares (a model quantized to fp16 without
+// --keep-io-types takes float16 inputs).
+func convertInputs(s *engine.Session, sample quantize.Sample) (quantize.Sample, error) {
+	out := quantize.Sample{}
+	for k, v := range sample {
+		out[k] = v
+	}
+	for _, in := range s.Inputs() {
+		t := sample[in.Name]
+		if t == nil || in.Type.DType == tensor.Undefined || t.DType == in.Type.DType || !t.DType.IsFloat() || !in.Type.DType.IsFloat() {
+			continue
+		}
+		v, err := kernels.Float64s(t)
+		if err != nil {
+			return nil, err
+		}
+		if out[in.Name], err = kernels.FromFloat64s(in.Type.DType, t.Shape, v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func argmax(v []float64) int {
