@@ -4,6 +4,8 @@
 //	inferd run MODEL [-i NAME=FILE]... [-o DIR] [--threads N]
 //	inferd bench MODEL [-i NAME=FILE]... [--shape NAME=1,3,224,224] [--threads N] [--warmup N] [--iters N] [--json]
 //	inferd inspect MODEL
+//	inferd serve [--model-repository DIR] [--http-port 8000] [--grpc-port 8001] [--metrics-port 8002] [--model-control-mode none|poll|explicit] [--repository-poll-secs N]
+//	inferd config generate MODEL
 //
 // Errors go to stderr with a non-zero exit status.
 package main
@@ -28,6 +30,8 @@ func commands() []command {
 		{"quantize", quantizeUsage, quantizeCmd},
 		{"evaluate", evaluateUsage, evaluateCmd},
 		{"compress", compressUsage, compressCmd},
+		{"config", "config generate MODEL [--name NAME] [--max-batch-size N]", configCmd},
+		{"serve", "serve [--model-repository DIR] [--http-port 8000] [--grpc-port 8001] [--metrics-port 8002] [--model-control-mode none|poll|explicit] [--repository-poll-secs N] [...]", serveCmd},
 	}
 }
 

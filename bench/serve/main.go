@@ -1,0 +1,560 @@
+// Command serve is the load test of inferd's model server. It starts a
+// server in this process on 127.0.0.1 (random ports) over a temporary
+// model repository, drives it through its real HTTP and gRPC endpoints,
+// and prints what it measured:
+//
+//   - overhead: latency at concurrency 1 over gRPC (raw tensors), HTTP
+//     with binary tensors and HTTP JSON, minus the engine's own time for
+//     the same input (Session.Run, same thread count);
+//   - batching: throughput at concurrency 16 with and without dynamic
+//     batching;
+//   - swap: failed requests while the model's version is swapped 20 times
+//     under load (poll mode);
+//   - memory: resident memory after 200 load/unload cycles against after
+//     the first.
+//
+// It is not run in CI. Run it on an otherwise idle machine, e.g.
+//
+//	go run ./bench/serve -model models/lenet/1/model.onnx -runs 5
+//	go run ./bench/serve -model resnet18.onnx -tests overhead,batching -runs 3
+//
+// and quote the medians it prints. Only loopback addresses are used, and
+// every loop is bounded in count and time.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/inferd/inferd/engine"
+	"github.com/inferd/inferd/onnx"
+	"github.com/inferd/inferd/serve"
+	"github.com/inferd/inferd/serve/kservepb"
+	"github.com/inferd/inferd/tensor"
+)
+
+func main() {
+	model := flag.String("model", "models/lenet/1/model.onnx", "ONNX model with one FP32 input of variable batch dimension")
+	tests := flag.String("tests", "overhead,batching,swap,memory", "comma-separated tests to run")
+	runs := flag.Int("runs", 3, "repetitions of each measurement; medians are reported")
+	n := flag.Int("n", 300, "requests per overhead measurement")
+	dur := flag.Duration("duration", 5*time.Second, "length of each throughput measurement")
+	maxBatch := flag.Int("max-batch", 16, "max_batch_size for the batching test")
+	swaps := flag.Int("swaps", 20, "version swaps in the swap test")
+	cycles := flag.Int("cycles", 200, "load/unload cycles in the memory test")
+	only := flag.String("clients", "", "comma-separated overhead clients to run (default: all of grpc, http-binary, http-json, direct, grpc-live, http-live)")
+	flag.Parse()
+	log.SetFlags(0)
+	b := &bench{model: *model, runs: *runs, only: *only}
+	if err := b.prepare(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("model %s: input %q %v, %d cores (GOMAXPROCS %d)\n", *model, b.input, b.item, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	for _, t := range strings.Split(*tests, ",") {
+		var err error
+		switch t {
+		case "overhead":
+			err = b.overhead(*n)
+		case "batching":
+			err = b.batching(*dur, *maxBatch)
+		case "swap":
+			err = b.swap(*swaps)
+		case "memory":
+			err = b.memory(*cycles)
+		default:
+			err = fmt.Errorf("unknown test %q", t)
+		}
+		if err != nil {
+			log.Fatalf("%s: %v", t, err)
+		}
+	}
+}
+
+type bench struct {
+	model  string
+	runs   int
+	only   string
+	input  string
+	output string
+	item   []int // input shape without the batch dimension
+	data   []float32
+}
+
+func (b *bench) prepare() error {
+	m, err := onnx.Load(b.model)
+	if err != nil {
+		return err
+	}
+	s, err := engine.Compile(m, engine.Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if len(s.Inputs()) != 1 {
+		return fmt.Errorf("the model has %d inputs; this bench feeds one", len(s.Inputs()))
+	}
+	in := s.Inputs()[0]
+	b.input, b.output = in.Name, s.Outputs()[0].Name
+	shape, ok := in.Type.Shape[1:].Static()
+	if !ok || in.Type.DType != tensor.Float32 {
+		return fmt.Errorf("input %q is %v: want FP32 with a variable first dimension only", in.Name, in.Type)
+	}
+	b.item = shape
+	r := rand.New(rand.NewPCG(1, 2))
+	b.data = make([]float32, tensor.NumElements(shape))
+	for i := range b.data {
+		b.data[i] = r.Float32()
+	}
+	return nil
+}
+
+// repo makes a temporary repository with the model as version 1.
+func (b *bench) repo(config string) (string, error) {
+	dir, err := os.MkdirTemp("", "inferd-bench-")
+	if err != nil {
+		return "", err
+	}
+	if err := b.addVersion(dir, 1); err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "m", "config.pbtxt"), []byte(config), 0o644)
+}
+
+func (b *bench) addVersion(repo string, v int) error {
+	data, err := os.ReadFile(b.model)
+	if err != nil {
+		return err
+	}
+	d := filepath.Join(repo, "m", strconv.Itoa(v))
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(repo, fmt.Sprintf(".v%d.tmp", v))
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(d, "model.onnx"))
+}
+
+// server is a running server and its clients.
+type server struct {
+	srv  *serve.Server
+	url  string
+	grpc kservepb.GRPCInferenceServiceClient
+	stop func()
+}
+
+func start(opts serve.Options) (*server, error) {
+	srv, err := serve.NewServer(opts, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: srv.HTTPHandler()}
+	go hs.Serve(hl)
+	go srv.GRPCServer().Serve(gl)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := srv.Start(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	go srv.Poll(ctx)
+	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &server{srv: srv, url: "http://" + hl.Addr().String(), grpc: kservepb.NewGRPCInferenceServiceClient(conn), stop: func() {
+		cancel()
+		conn.Close()
+		hs.Close()
+		srv.GRPCServer().Stop()
+		sctx, c := context.WithTimeout(context.Background(), 30*time.Second)
+		defer c()
+		srv.Shutdown(sctx)
+	}}, nil
+}
+
+// client sends one kind of request.
+type client struct {
+	name string
+	do   func() error
+}
+
+var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+func (b *bench) clients(s *server, batch int) []client {
+	x := make([]float32, 0, batch*len(b.data))
+	for range batch {
+		x = append(x, b.data...)
+	}
+	raw := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	shape := append([]int64{int64(batch)}, int64s(b.item)...)
+	greq := &kservepb.ModelInferRequest{ModelName: "m",
+		Inputs:           []*kservepb.ModelInferRequest_InferInputTensor{{Name: b.input, Datatype: "FP32", Shape: shape}},
+		RawInputContents: [][]byte{raw}}
+	hdr, _ := json.Marshal(map[string]any{
+		"inputs":  []any{map[string]any{"name": b.input, "shape": shape, "datatype": "FP32", "parameters": map[string]any{"binary_data_size": len(raw)}}},
+		"outputs": []any{map[string]any{"name": b.output, "parameters": map[string]any{"binary_data": true}}},
+	})
+	binBody := append(append([]byte{}, hdr...), raw...)
+	jsonBody, _ := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": b.input, "shape": shape, "datatype": "FP32", "data": x}}})
+	post := func(body []byte, header string) error {
+		req, _ := http.NewRequest("POST", s.url+"/v2/models/m/infer", bytes.NewReader(body))
+		if header != "" {
+			req.Header.Set(serve.HeaderContentLength, header)
+		}
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("%d %s", resp.StatusCode, out)
+		}
+		return nil
+	}
+	return []client{
+		{"grpc", func() error { _, err := s.grpc.ModelInfer(context.Background(), greq); return err }},
+		{"http-binary", func() error { return post(binBody, strconv.Itoa(len(hdr))) }},
+		{"http-json", func() error { return post(jsonBody, "") }},
+	}
+}
+
+func int64s(s []int) []int64 {
+	out := make([]int64, len(s))
+	for i, d := range s {
+		out[i] = int64(d)
+	}
+	return out
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func medianF(f []float64) float64 {
+	s := slices.Clone(f)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// overhead measures latency at concurrency 1 minus the engine's time.
+func (b *bench) overhead(n int) error {
+	m, err := onnx.Load(b.model)
+	if err != nil {
+		return err
+	}
+	threads := runtime.GOMAXPROCS(0)
+	sess, err := engine.Compile(m, engine.Options{Threads: threads})
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	feeds := map[string]*tensor.Tensor{b.input: tensor.FromSlice(b.data, append([]int{1}, b.item...)...)}
+	engineRun := func() time.Duration {
+		t0 := time.Now()
+		if _, err := sess.Run(context.Background(), feeds); err != nil {
+			log.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	repo, err := b.repo("max_batch_size: 16\ndynamic_batching {}\n")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(repo)
+	s, err := start(serve.Options{ModelRepository: repo})
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	cs := b.clients(s, 1)
+	// Decomposition: the manager and batcher without a protocol, and each
+	// protocol's round trip without inference (health calls).
+	direct := &serve.InferRequest{Model: "m", Inputs: []serve.Tensor{{Name: b.input, Tensor: feeds[b.input]}}}
+	cs = append(cs,
+		client{"direct", func() error { _, err := s.srv.Manager().Infer(context.Background(), direct); return err }},
+		client{"grpc-live", func() error {
+			_, err := s.grpc.ServerLive(context.Background(), &kservepb.ServerLiveRequest{})
+			return err
+		}},
+		client{"http-live", func() error {
+			resp, err := httpClient.Get(s.url + "/v2/health/live")
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			return resp.Body.Close()
+		}},
+	)
+	if b.only != "" {
+		keep := strings.Split(b.only, ",")
+		cs = slices.DeleteFunc(cs, func(c client) bool { return !slices.Contains(keep, c.name) })
+	}
+	fmt.Printf("\n== overhead: latency at concurrency 1, batch 1, %d requests per run, %d runs (medians; engine: Session.Run, %d threads)\n", n, b.runs, threads)
+	results := map[string][]float64{}
+	engineMeds := []float64{}
+	for run := range b.runs {
+		// Interleave engine and server measurements so drift hits both.
+		for _, c := range cs {
+			for range min(20, n) { // warm-up
+				if err := c.do(); err != nil {
+					return err
+				}
+			}
+			var lat, eng []time.Duration
+			before, _ := s.srv.Manager().Stats("m", 0)
+			for range n {
+				eng = append(eng, engineRun())
+				t0 := time.Now()
+				if err := c.do(); err != nil {
+					return err
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			l, e := median(lat), median(eng)
+			after, _ := s.srv.Manager().Stats("m", 0)
+			if d := after[0].InferenceStats.Success.Count - before[0].InferenceStats.Success.Count; d > 0 {
+				in := float64(after[0].InferenceStats.Success.Ns-before[0].InferenceStats.Success.Ns) / float64(d) / 1e3
+				comp := float64(after[0].InferenceStats.ComputeInfer.Ns-before[0].InferenceStats.ComputeInfer.Ns) / float64(d) / 1e3
+				fmt.Printf("  run %d %-12s server-side means: in model manager %.1f µs, of which engine %.1f µs\n", run+1, c.name, in, comp)
+			}
+			results[c.name] = append(results[c.name], float64(l-e)/1e3)
+			results[c.name+" latency"] = append(results[c.name+" latency"], float64(l)/1e3)
+			engineMeds = append(engineMeds, float64(e)/1e3)
+			fmt.Printf("  run %d %-12s latency p50 %8.1f µs  engine p50 %8.1f µs  overhead %7.1f µs\n", run+1, c.name, float64(l)/1e3, float64(e)/1e3, float64(l-e)/1e3)
+		}
+	}
+	fmt.Printf("  median engine time %.1f µs (direct: Manager.Infer in process; *-live: protocol round trip without inference, overhead column meaningless)\n", medianF(engineMeds))
+	for _, c := range cs {
+		fmt.Printf("  %-12s median latency %8.1f µs, median overhead %7.1f µs\n", c.name, medianF(results[c.name+" latency"]), medianF(results[c.name]))
+	}
+	return nil
+}
+
+// throughput runs conc workers for d and returns requests per second.
+func throughput(c client, conc int, d time.Duration) (float64, int64, error) {
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if err := c.do(); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil && ok.Load() == 0 {
+		return 0, failed.Load(), fmt.Errorf("%v", e)
+	}
+	return float64(ok.Load()) / d.Seconds(), failed.Load(), nil
+}
+
+// batching compares throughput at concurrency 16 with and without
+// dynamic batching (one instance, all cores, gRPC).
+func (b *bench) batching(d time.Duration, maxBatch int) error {
+	const conc = 16
+	fmt.Printf("\n== batching: gRPC, concurrency %d, %v per run, %d runs, one instance\n", conc, d, b.runs)
+	configs := []struct{ name, cfg string }{
+		{"no batching", fmt.Sprintf("max_batch_size: %d\n", maxBatch)},
+		{"dynamic batching", fmt.Sprintf("max_batch_size: %d\ndynamic_batching { }\n", maxBatch)},
+	}
+	rates := map[string][]float64{}
+	for run := range b.runs {
+		for _, c := range configs {
+			repo, err := b.repo(c.cfg)
+			if err != nil {
+				return err
+			}
+			s, err := start(serve.Options{ModelRepository: repo})
+			if err != nil {
+				return err
+			}
+			cl := b.clients(s, 1)[0]
+			throughput(cl, conc, d/5) // warm-up
+			r, failed, err := throughput(cl, conc, d)
+			st, _ := s.srv.Manager().Stats("m", 0)
+			s.stop()
+			os.RemoveAll(repo)
+			if err != nil {
+				return err
+			}
+			avg := 0.0
+			if len(st) > 0 && st[0].ExecutionCount > 0 {
+				avg = float64(st[0].InferenceCount) / float64(st[0].ExecutionCount)
+			}
+			rates[c.name] = append(rates[c.name], r)
+			fmt.Printf("  run %d %-16s %8.1f req/s  (%d failed, mean batch %.1f)\n", run+1, c.name, r, failed, avg)
+		}
+	}
+	no, dyn := medianF(rates["no batching"]), medianF(rates["dynamic batching"])
+	fmt.Printf("  median: no batching %.1f req/s, dynamic batching %.1f req/s: %.2fx\n", no, dyn, dyn/no)
+	return nil
+}
+
+// swap swaps the model's version under load and counts failed requests.
+func (b *bench) swap(swaps int) error {
+	repo, err := b.repo("max_batch_size: 16\ndynamic_batching {}\n")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(repo)
+	s, err := start(serve.Options{ModelRepository: repo, ModelControlMode: serve.ModePoll, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	fmt.Printf("\n== swap: %d version swaps under load (8 workers, gRPC and HTTP binary), poll every 50ms\n", swaps)
+	cs := b.clients(s, 1)
+	var ok, failed atomic.Int64
+	var lastErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		c := cs[w%2]
+		wg.Go(func() {
+			for range 1_000_000 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := c.do(); err != nil {
+					failed.Add(1)
+					lastErr.Store(err.Error())
+				} else {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	t0 := time.Now()
+	for v := 2; v <= swaps+1; v++ {
+		if err := b.addVersion(repo, v); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			md, err := s.srv.Manager().Metadata("m", 0)
+			if err == nil && slices.Equal(md.Versions, []string{strconv.Itoa(v)}) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("version %d not served within 30s", v)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		os.RemoveAll(filepath.Join(repo, "m", strconv.Itoa(v-1)))
+	}
+	el := time.Since(t0)
+	close(stop)
+	wg.Wait()
+	fmt.Printf("  %d swaps in %v: %d requests succeeded, %d failed", swaps, el.Round(time.Millisecond), ok.Load(), failed.Load())
+	if e := lastErr.Load(); e != nil {
+		fmt.Printf(" (last error: %v)", e)
+	}
+	fmt.Println()
+	return nil
+}
+
+// memory loads and unloads the model repeatedly and compares resident
+// memory after the first and the last cycle.
+func (b *bench) memory(cycles int) error {
+	repo, err := b.repo("max_batch_size: 16\ndynamic_batching {}\ninstance_group [ { count: 2 } ]\n")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(repo)
+	s, err := start(serve.Options{ModelRepository: repo, ModelControlMode: serve.ModeExplicit})
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	fmt.Printf("\n== memory: %d load/unload cycles (2 instances), one request per cycle\n", cycles)
+	ctx := context.Background()
+	c := b.clients(s, 1)[0]
+	var first, last uint64
+	for i := range cycles {
+		if err := s.srv.Manager().Load(ctx, "m"); err != nil {
+			return err
+		}
+		if err := c.do(); err != nil {
+			return err
+		}
+		if err := s.srv.Manager().Unload(ctx, "m"); err != nil {
+			return err
+		}
+		if i == 0 || i == cycles-1 {
+			runtime.GC()
+			debug.FreeOSMemory()
+			rss := residentBytes()
+			if i == 0 {
+				first = rss
+			}
+			last = rss
+		}
+	}
+	fmt.Printf("  resident memory after cycle 1: %.1f MiB, after cycle %d: %.1f MiB (%+.1f%%)\n",
+		float64(first)/(1<<20), cycles, float64(last)/(1<<20), 100*(float64(last)/float64(first)-1))
+	return nil
+}
+
+// residentBytes reads VmRSS from /proc/self/status (0 where there is none).
+func residentBytes() uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			kb, _ := strconv.ParseUint(f[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -1,0 +1,275 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/inferd/inferd/tensor"
+)
+
+// HeaderContentLength is the binary tensor extension's header: the length
+// of the JSON part of a body that binary tensor data follows.
+const HeaderContentLength = "Inference-Header-Content-Length"
+
+// jsonInferRequest is the KServe v2 JSON inference request.
+type jsonInferRequest struct {
+	ID         string                     `json:"id"`
+	Parameters map[string]json.RawMessage `json:"parameters"`
+	Inputs     []jsonInput                `json:"inputs"`
+	Outputs    []jsonOutputRequest        `json:"outputs"`
+}
+
+type jsonInput struct {
+	Name       string                     `json:"name"`
+	Shape      []int64                    `json:"shape"`
+	Datatype   string                     `json:"datatype"`
+	Parameters map[string]json.RawMessage `json:"parameters"`
+	Data       json.RawMessage            `json:"data"`
+}
+
+type jsonOutputRequest struct {
+	Name       string                     `json:"name"`
+	Parameters map[string]json.RawMessage `json:"parameters"`
+}
+
+// httpInfer is a decoded HTTP inference request and how to answer it.
+type httpInfer struct {
+	req *InferRequest
+	// binary reports per requested output (or for all, with allBinary)
+	// whether its data goes in the binary part of the response.
+	binary    map[string]bool
+	allBinary bool
+}
+
+// decodeInferRequest decodes a KServe v2 HTTP inference request body.
+// headerLen is the Inference-Header-Content-Length value, or -1 when the
+// body is JSON only. Every error is a CodeInvalidArgument *Error.
+func decodeInferRequest(body []byte, headerLen int) (*httpInfer, error) {
+	jsonPart, bin := body, []byte(nil)
+	if headerLen >= 0 {
+		if headerLen > len(body) {
+			return nil, errorf(CodeInvalidArgument, "%s is %d, but the body has only %d bytes", HeaderContentLength, headerLen, len(body))
+		}
+		jsonPart, bin = body[:headerLen], body[headerLen:]
+	}
+	var jr jsonInferRequest
+	dec := json.NewDecoder(bytes.NewReader(jsonPart))
+	if err := dec.Decode(&jr); err != nil {
+		return nil, errorf(CodeInvalidArgument, "malformed inference request JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errorf(CodeInvalidArgument, "malformed inference request JSON: data after the request object")
+	}
+	hi := &httpInfer{req: &InferRequest{ID: jr.ID}, binary: map[string]bool{}}
+	for k, v := range jr.Parameters {
+		switch k {
+		case "binary_data_output":
+			b, err := boolParam(k, v)
+			if err != nil {
+				return nil, err
+			}
+			hi.allBinary = b
+		case "timeout":
+			n, err := intParam(k, v)
+			if err != nil {
+				return nil, err
+			}
+			hi.req.Timeout = n
+		case "sequence_id", "sequence_start", "sequence_end", "priority":
+			// Sequence batching and priorities are not supported; a
+			// request that relies on them is refused rather than
+			// run with the wrong semantics.
+			if !isZeroParam(v) {
+				return nil, errorf(CodeInvalidArgument, "request parameter %q is not supported by inferd", k)
+			}
+		}
+	}
+	if len(jr.Inputs) == 0 {
+		return nil, errorf(CodeInvalidArgument, "the request has no inputs")
+	}
+	for _, in := range jr.Inputs {
+		t, used, err := decodeJSONInput(in, bin)
+		if err != nil {
+			return nil, err
+		}
+		bin = bin[used:]
+		hi.req.Inputs = append(hi.req.Inputs, Tensor{Name: in.Name, Tensor: t})
+	}
+	if len(bin) != 0 {
+		return nil, errorf(CodeInvalidArgument, "%d bytes of binary data follow the last input's", len(bin))
+	}
+	for _, o := range jr.Outputs {
+		if o.Name == "" {
+			return nil, errorf(CodeInvalidArgument, "a requested output has no name")
+		}
+		hi.req.Outputs = append(hi.req.Outputs, o.Name)
+		for k, v := range o.Parameters {
+			switch k {
+			case "binary_data":
+				b, err := boolParam(k, v)
+				if err != nil {
+					return nil, err
+				}
+				hi.binary[o.Name] = b
+			case "classification":
+				return nil, errorf(CodeInvalidArgument, "output %q: the classification extension is not supported by inferd", o.Name)
+			case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
+				return nil, errorf(CodeInvalidArgument, "output %q: shared memory is not supported by inferd", o.Name)
+			}
+		}
+	}
+	return hi, nil
+}
+
+// decodeJSONInput makes one input tensor from its JSON and, with the
+// binary extension, from the front of bin; it returns the bytes it used.
+func decodeJSONInput(in jsonInput, bin []byte) (*tensor.Tensor, int, error) {
+	if in.Name == "" {
+		return nil, 0, errorf(CodeInvalidArgument, "an input has no name")
+	}
+	dt, ok := kserveDType(in.Datatype)
+	if !ok {
+		return nil, 0, errorf(CodeInvalidArgument, "input %q: unknown datatype %q", in.Name, in.Datatype)
+	}
+	if in.Shape == nil {
+		return nil, 0, errorf(CodeInvalidArgument, "input %q has no shape", in.Name)
+	}
+	shape, err := shapeFromInt64(in.Shape)
+	if err != nil {
+		return nil, 0, errorf(CodeInvalidArgument, "input %q: %v", in.Name, err)
+	}
+	size := -1
+	for k, v := range in.Parameters {
+		switch k {
+		case "binary_data_size":
+			n, err := intParam(k, v)
+			if err != nil {
+				return nil, 0, errorf(CodeInvalidArgument, "input %q: %v", in.Name, err)
+			}
+			if n < 0 {
+				return nil, 0, errorf(CodeInvalidArgument, "input %q: binary_data_size %d is negative", in.Name, n)
+			}
+			size = int(min(n, int64(len(bin))+1))
+		case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
+			return nil, 0, errorf(CodeInvalidArgument, "input %q: shared memory is not supported by inferd", in.Name)
+		}
+	}
+	if size >= 0 {
+		if in.Data != nil {
+			return nil, 0, errorf(CodeInvalidArgument, "input %q has both binary_data_size and data", in.Name)
+		}
+		if size > len(bin) {
+			return nil, 0, errorf(CodeInvalidArgument, "input %q: binary_data_size says more bytes than the %d left in the body (truncated binary payload?)", in.Name, len(bin))
+		}
+		t, err := decodeRaw(dt, shape, bin[:size])
+		if err != nil {
+			return nil, 0, errorf(CodeInvalidArgument, "input %q: binary data: %v", in.Name, err)
+		}
+		return t, size, nil
+	}
+	if in.Data == nil {
+		return nil, 0, errorf(CodeInvalidArgument, "input %q has neither data nor binary_data_size", in.Name)
+	}
+	n, err := elementCount(shape)
+	if err != nil {
+		return nil, 0, errorf(CodeInvalidArgument, "input %q: %v", in.Name, err)
+	}
+	if n > len(in.Data) {
+		// Each element takes at least one byte of JSON.
+		return nil, 0, errorf(CodeInvalidArgument, "input %q: shape %v holds %d elements, more than the data can", in.Name, in.Shape, n)
+	}
+	data, err := decodeJSONData(in.Data, dt, n)
+	if err != nil {
+		return nil, 0, errorf(CodeInvalidArgument, "input %q: data: %v", in.Name, err)
+	}
+	return &tensor.Tensor{DType: dt, Shape: shape, Data: data}, 0, nil
+}
+
+func boolParam(k string, v json.RawMessage) (bool, error) {
+	var b bool
+	if err := json.Unmarshal(v, &b); err != nil {
+		return false, errorf(CodeInvalidArgument, "parameter %q: %s is not a boolean", k, v)
+	}
+	return b, nil
+}
+
+func intParam(k string, v json.RawMessage) (int64, error) {
+	var n int64
+	if err := json.Unmarshal(v, &n); err != nil {
+		return 0, errorf(CodeInvalidArgument, "parameter %q: %s is not an integer", k, v)
+	}
+	return n, nil
+}
+
+func isZeroParam(v json.RawMessage) bool {
+	s := string(bytes.TrimSpace(v))
+	return s == "0" || s == "false" || s == "null" || s == `""`
+}
+
+// encodeInferResponse writes the KServe v2 JSON response; outputs asked
+// for in binary go after the JSON, whose length is returned (-1 if no
+// output is binary).
+func encodeInferResponse(resp *InferResponse, hi *httpInfer) ([]byte, int, error) {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"model_name":`...)
+	b = strconv.AppendQuote(b, resp.Model)
+	b = append(b, `,"model_version":"`...)
+	b = strconv.AppendInt(b, resp.Version, 10)
+	b = append(b, '"')
+	if resp.ID != "" {
+		b = append(b, `,"id":`...)
+		idj, _ := json.Marshal(resp.ID)
+		b = append(b, idj...)
+	}
+	b = append(b, `,"outputs":[`...)
+	var binOuts []*tensor.Tensor
+	for i, o := range resp.Outputs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		nj, _ := json.Marshal(o.Name)
+		b = append(b, nj...)
+		b = append(b, `,"datatype":"`...)
+		b = append(b, kserveName(o.DType)...)
+		b = append(b, `","shape":[`...)
+		for k, d := range o.Shape {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(d), 10)
+		}
+		b = append(b, ']')
+		bin, set := hi.binary[o.Name]
+		if !set {
+			bin = hi.allBinary
+		}
+		if bin {
+			b = append(b, `,"parameters":{"binary_data_size":`...)
+			b = strconv.AppendInt(b, int64(rawSize(o.Tensor)), 10)
+			b = append(b, "}}"...)
+			binOuts = append(binOuts, o.Tensor)
+			continue
+		}
+		b = append(b, `,"data":`...)
+		var err error
+		if b, err = appendJSONData(b, o.Tensor); err != nil {
+			return nil, 0, fmt.Errorf("output %q: %w", o.Name, err)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	if len(binOuts) == 0 {
+		return b, -1, nil
+	}
+	n := len(b)
+	for _, t := range binOuts {
+		var err error
+		if b, err = encodeRaw(b, t); err != nil {
+			return nil, 0, err
+		}
+	}
+	return b, n, nil
+}
