@@ -129,6 +129,7 @@ func (q *blockQuantizer) gptq(w []float32, h []float64) ([]int8, error) {
 	// l's transpose is upper; u[i][j] = l[j][i].
 	codes := make([]int8, len(w))
 	cur := make([]float32, len(w))
+	e := make([]float64, n)
 	for r := 0; r < k; r++ {
 		if r%q.bs == 0 {
 			for i, v := range wf {
@@ -141,11 +142,18 @@ func (q *blockQuantizer) gptq(w []float32, h []float64) ([]int8, error) {
 			v := wf[r*n+c]
 			code, deq := q.code(float32(v), r, c)
 			codes[r*n+c] = code
-			e := (v - float64(deq)) / d
-			for j := r + 1; j < k; j++ {
-				if f := u[j*k+r]; f != 0 {
-					wf[j*n+c] -= e * f
-				}
+			e[c] = (v - float64(deq)) / d
+		}
+		// Spread row r's error over the rows below it, a row at a time
+		// (contiguous in wf).
+		for j := r + 1; j < k; j++ {
+			f := u[j*k+r]
+			if f == 0 {
+				continue
+			}
+			row := wf[j*n : j*n+n]
+			for c, ec := range e {
+				row[c] -= ec * f
 			}
 		}
 	}
