@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -501,5 +501,62 @@ func TestReadSamplesErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("missing input: err = %v", err)
 	}
-	_ = fmt.Sprint(math.Pi)
+}
+
+// TestRefkitModelTargets checks the cosine targets on full refkit
+// exports (not committed: set INFERD_REFKIT_MODELS to make_models.py's
+// models/ folder): ResNet-50 static INT8 and bert_like dynamic INT8 keep
+// cosine ≥ 0.99 against float32 on the reference input, and every other
+// export survives static, dynamic and int4 quantization with cosine ≥ 0.98.
+func TestRefkitModelTargets(t *testing.T) {
+	root := os.Getenv("INFERD_REFKIT_MODELS")
+	if root == "" {
+		t.Skip("INFERD_REFKIT_MODELS not set: see scripts/ort-check-quantized.sh")
+	}
+	for _, tc := range []struct {
+		model string
+		mode  quantize.Mode
+		min   float64
+	}{
+		{"resnet50", quantize.Static, 0.99},
+		{"bert_like", quantize.Dynamic, 0.99},
+		{"resnet18", quantize.Static, 0.98},
+		{"mobilenet_v2", quantize.Static, 0.98},
+		{"mixer_ln_gelu", quantize.Static, 0.98},
+		{"bert_like", quantize.Static, 0.98},
+		{"bert_like", quantize.Int4, 0.98},
+	} {
+		t.Run(tc.model+"/"+string(tc.mode), func(t *testing.T) {
+			dir := filepath.Join(root, tc.model)
+			m, err := onnx.Load(filepath.Join(dir, tc.model+"_opset17.onnx"))
+			if err != nil {
+				t.Skip(err)
+			}
+			in := quantize.Sample{}
+			i := 0
+			for _, vi := range m.Graph.Inputs {
+				if m.Graph.Initializer(vi.Name) != nil {
+					continue
+				}
+				x, err := readNpy(filepath.Join(dir, fmt.Sprintf("b1_input_%d.npy", i)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				in[vi.Name] = x
+				i++
+			}
+			q, _, err := quantize.Quantize(context.Background(), m, quantize.Options{Mode: tc.mode, Samples: []quantize.Sample{in}, Compiler: compiler})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, got := run(t, m, in), run(t, q, in)
+			for _, o := range m.Graph.Outputs {
+				c := cosine(t, want[o.Name], got[o.Name])
+				t.Logf("%s: cosine %.6f", o.Name, c)
+				if c < tc.min {
+					t.Errorf("%s: cosine %.5f < %g", o.Name, c, tc.min)
+				}
+			}
+		})
+	}
 }
