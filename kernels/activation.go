@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -48,7 +49,7 @@ func ewReluNum[T tensor.Numeric](d, s []T) {
 }
 
 var (
-	ewReluFloat = ewFloatFn{f32: ewReluNum[float32], f64: ewReluNum[float64], grain: ewGrainCheap}
+	ewReluFloat = ewFloatFn{f32: vec.Relu, f64: ewReluNum[float64], grain: ewGrainCheap}
 	ewReluInts  = &ewIntOp{i8: ewReluNum[int8], i16: ewReluNum[int16], i32: ewReluNum[int32], i64: ewReluNum[int64]}
 )
 
@@ -143,15 +144,8 @@ func ewSigmoid(x float64) float64 {
 	return e / (1 + e)
 }
 
-func ewSigmoidF32(d, s []float32) {
-	d = d[:len(s)]
-	for i, v := range s {
-		d[i] = float32(ewSigmoid(float64(v)))
-	}
-}
-
 func newSigmoid(*Build) (any, error) {
-	return ewFloatKernel(ewFloatFn{f32: ewSigmoidF32, f64: ewMapF64(ewSigmoid), grain: ewGrainHeavy})
+	return ewFloatKernel(ewFloatFn{f32: vec.Sigmoid, f64: ewMapF64(ewSigmoid), grain: ewGrainHeavy})
 }
 
 func newHardSigmoid(b *Build) (any, error) {
@@ -226,10 +220,10 @@ func newGelu(b *Build) (any, error) {
 	}
 	switch approx {
 	case "none":
-		return ewFloatKernel(ewFloatFn{f32: ewGeluF32, f64: ewMapF64(ewGelu), grain: ewGrainHeavy})
+		return ewFloatKernel(ewFloatFn{f32: vec.Gelu, f64: ewMapF64(ewGelu), grain: ewGrainHeavy})
 	case "tanh":
 		return ewFloatKernel(ewFloatFn{
-			f32:   ewMapF32(func(x float64) float64 { return ewGeluTanh(x, ewTanh32) }),
+			f32:   vec.GeluTanh,
 			f64:   ewMapF64(func(x float64) float64 { return ewGeluTanh(x, math.Tanh) }),
 			grain: ewGrainHeavy,
 		})
@@ -242,13 +236,6 @@ func ewGelu(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
 func ewGeluTanh(x float64, tanh func(float64) float64) float64 {
 	const k = 0.7978845608028654 // sqrt(2/pi)
 	return 0.5 * x * (1 + tanh(k*(x+0.044715*x*x*x)))
-}
-
-func ewGeluF32(d, s []float32) {
-	d = d[:len(s)]
-	for i, v := range s {
-		d[i] = float32(ewGelu(float64(v)))
-	}
 }
 
 func newThresholdedRelu(b *Build) (any, error) {
@@ -477,6 +464,20 @@ func ewClipRun[T tensor.Numeric](c *Context, x, lo, hi *tensor.Tensor) (*tensor.
 	h, hasHi, err := ewScalarOf[T](hi, "max")
 	if err != nil {
 		return nil, err
+	}
+	if s, ok := x.Data.([]float32); ok {
+		// An absent bound is an infinite one: the same comparisons.
+		fl, fh := float32(math.Inf(-1)), float32(math.Inf(1))
+		if hasLo {
+			fl = any(l).(float32)
+		}
+		if hasHi {
+			fh = any(h).(float32)
+		}
+		out := c.AllocRaw(x.DType, x.Shape...)
+		d := out.Data.([]float32)
+		ewPar(c, len(s), ewGrainCheap, func(lo, hi int) { vec.Clip(d[lo:hi], s[lo:hi], fl, fh) })
+		return out, nil
 	}
 	return ewClipT(c, x, l, h, hasLo, hasHi), nil
 }

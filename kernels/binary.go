@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync/atomic"
 
+	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -439,8 +440,60 @@ const (
 
 var ewOpNames = [...]string{"Add", "Sub", "Mul", "Div", "Max", "Min"}
 
+// Float32 arithmetic rows run vec's vectorized loops; the other modes
+// (scalar on either side) map onto vec's scalar forms.
+
+func ewAddRowF32(o, a, b []float32, mode int) {
+	switch mode {
+	case ewVV:
+		vec.Add(o, a, b)
+	case ewVS:
+		vec.AddScalar(o, a, b[0])
+	default:
+		vec.AddScalar(o, b[:len(o)], a[0])
+	}
+}
+
+func ewSubRowF32(o, a, b []float32, mode int) {
+	switch mode {
+	case ewVV:
+		vec.Sub(o, a, b)
+	case ewVS:
+		vec.SubScalar(o, a, b[0])
+	default:
+		vec.ScalarSub(o, a[0], b[:len(o)])
+	}
+}
+
+func ewMulRowF32(o, a, b []float32, mode int) {
+	switch mode {
+	case ewVV:
+		vec.Mul(o, a, b)
+	case ewVS:
+		vec.MulScalar(o, a, b[0])
+	default:
+		vec.MulScalar(o, b[:len(o)], a[0])
+	}
+}
+
+func ewDivRowF32(o, a, b []float32, mode int) {
+	switch mode {
+	case ewVV:
+		vec.Div(o, a, b)
+	case ewVS:
+		vec.DivScalar(o, a, b[0])
+	default:
+		vec.ScalarDiv(o, a[0], b[:len(o)])
+	}
+}
+
 // ewArithRow returns the row function of op for element type T.
 func ewArithRow[T tensor.Numeric](op int) func(o, a, b []T, mode int) {
+	if _, ok := any(T(0)).(float32); ok && op <= ewOpDiv {
+		return any([...]func(o, a, b []float32, mode int){
+			ewOpAdd: ewAddRowF32, ewOpSub: ewSubRowF32, ewOpMul: ewMulRowF32, ewOpDiv: ewDivRowF32,
+		}[op]).(func(o, a, b []T, mode int))
+	}
 	switch op {
 	case ewOpAdd:
 		return ewAddRow[T]
@@ -564,7 +617,7 @@ func ewArith(c *Context, op int, x, y *tensor.Tensor) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := c.Alloc(x.DType, shape...)
+	out := c.AllocRaw(x.DType, shape...) // ewBinaryInto writes every element
 	return out, ewArithIntoAny(c, op, out, x, y)
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -26,7 +27,7 @@ func init() {
 // linalgFloatMap runs f32 or f64 over x's data into a new tensor of x's
 // type and shape; float16 and bfloat16 go through float32.
 func linalgFloatMap(c *Context, op string, x *tensor.Tensor, f32 func(x, y []float32), f64 func(x, y []float64)) (*tensor.Tensor, error) {
-	y := c.Alloc(x.DType, x.Shape...)
+	y := c.AllocRaw(x.DType, x.Shape...) // f32 and f64 write every element
 	switch xv := x.Data.(type) {
 	case []float32:
 		f32(xv, y.Data.([]float32))
@@ -367,7 +368,13 @@ func newLayerNormalization(b *Build) (any, error) {
 		}
 		means, invs := make([]float64, rows), make([]float64, rows)
 		y, err := linalgFloatMap(c, "LayerNormalization", x,
-			func(x, y []float32) { linalgLayerNormRun(c, x, y, rows, cols, eps, scale, bias, means, invs) },
+			func(x, y []float32) {
+				if cols > 0 && len(scale) == cols && (bias == nil || len(bias) == cols) {
+					linalgLayerNormRowsF32(c, x, y, rows, cols, eps, scale, bias, means, invs)
+					return
+				}
+				linalgLayerNormRun(c, x, y, rows, cols, eps, scale, bias, means, invs)
+			},
 			func(x, y []float64) { linalgLayerNormRun(c, x, y, rows, cols, eps, scale, bias, means, invs) })
 		if err != nil {
 			return nil, err
@@ -423,6 +430,28 @@ func linalgLNParam(t *tensor.Tensor, xs []int, ax int) ([]float64, error) {
 		it.Next()
 	}
 	return out, nil
+}
+
+// linalgLayerNormRowsF32 is linalgLayerNormRun for float32 rows whose
+// scale and bias (may be nil) have cols values: vec's vectorized rows.
+func linalgLayerNormRowsF32(c *Context, x, y []float32, rows, cols int, eps float64, scale, bias, means, invs []float64) {
+	sc := make([]float32, cols)
+	for i, v := range scale {
+		sc[i] = float32(v)
+	}
+	var bs []float32
+	if bias != nil {
+		bs = make([]float32, cols)
+		for i, v := range bias {
+			bs[i] = float32(v)
+		}
+	}
+	grain := max(1, 4096/max(cols, 1))
+	c.Parallel(linalgCeil(rows, grain), func(lo, hi int) {
+		for r := lo * grain; r < min(rows, hi*grain); r++ {
+			means[r], invs[r] = vec.LayerNormRow(y[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols], sc, bs, float32(eps))
+		}
+	})
 }
 
 // linalgLayerNormRun normalizes each row of x [rows, cols]; scale and bias

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -60,7 +61,12 @@ func newLinalgSoftmax(b *Build, mode linalgSoftmaxMode) (any, error) {
 			n = x.Shape[ax]
 			inner = tensor.NumElements(x.Shape[ax+1:])
 		}
-		y := c.Alloc(x.DType, x.Shape...)
+		var y *tensor.Tensor
+		if mode == linalgHardmax {
+			y = c.Alloc(x.DType, x.Shape...) // Hardmax writes only the ones
+		} else {
+			y = c.AllocRaw(x.DType, x.Shape...)
+		}
 		switch xv := x.Data.(type) {
 		case []float32:
 			linalgSoftmaxRun(c, mode, xv, y.Data.([]float32), outer, n, inner)
@@ -88,10 +94,26 @@ func linalgSoftmaxRun[T float32 | float64](c *Context, mode linalgSoftmaxMode, x
 		return
 	}
 	if inner == 1 {
+		row := linalgSoftmaxRow[T]
+		if x32, ok := any(x).([]float32); ok && mode != linalgHardmax {
+			// float32 rows along the last axis: vec's vectorized rows.
+			y32 := any(y).([]float32)
+			f := vec.SoftmaxRow
+			if mode == linalgLogSoftmax {
+				f = vec.LogSoftmaxRow
+			}
+			grain := max(1, 4096/n)
+			c.Parallel(linalgCeil(outer, grain), func(lo, hi int) {
+				for o := lo * grain; o < min(outer, hi*grain); o++ {
+					f(y32[o*n:o*n+n], x32[o*n:o*n+n])
+				}
+			})
+			return
+		}
 		grain := max(1, 4096/n)
 		c.Parallel(linalgCeil(outer, grain), func(lo, hi int) {
 			for o := lo * grain; o < min(outer, hi*grain); o++ {
-				linalgSoftmaxRow(mode, x[o*n:o*n+n], y[o*n:o*n+n])
+				row(mode, x[o*n:o*n+n], y[o*n:o*n+n])
 			}
 		})
 		return

@@ -99,9 +99,13 @@ func loadVersion(ctx context.Context, name string, number int64, dir string, o l
 		threads = max(1, o.maxProcs/count)
 	}
 	v = &version{model: name, number: number, dir: dir, cfg: cfg, idle: make(chan struct{})}
+	building := v // v is nil on an error return
 	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("%s: loading panicked: %v", path, r)
+		}
 		if err != nil {
-			for _, in := range v.insts {
+			for _, in := range building.insts {
 				in.sess.Close()
 			}
 		}
@@ -283,7 +287,16 @@ func (v *version) infer(ctx context.Context, inputs []*tensor.Tensor, timeout ti
 }
 
 // runBatch executes jobs as one batch on inst and delivers the results.
+// A panic fails the batch's requests, not the server.
 func (v *version) runBatch(inst *instance, jobs []*job, dequeued time.Time) {
+	delivered := false
+	defer func() {
+		if r := recover(); r != nil && !delivered {
+			for _, j := range jobs {
+				j.done <- jobResult{err: errorf(CodeInternal, "model %q version %d: batch of %d failed: %v", v.model, v.number, len(jobs), r)}
+			}
+		}
+	}()
 	t0 := time.Now()
 	total := 0
 	for _, j := range jobs {
@@ -316,6 +329,7 @@ func (v *version) runBatch(inst *instance, jobs []*job, dequeued time.Time) {
 	if v.metrics != nil {
 		v.metrics.observeExecution(total, run)
 	}
+	delivered = true
 	for i, j := range jobs {
 		r := jobResult{err: err, timing: jobTiming{queue: dequeued.Sub(j.enqueued), input: in, infer: run, output: out}}
 		if err == nil {

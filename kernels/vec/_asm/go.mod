@@ -1,0 +1,16 @@
+module github.com/inferd/inferd/kernels/vec/_asm
+
+go 1.26.0
+
+require (
+	github.com/inferd/inferd v0.0.0-00010101000000-000000000000
+	github.com/mmcloughlin/avo v0.6.0
+)
+
+require (
+	golang.org/x/mod v0.35.0 // indirect
+	golang.org/x/sync v0.20.0 // indirect
+	golang.org/x/tools v0.44.0 // indirect
+)
+
+replace github.com/inferd/inferd => ../../..
