@@ -73,12 +73,12 @@ func compressCmd(args []string, stdout, stderr io.Writer) error {
 	writeCompressReport(stdout, rep)
 
 	// Measure what it changed: outputs, size and latency, before and after.
-	base, err := loadSession(pos[0], *threads)
+	base, err := loadSession(pos[0], *threads, "extended")
 	if err != nil {
 		return err
 	}
 	defer base.Close()
-	cand, err := loadSession(*out, *threads)
+	cand, err := loadSession(*out, *threads, "extended")
 	if err != nil {
 		return err
 	}

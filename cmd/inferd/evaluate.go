@@ -74,12 +74,12 @@ func evaluateCmd(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 2 {
 		return fmt.Errorf("want BASELINE and CANDIDATE, got %d arguments", len(pos))
 	}
-	base, err := loadSession(pos[0], *threads)
+	base, err := loadSession(pos[0], *threads, "extended")
 	if err != nil {
 		return err
 	}
 	defer base.Close()
-	cand, err := loadSession(pos[1], *threads)
+	cand, err := loadSession(pos[1], *threads, "extended")
 	if err != nil {
 		return err
 	}
