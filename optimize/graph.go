@@ -365,7 +365,6 @@ func (g *Graph) SetInput(n *ir.Node, i int, name string) {
 	g.index(n)
 }
 
-
 // Forward makes every reader of from read to instead, so that the node
 // computing from can be removed. If from is a graph output, to is renamed
 // from instead, when to is computed by a node of this graph and is neither

@@ -138,7 +138,6 @@ func (g *Graph) setFacts(name string, f *facts) {
 	}
 }
 
-
 func (g *Graph) lookup(name string) *facts {
 	if name == "" {
 		return nil
