@@ -523,10 +523,21 @@ type nnConvParams struct {
 // output rows [rowLo, rowHi) and columns [colLo, colHi) whose taps all
 // fall inside the input, and for those the taps' input offsets from the
 // block's first output.
+//
+// Narrow planes instead go whole through dwconv from a zero-padded copy
+// of the input plane, hp×wp with the input at (pt, pl): the calls and Go
+// loops at the borders would cost more than the copy.
 type nnDWGeom struct {
 	rowLo, rowHi, colLo, colHi int
 	offs                       []int
+
+	padded         bool
+	hp, wp, pt, pl int
+	padOffs        []int // the taps' offsets in the padded plane
 }
+
+// nnDWPadCols is the widest output for which nnDepthwise2D pads.
+const nnDWPadCols = 32
 
 // nnDWMaxTaps bounds the taps of the depthwise fast path (its border rows
 // gather taps on the stack).
@@ -556,6 +567,18 @@ func nnDWSetup(p *nnConvParams) *nnDWGeom {
 	for t := range d.offs {
 		kh, kw := t/g.k[1], t%g.k[1]
 		d.offs[t] = (d.rowLo*g.s[0]-g.pb[0]+kh*g.d[0])*g.in[1] + d.colLo*g.s[1] - g.pb[1] + kw*g.d[1]
+	}
+	if g.out[1] <= nnDWPadCols && g.pb[0] >= 0 && g.pb[1] >= 0 {
+		d.padded = true
+		d.pt, d.pl = g.pb[0], g.pb[1]
+		// The padded plane holds every input the taps read.
+		d.hp = max(g.in[0]+d.pt, (g.out[0]-1)*g.s[0]+(g.k[0]-1)*g.d[0]+1)
+		d.wp = max(g.in[1]+d.pl, (g.out[1]-1)*g.s[1]+(g.k[1]-1)*g.d[1]+1)
+		d.padOffs = make([]int, p.K)
+		for t := range d.padOffs {
+			kh, kw := t/g.k[1], t%g.k[1]
+			d.padOffs[t] = kh*g.d[0]*d.wp + kw*g.d[1]
+		}
 	}
 	return d
 }
@@ -963,6 +986,12 @@ func (j *nnConvJob) item(c *Context, i int) {
 // convolution with one input channel per group.
 func (j *nnConvJob) depthwise(lo, hi int) {
 	p := j.p
+	var pad *nnScratch
+	if p.dw != nil && p.dw.padded {
+		pad = nnRowScratch.get(p.dw.hp * p.dw.wp)
+		clear(pad.buf)
+		defer nnRowScratch.put(pad)
+	}
 	for u := lo; u < hi; u++ {
 		n, m := u/p.m, u%p.m
 		ci := n*p.c + m/p.mg
@@ -980,7 +1009,16 @@ func (j *nnConvJob) depthwise(lo, hi int) {
 		if late {
 			lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
 		}
-		if p.dw != nil {
+		if p.dw != nil && p.dw.padded {
+			// Copy the plane into the padded one (whose border stays
+			// zero) and run it whole.
+			d := p.dw
+			W := p.g.in[1]
+			for ih := 0; ih < p.g.in[0]; ih++ {
+				copy(pad.buf[(d.pt+ih)*d.wp+d.pl:], x[ih*W:(ih+1)*W])
+			}
+			dwconv.Rows(y, p.g.out[1], pad.buf, p.g.s[0]*d.wp, p.g.out[0], p.g.out[1], p.g.s[1], d.padOffs, w, b, lo, hi)
+		} else if p.dw != nil {
 			nnDepthwise2D(p, x, w, b, lo, hi, y)
 		} else {
 			for i := range y {
@@ -1022,64 +1060,85 @@ func nnClamp(v, lo, hi float32) float32 {
 }
 
 // nnDepthwise2D computes one output plane y of a 2-D depthwise
-// convolution of plane x with taps w, bias b and clamp [lo, hi]: dwconv
-// for the outputs whose taps all fall inside x, then the rows above and
-// below with the taps that do, and the columns left and right in Go.
+// convolution of plane x with taps w, bias b and clamp [lo, hi], through
+// dwconv: the outputs whose taps all fall inside x in one block, then each
+// row above and below it and each column left and right of it with the
+// taps that do; the corners, where both kinds of padding meet, in Go.
 func nnDepthwise2D(p *nnConvParams, x, w []float32, b, lo, hi float32, y []float32) {
 	g, d := p.g, p.dw
 	H, W, OH, OW := g.in[0], g.in[1], g.out[0], g.out[1]
 	kwid := g.k[1]
 	sh, sw := g.s[0], g.s[1]
-	if d.rowHi > d.rowLo {
-		dwconv.Rows(y[d.rowLo*OW+d.colLo:], OW, x, sh*W, d.rowHi-d.rowLo, d.colHi-d.colLo, sw, d.offs, w, b, lo, hi)
+	rowLo, rowHi, colLo, colHi := d.rowLo, d.rowHi, d.colLo, d.colHi
+	if rowHi > rowLo {
+		dwconv.Rows(y[rowLo*OW+colLo:], OW, x, sh*W, rowHi-rowLo, colHi-colLo, sw, d.offs, w, b, lo, hi)
 	}
-	// Rows above and below the interior, at the interior columns: the
-	// taps whose input row is inside x.
-	if d.colHi > d.colLo {
-		var offs [nnDWMaxTaps]int
-		var ws [nnDWMaxTaps]float32
-		for oh := 0; oh < OH; oh++ {
-			if oh == d.rowLo && d.rowHi > d.rowLo {
-				oh = d.rowHi - 1
-				continue
-			}
-			n := 0
-			for t := range w {
-				kh, kw := t/kwid, t%kwid
-				ih := oh*sh - g.pb[0] + kh*g.d[0]
-				if ih < 0 || ih >= H {
-					continue
-				}
-				offs[n] = ih*W + d.colLo*sw - g.pb[1] + kw*g.d[1]
-				ws[n] = w[t]
+	var offs [nnDWMaxTaps]int
+	var ws [nnDWMaxTaps]float32
+	inside := func(ih, iw int) bool { return ih >= 0 && ih < H && iw >= 0 && iw < W }
+	// taps gathers the taps of output (oh, ow) that read inside x, their
+	// offsets relative to that output's input position.
+	taps := func(oh, ow int) int {
+		n := 0
+		for t := range w {
+			kh, kw := t/kwid, t%kwid
+			ih, iw := oh*sh-g.pb[0]+kh*g.d[0], ow*sw-g.pb[1]+kw*g.d[1]
+			if inside(ih, iw) {
+				offs[n], ws[n] = ih*W+iw, w[t]
 				n++
 			}
-			row := y[oh*OW+d.colLo : oh*OW+d.colHi]
-			if n == 0 {
-				v := nnClamp(b, lo, hi)
-				for i := range row {
-					row[i] = v
-				}
-				continue
+		}
+		return n
+	}
+	fill := func(dst []float32, ystep, rows, cols int) {
+		v := nnClamp(b, lo, hi)
+		for r := 0; r < rows; r++ {
+			for c := 0; c < cols; c++ {
+				dst[r*ystep+c] = v
 			}
-			dwconv.Rows(row, len(row), x, 0, 1, len(row), sw, offs[:n], ws[:n], b, lo, hi)
 		}
 	}
-	// Columns left and right of the interior, every row.
+	// Rows above and below, at the interior columns.
+	for oh := 0; oh < OH && colHi > colLo; oh++ {
+		if oh == rowLo && rowHi > rowLo {
+			oh = rowHi - 1
+			continue
+		}
+		dst := y[oh*OW+colLo : oh*OW+colHi]
+		if n := taps(oh, colLo); n > 0 {
+			dwconv.Rows(dst, len(dst), x, 0, 1, len(dst), sw, offs[:n], ws[:n], b, lo, hi)
+		} else {
+			fill(dst, len(dst), 1, len(dst))
+		}
+	}
+	// Columns left and right, at the interior rows: each column is a block
+	// of one column.
+	for ow := 0; ow < OW && rowHi > rowLo; ow++ {
+		if ow == colLo && colHi > colLo {
+			ow = colHi - 1
+			continue
+		}
+		dst := y[rowLo*OW+ow:]
+		if n := taps(rowLo, ow); n > 0 {
+			dwconv.Rows(dst, OW, x, sh*W, rowHi-rowLo, 1, sw, offs[:n], ws[:n], b, lo, hi)
+		} else {
+			fill(dst, OW, rowHi-rowLo, 1)
+		}
+	}
+	// Corners (and everything when there is no interior).
 	for oh := 0; oh < OH; oh++ {
+		if oh == rowLo && rowHi > rowLo {
+			oh = rowHi - 1
+			continue
+		}
 		for ow := 0; ow < OW; ow++ {
-			if ow == d.colLo && d.colHi > d.colLo {
-				ow = d.colHi - 1
+			if ow == colLo && colHi > colLo {
+				ow = colHi - 1
 				continue
 			}
 			s := b
-			for t, wt := range w {
-				kh, kw := t/kwid, t%kwid
-				ih := oh*sh - g.pb[0] + kh*g.d[0]
-				iw := ow*sw - g.pb[1] + kw*g.d[1]
-				if ih >= 0 && ih < H && iw >= 0 && iw < W {
-					s += wt * x[ih*W+iw]
-				}
+			for t := range taps(oh, ow) {
+				s += ws[t] * x[offs[t]]
 			}
 			y[oh*OW+ow] = nnClamp(s, lo, hi)
 		}

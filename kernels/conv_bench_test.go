@@ -24,6 +24,10 @@ var nnBenchShapes = []struct {
 	{"l4_1x1_2048to512", 2048, 7, 512, 1, 1, 0, 1},
 	{"l4_3x3", 512, 7, 512, 3, 1, 1, 1},
 	{"dw_3x3_112", 32, 112, 32, 3, 1, 1, 32},
+	// MobileNetV2 depthwise shapes.
+	{"dw_3x3s2_56", 144, 56, 144, 3, 2, 1, 144},
+	{"dw_3x3_14", 384, 14, 384, 3, 1, 1, 384},
+	{"dw_3x3_7", 960, 7, 960, 3, 1, 1, 960},
 }
 
 func BenchmarkConvShapes(b *testing.B) {
