@@ -516,71 +516,19 @@ type nnConvParams struct {
 	K, P, inP int // kernel taps, output positions, input positions
 	pointwise bool
 	outShape  []int
-	dw        *nnDWGeom // depthwise 2-D geometry, or nil
+	dw        *dwconv.Plan // depthwise 2-D plan, or nil
 }
 
-// nnDWGeom is the geometry of a 2-D depthwise convolution for dwconv: the
-// output rows [rowLo, rowHi) and columns [colLo, colHi) whose taps all
-// fall inside the input, and for those the taps' input offsets from the
-// block's first output.
-//
-// Narrow planes instead go whole through dwconv from a zero-padded copy
-// of the input plane, hp×wp with the input at (pt, pl): the calls and Go
-// loops at the borders would cost more than the copy.
-type nnDWGeom struct {
-	rowLo, rowHi, colLo, colHi int
-	offs                       []int
-
-	padded         bool
-	hp, wp, pt, pl int
-	padOffs        []int // the taps' offsets in the padded plane
-}
-
-// nnDWPadCols is the widest output for which nnDepthwise2D pads.
-const nnDWPadCols = 32
-
-// nnDWMaxTaps bounds the taps of the depthwise fast path (its border rows
-// gather taps on the stack).
-const nnDWMaxTaps = 64
-
-// nnDWSetup returns the dwconv geometry of p, or nil when the fast path
-// does not apply (not 2-D, a stride other than 1 or 2 across, too many
-// taps, or more than one input channel per group).
-func nnDWSetup(p *nnConvParams) *nnDWGeom {
+// nnDWSetup returns the dwconv plan of p, or nil when the fast path does
+// not apply (not 2-D, more than one input channel per group, or a
+// geometry dwconv does not take).
+func nnDWSetup(p *nnConvParams) *dwconv.Plan {
 	g := p.g
-	if p.cg != 1 || p.group == 1 || g.nd() != 2 || g.s[1] > 2 || p.K > nnDWMaxTaps {
+	if p.cg != 1 || p.group == 1 || g.nd() != 2 {
 		return nil
 	}
-	d := &nnDWGeom{rowLo: 0, rowHi: g.out[0], colLo: 0, colHi: g.out[1]}
-	for kh := 0; kh < g.k[0]; kh++ {
-		lo, hi := nnValidRange(g.out[0], g.in[0], g.s[0], kh*g.d[0]-g.pb[0])
-		d.rowLo, d.rowHi = max(d.rowLo, lo), min(d.rowHi, hi)
-	}
-	for kw := 0; kw < g.k[1]; kw++ {
-		lo, hi := nnValidRange(g.out[1], g.in[1], g.s[1], kw*g.d[1]-g.pb[1])
-		d.colLo, d.colHi = max(d.colLo, lo), min(d.colHi, hi)
-	}
-	if d.rowLo >= d.rowHi || d.colLo >= d.colHi {
-		d.rowLo, d.rowHi, d.colLo, d.colHi = 0, 0, 0, 0
-	}
-	d.offs = make([]int, p.K)
-	for t := range d.offs {
-		kh, kw := t/g.k[1], t%g.k[1]
-		d.offs[t] = (d.rowLo*g.s[0]-g.pb[0]+kh*g.d[0])*g.in[1] + d.colLo*g.s[1] - g.pb[1] + kw*g.d[1]
-	}
-	if g.out[1] <= nnDWPadCols && g.pb[0] >= 0 && g.pb[1] >= 0 {
-		d.padded = true
-		d.pt, d.pl = g.pb[0], g.pb[1]
-		// The padded plane holds every input the taps read.
-		d.hp = max(g.in[0]+d.pt, (g.out[0]-1)*g.s[0]+(g.k[0]-1)*g.d[0]+1)
-		d.wp = max(g.in[1]+d.pl, (g.out[1]-1)*g.s[1]+(g.k[1]-1)*g.d[1]+1)
-		d.padOffs = make([]int, p.K)
-		for t := range d.padOffs {
-			kh, kw := t/g.k[1], t%g.k[1]
-			d.padOffs[t] = kh*g.d[0]*d.wp + kw*g.d[1]
-		}
-	}
-	return d
+	return dwconv.NewPlan(dwconv.Geom{H: g.in[0], W: g.in[1], OH: g.out[0], OW: g.out[1],
+		KH: g.k[0], KW: g.k[1], SH: g.s[0], SW: g.s[1], DH: g.d[0], DW: g.d[1], PT: g.pb[0], PL: g.pb[1]})
 }
 
 // nnConvSetup validates X and W shapes against the attributes and computes
@@ -986,66 +934,79 @@ func (j *nnConvJob) item(c *Context, i int) {
 // convolution with one input channel per group.
 func (j *nnConvJob) depthwise(lo, hi int) {
 	p := j.p
-	var pad *nnScratch
-	if p.dw != nil && p.dw.padded {
-		pad = nnRowScratch.get(p.dw.hp * p.dw.wp)
-		clear(pad.buf)
-		defer nnRowScratch.put(pad)
+	// The clamp runs in the kernel unless a residual must be added before
+	// it.
+	clo, chi := j.ep.lo, j.ep.hi
+	late := j.ep.residual != nil || p.dw == nil
+	if late {
+		clo, chi = float32(math.Inf(-1)), float32(math.Inf(1))
 	}
-	for u := lo; u < hi; u++ {
-		n, m := u/p.m, u%p.m
-		ci := n*p.c + m/p.mg
-		x := j.x[ci*p.inP : (ci+1)*p.inP]
-		y := j.y[u*p.P : (u+1)*p.P]
-		var b float32
-		if j.bias != nil {
-			b = j.bias[m]
-		}
-		w := j.w[m*p.K : (m+1)*p.K]
-		// The clamp runs in the kernel unless a residual must be added
-		// before it.
-		lo, hi := j.ep.lo, j.ep.hi
-		late := j.ep.residual != nil
-		if late {
-			lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
-		}
-		if p.dw != nil && p.dw.padded {
-			// Copy the plane into the padded one (whose border stays
-			// zero) and run it whole.
-			d := p.dw
-			W := p.g.in[1]
-			for ih := 0; ih < p.g.in[0]; ih++ {
-				copy(pad.buf[(d.pt+ih)*d.wp+d.pl:], x[ih*W:(ih+1)*W])
+	if p.dw != nil {
+		sc := nnRowScratch.get(p.dw.ScratchLen())
+		// Whole images' runs of channels at a time.
+		for u := lo; u < hi; {
+			n, m := u/p.m, u%p.m
+			cnt := min(hi-u, p.m-m)
+			var bias []float32
+			if j.bias != nil {
+				bias = j.bias[m : m+cnt]
 			}
-			dwconv.Rows(y, p.g.out[1], pad.buf, p.g.s[0]*d.wp, p.g.out[0], p.g.out[1], p.g.s[1], d.padOffs, w, b, lo, hi)
-		} else if p.dw != nil {
-			nnDepthwise2D(p, x, w, b, lo, hi, y)
-		} else {
+			ci := n*p.c + m/p.mg
+			// Channels from m share input planes mg at a time; start on
+			// a boundary so that Run's multiplier lines up.
+			first := min(cnt, (p.mg-m%p.mg)%p.mg)
+			if first > 0 {
+				p.dw.Run(j.y[u*p.P:], j.x[ci*p.inP:], j.w[m*p.K:], nnSub(bias, 0, first), first, first, clo, chi, sc.buf)
+				ci++
+			}
+			if cnt > first {
+				p.dw.Run(j.y[(u+first)*p.P:], j.x[ci*p.inP:], j.w[(m+first)*p.K:], nnSub(bias, first, cnt), cnt-first, p.mg, clo, chi, sc.buf)
+			}
+			u += cnt
+		}
+		nnRowScratch.put(sc)
+	} else {
+		for u := lo; u < hi; u++ {
+			n, m := u/p.m, u%p.m
+			ci := n*p.c + m/p.mg
+			y := j.y[u*p.P : (u+1)*p.P]
+			var b float32
+			if j.bias != nil {
+				b = j.bias[m]
+			}
 			for i := range y {
 				y[i] = b
 			}
-			nnConvDirect(x, p.g, w, y)
-			late = true
+			nnConvDirect(j.x[ci*p.inP:(ci+1)*p.inP], p.g, j.w[m*p.K:(m+1)*p.K], y)
 		}
-		if r := j.ep.residual; r != nil {
-			r = r[u*p.P : (u+1)*p.P]
-			for i := range y {
-				y[i] += r[i]
-			}
+	}
+	y := j.y[lo*p.P : hi*p.P]
+	if r := j.ep.residual; r != nil {
+		r = r[lo*p.P : hi*p.P]
+		for i := range y {
+			y[i] += r[i]
 		}
-		if late && j.ep.clamp {
-			for i, v := range y {
-				y[i] = nnClamp(v, j.ep.lo, j.ep.hi)
-			}
+	}
+	if late && j.ep.clamp {
+		for i, v := range y {
+			y[i] = nnClamp(v, j.ep.lo, j.ep.hi)
 		}
-		if j.ep.leaky {
-			for i, v := range y {
-				if v < 0 {
-					y[i] = v * j.ep.alpha
-				}
+	}
+	if j.ep.leaky {
+		for i, v := range y {
+			if v < 0 {
+				y[i] = v * j.ep.alpha
 			}
 		}
 	}
+}
+
+// nnSub returns s[i:j], or nil for a nil s.
+func nnSub(s []float32, i, j int) []float32 {
+	if s == nil {
+		return nil
+	}
+	return s[i:j]
 }
 
 // nnClamp returns min(max(v, lo), hi), keeping a NaN v.
@@ -1057,92 +1018,6 @@ func nnClamp(v, lo, hi float32) float32 {
 		return hi
 	}
 	return v
-}
-
-// nnDepthwise2D computes one output plane y of a 2-D depthwise
-// convolution of plane x with taps w, bias b and clamp [lo, hi], through
-// dwconv: the outputs whose taps all fall inside x in one block, then each
-// row above and below it and each column left and right of it with the
-// taps that do; the corners, where both kinds of padding meet, in Go.
-func nnDepthwise2D(p *nnConvParams, x, w []float32, b, lo, hi float32, y []float32) {
-	g, d := p.g, p.dw
-	H, W, OH, OW := g.in[0], g.in[1], g.out[0], g.out[1]
-	kwid := g.k[1]
-	sh, sw := g.s[0], g.s[1]
-	rowLo, rowHi, colLo, colHi := d.rowLo, d.rowHi, d.colLo, d.colHi
-	if rowHi > rowLo {
-		dwconv.Rows(y[rowLo*OW+colLo:], OW, x, sh*W, rowHi-rowLo, colHi-colLo, sw, d.offs, w, b, lo, hi)
-	}
-	var offs [nnDWMaxTaps]int
-	var ws [nnDWMaxTaps]float32
-	inside := func(ih, iw int) bool { return ih >= 0 && ih < H && iw >= 0 && iw < W }
-	// taps gathers the taps of output (oh, ow) that read inside x, their
-	// offsets relative to that output's input position.
-	taps := func(oh, ow int) int {
-		n := 0
-		for t := range w {
-			kh, kw := t/kwid, t%kwid
-			ih, iw := oh*sh-g.pb[0]+kh*g.d[0], ow*sw-g.pb[1]+kw*g.d[1]
-			if inside(ih, iw) {
-				offs[n], ws[n] = ih*W+iw, w[t]
-				n++
-			}
-		}
-		return n
-	}
-	fill := func(dst []float32, ystep, rows, cols int) {
-		v := nnClamp(b, lo, hi)
-		for r := 0; r < rows; r++ {
-			for c := 0; c < cols; c++ {
-				dst[r*ystep+c] = v
-			}
-		}
-	}
-	// Rows above and below, at the interior columns.
-	for oh := 0; oh < OH && colHi > colLo; oh++ {
-		if oh == rowLo && rowHi > rowLo {
-			oh = rowHi - 1
-			continue
-		}
-		dst := y[oh*OW+colLo : oh*OW+colHi]
-		if n := taps(oh, colLo); n > 0 {
-			dwconv.Rows(dst, len(dst), x, 0, 1, len(dst), sw, offs[:n], ws[:n], b, lo, hi)
-		} else {
-			fill(dst, len(dst), 1, len(dst))
-		}
-	}
-	// Columns left and right, at the interior rows: each column is a block
-	// of one column.
-	for ow := 0; ow < OW && rowHi > rowLo; ow++ {
-		if ow == colLo && colHi > colLo {
-			ow = colHi - 1
-			continue
-		}
-		dst := y[rowLo*OW+ow:]
-		if n := taps(rowLo, ow); n > 0 {
-			dwconv.Rows(dst, OW, x, sh*W, rowHi-rowLo, 1, sw, offs[:n], ws[:n], b, lo, hi)
-		} else {
-			fill(dst, OW, rowHi-rowLo, 1)
-		}
-	}
-	// Corners (and everything when there is no interior).
-	for oh := 0; oh < OH; oh++ {
-		if oh == rowLo && rowHi > rowLo {
-			oh = rowHi - 1
-			continue
-		}
-		for ow := 0; ow < OW; ow++ {
-			if ow == colLo && colHi > colLo {
-				ow = colHi - 1
-				continue
-			}
-			s := b
-			for t := range taps(oh, ow) {
-				s += ws[t] * x[offs[t]]
-			}
-			y[oh*OW+ow] = nnClamp(s, lo, hi)
-		}
-	}
 }
 
 // nnIm2col2D writes columns [j0, j1) (output positions) of a 2-D

@@ -1755,3 +1755,62 @@ s2next:
 s2done:
 	VZEROUPPER
 	RET
+
+// func copyRowsAVX512(dst *float32, dstStride int, src *float32, srcStride int, rows int, cols int)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ dstStride+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ src+16(FP), DX
+	MOVQ srcStride+24(FP), BX
+	SHLQ $0x02, BX
+	MOVQ rows+32(FP), SI
+	MOVQ cols+40(FP), DI
+	MOVQ $0x00000010, R11
+
+row:
+	TESTQ SI, SI
+	JLE   done
+	XORQ  R8, R8
+
+block:
+	MOVQ    DI, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x40
+	JL      tail
+	VMOVUPS (DX)(R8*4), Z0
+	VMOVUPS 64(DX)(R8*4), Z1
+	VMOVUPS 128(DX)(R8*4), Z2
+	VMOVUPS 192(DX)(R8*4), Z3
+	VMOVUPS Z0, (AX)(R8*4)
+	VMOVUPS Z1, 64(AX)(R8*4)
+	VMOVUPS Z2, 128(AX)(R8*4)
+	VMOVUPS Z3, 192(AX)(R8*4)
+	ADDQ    $0x40, R8
+	JMP     block
+
+tail:
+	TESTQ     R9, R9
+	JLE       next
+	CMPQ      R9, R11
+	CMOVQGT   R11, R9
+	MOVQ      $-1, R10
+	BZHIQ     R9, R10, R10
+	KMOVW     R10, K1
+	VMOVUPS.Z (DX)(R8*4), K1, Z0
+	VMOVUPS   Z0, K1, (AX)(R8*4)
+	ADDQ      $0x10, R8
+	MOVQ      DI, R9
+	SUBQ      R8, R9
+	JMP       tail
+
+next:
+	ADDQ CX, AX
+	ADDQ BX, DX
+	DECQ SI
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET

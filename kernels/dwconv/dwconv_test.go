@@ -113,3 +113,68 @@ func BenchmarkRows(b *testing.B) {
 		})
 	}
 }
+
+// TestPlan compares Plan.Run with a float64 reference over padded and
+// unpadded planes, strides, dilations, uneven padding and channel
+// multipliers.
+func TestPlan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	type tc struct{ h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int }
+	cases := []tc{
+		{7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+		{14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+		{56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+		{57, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+		{9, 40, 5, 5, 1, 2, 2, 1, 3, 2, 1, 0},
+		{5, 100, 3, 5, 3, 1, 1, 2, 0, 4, 2, 4},
+		{3, 3, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2},
+		{2, 50, 5, 3, 1, 1, 1, 1, 2, 1, 2, 1},
+		{6, 6, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+	}
+	for ci, cs := range cases {
+		g := Geom{H: cs.h, W: cs.w, KH: cs.kh, KW: cs.kw, SH: cs.sh, SW: cs.sw, DH: cs.dh, DW: cs.dw, PT: cs.pt, PL: cs.pl}
+		g.OH = (cs.h+cs.pt+cs.pb-(cs.kh-1)*cs.dh-1)/cs.sh + 1
+		g.OW = (cs.w+cs.pl+cs.pr-(cs.kw-1)*cs.dw-1)/cs.sw + 1
+		p := NewPlan(g)
+		if p == nil {
+			t.Fatalf("case %d: no plan", ci)
+		}
+		for _, mult := range []int{1, 2} {
+			const ch = 4
+			x := make([]float32, ch/mult*g.H*g.W)
+			w := make([]float32, ch*g.KH*g.KW)
+			bias := make([]float32, ch)
+			for _, v := range [][]float32{x, w, bias} {
+				for i := range v {
+					v[i] = rng.Float32()*2 - 1
+				}
+			}
+			y := make([]float32, ch*g.OH*g.OW)
+			for i := range y {
+				y[i] = float32(math.NaN())
+			}
+			lo, hi := float32(-0.5), float32(0.75)
+			p.Run(y, x, w, bias, ch, mult, lo, hi, make([]float32, p.ScratchLen()))
+			for c := 0; c < ch; c++ {
+				for oh := 0; oh < g.OH; oh++ {
+					for ow := 0; ow < g.OW; ow++ {
+						s := float64(bias[c])
+						for kh := 0; kh < g.KH; kh++ {
+							for kw := 0; kw < g.KW; kw++ {
+								ih, iw := oh*g.SH-g.PT+kh*g.DH, ow*g.SW-g.PL+kw*g.DW
+								if ih >= 0 && ih < g.H && iw >= 0 && iw < g.W {
+									s += float64(w[c*g.KH*g.KW+kh*g.KW+kw]) * float64(x[c/mult*g.H*g.W+ih*g.W+iw])
+								}
+							}
+						}
+						s = math.Min(math.Max(s, float64(lo)), float64(hi))
+						got := y[c*g.OH*g.OW+oh*g.OW+ow]
+						if math.Abs(float64(got)-s) > 1e-5 {
+							t.Fatalf("case %d mult %d: y[%d][%d][%d] = %v, want %v", ci, mult, c, oh, ow, got, s)
+						}
+					}
+				}
+			}
+		}
+	}
+}

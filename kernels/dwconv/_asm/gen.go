@@ -20,6 +20,7 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	rowsKernel(1)
 	rowsKernel(2)
+	copyRows()
 	Generate()
 }
 
@@ -311,6 +312,63 @@ func rowsKernel(stride int) {
 	JMP(LabelRef(p + "rows"))
 
 	Label(p + "done")
+	VZEROUPPER()
+	RET()
+}
+
+// copyRows writes copyRowsAVX512: rows rows of cols floats, 64 at a time
+// then 16 under a mask.
+func copyRows() {
+	TEXT("copyRowsAVX512", NOSPLIT, "func(dst *float32, dstStride int, src *float32, srcStride int, rows int, cols int)")
+	Doc("copyRowsAVX512 copies rows rows of cols floats from src to dst, rows srcStride and dstStride floats apart.")
+	dst := Load(Param("dst"), GP64())
+	ds := Load(Param("dstStride"), GP64())
+	SHLQ(U8(2), ds)
+	src := Load(Param("src"), GP64())
+	ss := Load(Param("srcStride"), GP64())
+	SHLQ(U8(2), ss)
+	rows := Load(Param("rows"), GP64())
+	cols := Load(Param("cols"), GP64())
+	c, n, mask := GP64(), GP64(), GP64()
+	sixteen := GP64()
+	MOVQ(U32(16), sixteen)
+	Label("row")
+	TESTQ(rows, rows)
+	JLE(LabelRef("done"))
+	XORQ(c, c)
+	Label("block")
+	MOVQ(cols, n)
+	SUBQ(c, n)
+	CMPQ(n, U8(64))
+	JL(LabelRef("tail"))
+	for v := 0; v < 4; v++ {
+		VMOVUPS(Mem{Base: src, Index: c, Scale: 4, Disp: 64 * v}, zmm(v))
+	}
+	for v := 0; v < 4; v++ {
+		VMOVUPS(zmm(v), Mem{Base: dst, Index: c, Scale: 4, Disp: 64 * v})
+	}
+	ADDQ(U8(64), c)
+	JMP(LabelRef("block"))
+	Label("tail")
+	TESTQ(n, n)
+	JLE(LabelRef("next"))
+	CMPQ(n, sixteen)
+	CMOVQGT(sixteen, n)
+	MOVQ(I32(-1), mask)
+	BZHIQ(n, mask, mask)
+	KMOVW(mask.As32(), K1)
+	VMOVUPS_Z(Mem{Base: src, Index: c, Scale: 4}, K1, Z0)
+	VMOVUPS(Z0, K1, Mem{Base: dst, Index: c, Scale: 4})
+	ADDQ(U8(16), c)
+	MOVQ(cols, n)
+	SUBQ(c, n)
+	JMP(LabelRef("tail"))
+	Label("next")
+	ADDQ(ds, dst)
+	ADDQ(ss, src)
+	DECQ(rows)
+	JMP(LabelRef("row"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
