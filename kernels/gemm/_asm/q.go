@@ -41,6 +41,7 @@ func genQ() {
 		}
 	}
 	interleave4AVX2()
+	interleave4RowsAVX2()
 	peakVNNI512()
 	checkVEXEncodings()
 	for _, signedA := range []bool{false, true} {
@@ -298,22 +299,54 @@ func interleave4AVX2() {
 	dst := Load(Param("dst"), GP64())
 	n := Load(Param("kg"), GP64())
 	xb := Load(Param("x"), GP32())
-	VMOVD(xb, X15)
-	VPBROADCASTB(X15, Y15)
 	ld3 := GP64()
 	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	interleaveLoop(xb, dst, n, []Mem{{Base: src}, {Base: src, Index: ld, Scale: 1}, {Base: src, Index: ld, Scale: 2}, {Base: src, Index: ld3, Scale: 1}},
+		func() { LEAQ(Mem{Base: src, Index: ld, Scale: 4}, src) })
+}
+
+// interleave4RowsAVX2 writes the packer of a 32-column B panel whose rows
+// lie at offsets (Matrix8.Rows).
+func interleave4RowsAVX2() {
+	TEXT("interleave4RowsAVX2", NOSPLIT, "func(base *byte, rows *int, dst *byte, kg int, x byte)")
+	Doc("interleave4RowsAVX2 sets dst[g*128 + c*4 + s] = base[rows[4g+s] + c] ^ x for g < kg, c < 32, s < 4.")
+	base := Load(Param("base"), GP64())
+	rows := Load(Param("rows"), GP64())
+	dst := Load(Param("dst"), GP64())
+	n := Load(Param("kg"), GP64())
+	xb := Load(Param("x"), GP32())
+	off := []Register{GP64(), GP64(), GP64(), GP64()}
+	var srcs []Mem
+	for _, o := range off {
+		srcs = append(srcs, Mem{Base: base, Index: o, Scale: 1})
+	}
+	interleaveLoop(xb, dst, n, srcs, func() { ADDQ(U8(32), rows) }, func() {
+		for s, o := range off {
+			MOVQ(Mem{Base: rows, Disp: 8 * s}, o)
+		}
+	})
+}
+
+// interleaveLoop emits the loop of the B packers: before(), if given,
+// runs first in each group; the four rows are loaded from srcs, flipped
+// by x, interleaved and stored; then next() advances the sources.
+func interleaveLoop(xb, dst, n Register, srcs []Mem, next func(), before ...func()) {
+	VMOVD(xb, X15)
+	VPBROADCASTB(X15, Y15)
 	TESTQ(n, n)
 	JZ(LabelRef("done"))
 	Label("loop")
+	for _, f := range before {
+		f()
+	}
 	r := []VecPhysical{Y0, Y1, Y2, Y3}
-	VMOVDQU(Mem{Base: src}, r[0])
-	VMOVDQU(Mem{Base: src, Index: ld, Scale: 1}, r[1])
-	VMOVDQU(Mem{Base: src, Index: ld, Scale: 2}, r[2])
-	VMOVDQU(Mem{Base: src, Index: ld3, Scale: 1}, r[3])
+	for i, m := range srcs {
+		VMOVDQU(m, r[i])
+	}
 	for _, y := range r {
 		VPXOR(Y15, y, y)
 	}
-	LEAQ(Mem{Base: src, Index: ld, Scale: 4}, src)
+	next()
 	// Bytes of rows 0,1 and 2,3 interleaved (per 128-bit lane), then
 	// their 16-bit pairs: u[q] holds columns 4q..4q+3 in its low lane and
 	// 16+4q.. in its high lane.
