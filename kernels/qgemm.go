@@ -16,14 +16,17 @@ import (
 // once when the plan is built; any other 8-bit weight is packed per call.
 //
 // What they cover: 8-bit operands of either type; MatMul with a 2-D B
-// (A's batch dimensions fold into its rows); 1-D and 2-D convolutions with
-// any stride, dilation, padding and group; zero points per tensor, per row
-// of A or output channel, or per column of B (not per row and per column
-// at once). Anything else (a batched B, 3-D convolutions, both zero points
-// varying) runs the reference kernel, which the fast kernel keeps for the
-// purpose: shapes and zero points are often known only at run time, so
-// the choice is made per call. They decline at build time only a node
-// whose operand types are known not to be 8-bit.
+// (A's batch dimensions fold into its rows) or a B batched exactly as A;
+// 1-D and 2-D convolutions with any stride, dilation, padding and group
+// (as Y = W·X per image and group, the filter taps read in place from a
+// padded copy of X: see qPhases); zero points per tensor, per row of A or
+// output channel, or per column of B (not per row and per column at
+// once). Anything else (a broadcast batch, 3-D convolutions, both zero
+// points varying, scales of other shapes) runs the reference kernel,
+// which the fast kernel keeps for the purpose: shapes and zero points are
+// often known only at run time, so the choice is made per call. They
+// decline at build time only a node whose operand types are known not to
+// be 8-bit.
 //
 // Requantization is float32, rounding half to even as ONNX Runtime does;
 // the reference computes the product in float64, so an output exactly at
@@ -317,8 +320,9 @@ func repeat[T any](v []T, times int) []T {
 // ---- ConvInteger and QLinearConv ----
 
 // qConv runs a 1-D or 2-D convolution of 8-bit x and w as, per image and
-// group, Y = W·im2col(X) on the 8-bit GEMM: ConvInteger (int32 out) or
-// QLinearConv (requantized out, with an int32 bias).
+// group, a product of the filter and the input's taps on the 8-bit GEMM:
+// ConvInteger (int32 out) or QLinearConv (requantized out, with an int32
+// bias).
 type qConv struct {
 	linear bool
 	ref    Kernel
