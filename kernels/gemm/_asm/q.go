@@ -86,11 +86,19 @@ func tileVNNI512(mr int, signedA bool) {
 	}
 	Doc(fmt.Sprintf("%s computes an %d×32 tile, %s, as tile8Generic documents.", name, mr, types))
 	t := Dereference(Param("t"))
-	acc := make([][]VecPhysical, mr)
-	for i := range acc {
-		acc[i] = []VecPhysical{zmm(2 * i), zmm(2*i + 1)}
-		VPXORD(acc[i][0], acc[i][0], acc[i][0])
-		VPXORD(acc[i][1], acc[i][1], acc[i][1])
+	// With one or two rows, k is split into phases (the step of each k
+	// group modulo phases) with accumulators of their own, so that eight
+	// VPDPBUSD chains are in flight; they are added before the epilogue.
+	phases := max(1, 4/mr)
+	acc := make([][][]VecPhysical, phases)
+	for p := range acc {
+		acc[p] = make([][]VecPhysical, mr)
+		for i := range acc[p] {
+			r := 2 * (p*mr + i)
+			acc[p][i] = []VecPhysical{zmm(r), zmm(r + 1)}
+			VPXORD(zmm(r), zmm(r), zmm(r))
+			VPXORD(zmm(r+1), zmm(r+1), zmm(r+1))
+		}
 	}
 	ap := Load(t.Field("a").Base(), GP64())
 	bp := Load(t.Field("b").Base(), GP64())
@@ -110,16 +118,24 @@ func tileVNNI512(mr int, signedA bool) {
 			for v := 0; v < 2; v++ {
 				// Go operand order: the int8 source, the uint8
 				// source, the accumulator.
+				a := acc[u%phases][i][v]
 				if signedA {
-					VPDPBUSD(x, b[v], acc[i][v])
+					VPDPBUSD(x, b[v], a)
 				} else {
-					VPDPBUSD(b[v], x, acc[i][v])
+					VPDPBUSD(b[v], x, a)
 				}
 			}
 		}
 	}
 	loop2(n, ap, bp, step, 4, a8Step, b8Step)
-	epilogue8(t, acc, false)
+	for p := 1; p < phases; p++ {
+		for i := range acc[0] {
+			for v := range acc[0][i] {
+				VPADDD(acc[p][i][v], acc[0][i][v], acc[0][i][v])
+			}
+		}
+	}
+	epilogue8(t, acc[0], false)
 }
 
 // loop2 emits a loop over n steps, unrolled unroll times, where step(u)
