@@ -15030,6 +15030,12 @@ TEXT ·tileBF16x1(SB), NOSPLIT, $0-8
 	MOVQ   t+0(FP), AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
 	MOVQ   104(AX), BX
@@ -15060,59 +15066,59 @@ loop:
 	VMOVUPS      192(DX), Z31
 	VPBROADCASTD 48(CX), Z27
 
-	// VDPBF16PS Z0, Z27, Z30 (Intel order)
+	// VDPBF16PS Z2, Z27, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x26
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc6
+	BYTE $0xd6
 
-	// VDPBF16PS Z1, Z27, Z31 (Intel order)
+	// VDPBF16PS Z3, Z27, Z31 (Intel order)
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x26
 	BYTE         $0x40
 	BYTE         $0x52
-	BYTE         $0xcf
+	BYTE         $0xdf
 	VMOVUPS      256(DX), Z24
 	VMOVUPS      320(DX), Z25
 	VPBROADCASTD 96(CX), Z28
 
-	// VDPBF16PS Z0, Z28, Z24 (Intel order)
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x1e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc0
+	BYTE $0xe0
 
-	// VDPBF16PS Z1, Z28, Z25 (Intel order)
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x1e
 	BYTE         $0x40
 	BYTE         $0x52
-	BYTE         $0xc9
+	BYTE         $0xe9
 	VMOVUPS      384(DX), Z30
 	VMOVUPS      448(DX), Z31
 	VPBROADCASTD 144(CX), Z29
 
-	// VDPBF16PS Z0, Z29, Z30 (Intel order)
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x16
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc6
+	BYTE $0xf6
 
-	// VDPBF16PS Z1, Z29, Z31 (Intel order)
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x16
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xcf
+	BYTE $0xff
 	ADDQ $0x000000c0, CX
 	ADDQ $0x00000200, DX
 	SUBQ $0x04, BX
@@ -15149,6 +15155,12 @@ tailloop:
 	JNZ  tailloop
 
 done:
+	VADDPS       Z2, Z0, Z0
+	VADDPS       Z3, Z1, Z1
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z7, Z1, Z1
 	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
@@ -15215,6 +15227,10 @@ TEXT ·tileBF16x2(SB), NOSPLIT, $0-8
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
 	MOVQ   104(AX), BX
@@ -15262,38 +15278,38 @@ loop:
 	VMOVUPS      192(DX), Z31
 	VPBROADCASTD 48(CX), Z28
 
-	// VDPBF16PS Z0, Z28, Z30 (Intel order)
+	// VDPBF16PS Z4, Z28, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x1e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc6
+	BYTE $0xe6
 
-	// VDPBF16PS Z1, Z28, Z31 (Intel order)
+	// VDPBF16PS Z5, Z28, Z31 (Intel order)
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x1e
 	BYTE         $0x40
 	BYTE         $0x52
-	BYTE         $0xcf
+	BYTE         $0xef
 	VPBROADCASTD 52(CX), Z29
 
-	// VDPBF16PS Z2, Z29, Z30 (Intel order)
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x16
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xd6
+	BYTE $0xf6
 
-	// VDPBF16PS Z3, Z29, Z31 (Intel order)
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x16
 	BYTE         $0x40
 	BYTE         $0x52
-	BYTE         $0xdf
+	BYTE         $0xff
 	VMOVUPS      256(DX), Z24
 	VMOVUPS      320(DX), Z25
 	VPBROADCASTD 96(CX), Z26
@@ -15334,38 +15350,38 @@ loop:
 	VMOVUPS      448(DX), Z31
 	VPBROADCASTD 144(CX), Z28
 
-	// VDPBF16PS Z0, Z28, Z30 (Intel order)
+	// VDPBF16PS Z4, Z28, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x1e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc6
+	BYTE $0xe6
 
-	// VDPBF16PS Z1, Z28, Z31 (Intel order)
+	// VDPBF16PS Z5, Z28, Z31 (Intel order)
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x1e
 	BYTE         $0x40
 	BYTE         $0x52
-	BYTE         $0xcf
+	BYTE         $0xef
 	VPBROADCASTD 148(CX), Z29
 
-	// VDPBF16PS Z2, Z29, Z30 (Intel order)
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x16
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xd6
+	BYTE $0xf6
 
-	// VDPBF16PS Z3, Z29, Z31 (Intel order)
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x16
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xdf
+	BYTE $0xff
 	ADDQ $0x000000c0, CX
 	ADDQ $0x00000200, DX
 	SUBQ $0x04, BX
@@ -15419,6 +15435,10 @@ tailloop:
 	JNZ  tailloop
 
 done:
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z7, Z3, Z3
 	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX

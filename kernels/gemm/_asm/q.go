@@ -135,7 +135,7 @@ func tileVNNI512(mr int, signedA bool) {
 			}
 		}
 	}
-	epilogue8(t, acc[0], false)
+	epilogue8(t, acc[0])
 }
 
 // loop2 emits a loop over n steps, unrolled unroll times, where step(u)
@@ -168,9 +168,8 @@ func loop2(n, ap, bp Register, step func(u int), unroll, aBytes, bBytes int) {
 // epilogue8 finishes an 8-bit tile whose int32 sums are in acc (acc[i][v]:
 // row i, columns [16v, 16v+16)) as tile8Generic documents, and returns.
 // Columns are loaded and stored under the masks K1 and K2 (from t.mask).
-// Z24–Z31 are free. With ymm, the accumulators are 256-bit halves and
-// masks K1, K2 cover 8 columns each (not used yet).
-func epilogue8(t gotypes.Component, acc [][]VecPhysical, _ bool) {
+// Z24–Z31 are free.
+func epilogue8(t gotypes.Component, acc [][]VecPhysical) {
 	each := func(f func(i, v int, x VecPhysical)) {
 		for i, row := range acc {
 			for v, x := range row {
@@ -448,11 +447,17 @@ func tileBF16(mr int) {
 	TEXT(name, NOSPLIT, "func(t *tileArgs)")
 	Doc(fmt.Sprintf("%s computes an %d×32 tile from bf16 pair panels as tileBF16Generic documents.", name, mr))
 	t := Dereference(Param("t"))
-	acc := make([][]VecPhysical, mr)
-	for i := range acc {
-		acc[i] = []VecPhysical{zmm(2 * i), zmm(2*i + 1)}
-		VPXORD(acc[i][0], acc[i][0], acc[i][0])
-		VPXORD(acc[i][1], acc[i][1], acc[i][1])
+	// Phases of k as in tileVNNI512, for one or two rows.
+	phases := max(1, 4/mr)
+	acc := make([][][]VecPhysical, phases)
+	for p := range acc {
+		acc[p] = make([][]VecPhysical, mr)
+		for i := range acc[p] {
+			r := 2 * (p*mr + i)
+			acc[p][i] = []VecPhysical{zmm(r), zmm(r + 1)}
+			VPXORD(zmm(r), zmm(r), zmm(r))
+			VPXORD(zmm(r+1), zmm(r+1), zmm(r+1))
+		}
 	}
 	ap := Load(t.Field("a").Base(), GP64())
 	bp := Load(t.Field("b").Base(), GP64())
@@ -468,12 +473,20 @@ func tileBF16(mr int) {
 			x := bc[nb%len(bc)]
 			nb++
 			VPBROADCASTD(Mem{Base: ap, Disp: 4 * (u*aStep + i)}, zmm(x))
-			vdpbf16ps(2*i, x, b[0])
-			vdpbf16ps(2*i+1, x, b[1])
+			r := 2 * ((u%phases)*mr + i)
+			vdpbf16ps(r, x, b[0])
+			vdpbf16ps(r+1, x, b[1])
 		}
 	}
 	loop2(n, ap, bp, step, 4, 4*aStep, 128)
-	epilogue512(t, acc, true)
+	for p := 1; p < phases; p++ {
+		for i := range acc[0] {
+			for v := range acc[0][i] {
+				VADDPS(acc[p][i][v], acc[0][i][v], acc[0][i][v])
+			}
+		}
+	}
+	epilogue512(t, acc[0], true)
 }
 
 // packBF16x12 writes the A packer of the bfloat16 GEMM: 12 rows of
