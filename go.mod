@@ -10,6 +10,7 @@ tool (
 require (
 	github.com/oklog/run v1.2.0
 	github.com/prometheus/client_golang v1.23.2
+	gonum.org/v1/gonum v0.17.0
 	google.golang.org/grpc v1.79.0
 	google.golang.org/protobuf v1.36.10
 )

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -8,6 +9,7 @@ import (
 	"github.com/inferd/inferd/internal/parallel"
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels"
+	"github.com/inferd/inferd/optimize"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -17,6 +19,13 @@ type Options struct {
 	Threads int
 	// Registry supplies kernels; nil means kernels.Default.
 	Registry *kernels.Registry
+	// Optimize is the graph optimization Compile applies to a copy of the
+	// model first (package optimize). The zero value, optimize.LevelDefault,
+	// is optimize.LevelExtended (fused kernels included);
+	// optimize.LevelNone compiles the model as given.
+	Optimize optimize.Level
+	// DisablePasses names optimizer passes not to run.
+	DisablePasses []string
 }
 
 // ErrInvalidModel marks models that cannot be compiled as given.
@@ -278,6 +287,14 @@ func Compile(m *ir.Model, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
+	if opts.Optimize != optimize.LevelNone {
+		m = optimize.Clone(m)
+		_, err := optimize.Run(context.Background(), m, optimize.Options{Level: opts.Optimize,
+			Disable: opts.DisablePasses, Evaluator: Evaluator{Registry: reg}})
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
 	c := &compiler{model: m, reg: reg, pool: parallel.New(opts.Threads)}
 	p, err := c.compileGraph(m.Graph, nil)
 	if err != nil {
@@ -306,4 +323,53 @@ func buildKernel(reg *kernels.Registry, b *kernels.Build) (k any, err error) {
 		}
 	}()
 	return reg.Build(b)
+}
+
+// Evaluator runs single nodes on constant inputs with the engine's kernels:
+// the optimizer's constant folding uses it (it satisfies
+// optimize.Evaluator). The zero value uses kernels.Default. It is safe for
+// concurrent use.
+type Evaluator struct {
+	Registry *kernels.Registry
+}
+
+// Evaluate compiles n alone, with its inputs as initializers, and runs it
+// once on one thread.
+func (e Evaluator) Evaluate(ctx context.Context, n *ir.Node, opsets []ir.OpsetImport, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	g := &ir.Graph{Name: "evaluate"}
+	seen := map[string]bool{}
+	for i, name := range n.Inputs {
+		if name == "" || seen[name] {
+			continue
+		}
+		if i >= len(inputs) || inputs[i] == nil {
+			return nil, fmt.Errorf("engine: evaluate %s: input %q has no value", n, name)
+		}
+		seen[name] = true
+		g.Initializers = append(g.Initializers, &ir.Initializer{Name: name, Tensor: inputs[i]})
+	}
+	node := *n
+	g.Nodes = []*ir.Node{&node}
+	for _, o := range n.Outputs {
+		if o != "" {
+			g.Outputs = append(g.Outputs, &ir.ValueInfo{Name: o})
+		}
+	}
+	m := &ir.Model{IRVersion: 8, Opsets: opsets, Graph: g}
+	s, err := Compile(m, Options{Threads: 1, Registry: e.Registry, Optimize: optimize.LevelNone})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	res, err := s.Run(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*tensor.Tensor, len(n.Outputs))
+	for i, o := range n.Outputs {
+		if o != "" {
+			out[i] = res[o]
+		}
+	}
+	return out, nil
 }

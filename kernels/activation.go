@@ -145,7 +145,7 @@ func ewSigmoid(x float64) float64 {
 }
 
 func newSigmoid(*Build) (any, error) {
-	return ewFloatKernel(ewFloatFn{f32: vec.Sigmoid, f64: ewMapF64(ewSigmoid), grain: ewGrainHeavy})
+	return ewFloatKernel(ewFloatFn{f32: vec.Sigmoid, f64: ewMapF64(ewSigmoid), grain: ewGrainHeavy, grain32: ewGrainCheap})
 }
 
 func newHardSigmoid(b *Build) (any, error) {
@@ -220,12 +220,13 @@ func newGelu(b *Build) (any, error) {
 	}
 	switch approx {
 	case "none":
-		return ewFloatKernel(ewFloatFn{f32: vec.Gelu, f64: ewMapF64(ewGelu), grain: ewGrainHeavy})
+		return ewFloatKernel(ewFloatFn{f32: vec.Gelu, f64: ewMapF64(ewGelu), grain: ewGrainHeavy, grain32: ewGrainCheap})
 	case "tanh":
 		return ewFloatKernel(ewFloatFn{
-			f32:   vec.GeluTanh,
-			f64:   ewMapF64(func(x float64) float64 { return ewGeluTanh(x, math.Tanh) }),
-			grain: ewGrainHeavy,
+			f32:     vec.GeluTanh,
+			f64:     ewMapF64(func(x float64) float64 { return ewGeluTanh(x, math.Tanh) }),
+			grain:   ewGrainHeavy,
+			grain32: ewGrainCheap,
 		})
 	}
 	return nil, fmt.Errorf("attribute approximate is %q, want \"none\" or \"tanh\"", approx)

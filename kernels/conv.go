@@ -2,9 +2,14 @@ package kernels
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/inferd/inferd/ir"
+	"github.com/inferd/inferd/kernels/dwconv"
+	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -511,6 +516,48 @@ type nnConvParams struct {
 	K, P, inP int // kernel taps, output positions, input positions
 	pointwise bool
 	outShape  []int
+	dw        *nnDWGeom // depthwise 2-D geometry, or nil
+}
+
+// nnDWGeom is the geometry of a 2-D depthwise convolution for dwconv: the
+// output rows [rowLo, rowHi) and columns [colLo, colHi) whose taps all
+// fall inside the input, and for those the taps' input offsets from the
+// block's first output.
+type nnDWGeom struct {
+	rowLo, rowHi, colLo, colHi int
+	offs                       []int
+}
+
+// nnDWMaxTaps bounds the taps of the depthwise fast path (its border rows
+// gather taps on the stack).
+const nnDWMaxTaps = 64
+
+// nnDWSetup returns the dwconv geometry of p, or nil when the fast path
+// does not apply (not 2-D, a stride other than 1 or 2 across, too many
+// taps, or more than one input channel per group).
+func nnDWSetup(p *nnConvParams) *nnDWGeom {
+	g := p.g
+	if p.cg != 1 || p.group == 1 || g.nd() != 2 || g.s[1] > 2 || p.K > nnDWMaxTaps {
+		return nil
+	}
+	d := &nnDWGeom{rowLo: 0, rowHi: g.out[0], colLo: 0, colHi: g.out[1]}
+	for kh := 0; kh < g.k[0]; kh++ {
+		lo, hi := nnValidRange(g.out[0], g.in[0], g.s[0], kh*g.d[0]-g.pb[0])
+		d.rowLo, d.rowHi = max(d.rowLo, lo), min(d.rowHi, hi)
+	}
+	for kw := 0; kw < g.k[1]; kw++ {
+		lo, hi := nnValidRange(g.out[1], g.in[1], g.s[1], kw*g.d[1]-g.pb[1])
+		d.colLo, d.colHi = max(d.colLo, lo), min(d.colHi, hi)
+	}
+	if d.rowLo >= d.rowHi || d.colLo >= d.colHi {
+		d.rowLo, d.rowHi, d.colLo, d.colHi = 0, 0, 0, 0
+	}
+	d.offs = make([]int, p.K)
+	for t := range d.offs {
+		kh, kw := t/g.k[1], t%g.k[1]
+		d.offs[t] = (d.rowLo*g.s[0]-g.pb[0]+kh*g.d[0])*g.in[1] + d.colLo*g.s[1] - g.pb[1] + kw*g.d[1]
+	}
+	return d
 }
 
 // nnConvSetup validates X and W shapes against the attributes and computes
@@ -548,6 +595,7 @@ func nnConvSetup(w *nnWindow, group int, xs, ws []int) (*nnConvParams, error) {
 		}
 	}
 	p.outShape = append([]int{p.n, p.m}, g.out...)
+	p.dw = nnDWSetup(p)
 	return p, nil
 }
 
@@ -561,46 +609,105 @@ func newConv(b *Build) (any, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		if len(in) < 2 || in[0] == nil || in[1] == nil {
-			return nil, fmt.Errorf("Conv needs inputs X and W")
+	k := &nnConvKernel{w: w, group: group}
+	// A constant float32 filter is packed once here, per group, as the A
+	// operand of Y[Cout/group][H·W] = W[Cout/group][Cin/group·kh·kw]·col.
+	if cw := b.Const(1); cw != nil && cw.DType == tensor.Float32 && cw.Rank() >= 3 {
+		k.constW = cw
+		k.packed = nnPackFilter(cw.Data.([]float32), cw.Shape, group)
+	}
+	return k, nil
+}
+
+// nnConvKernel is Conv. The geometry for the last input shapes is cached,
+// so that runs on static shapes allocate nothing.
+type nnConvKernel struct {
+	w      nnWindow
+	group  int
+	constW *tensor.Tensor  // the constant W input, if any
+	packed []*gemm.PackedA // constW packed per group (nil if not float32 or depthwise)
+	params atomic.Pointer[nnConvCached]
+}
+
+type nnConvCached struct {
+	xs, ws []int
+	p      *nnConvParams
+}
+
+// nnPackFilter packs a float32 filter of shape ws (Cout, Cin/group, k...)
+// per group, or returns nil for a depthwise filter (one input channel per
+// group), which runs without a GEMM.
+func nnPackFilter(w []float32, ws []int, group int) []*gemm.PackedA {
+	if ws[0]%group != 0 || ws[1] == 1 && group > 1 || len(w) == 0 {
+		return nil
+	}
+	mg := ws[0] / group
+	kd := len(w) / ws[0]
+	packed := make([]*gemm.PackedA, group)
+	for g := range packed {
+		packed[g] = gemm.PackA(mg, kd, gemm.Matrix{Data: w[g*mg*kd:], Stride: kd})
+	}
+	return packed
+}
+
+func (k *nnConvKernel) setup(xs, ws []int) (*nnConvParams, error) {
+	if pc := k.params.Load(); pc != nil && tensor.EqualShapes(pc.xs, xs) && tensor.EqualShapes(pc.ws, ws) {
+		return pc.p, nil
+	}
+	p, err := nnConvSetup(&k.w, k.group, xs, ws)
+	if err != nil {
+		return nil, err
+	}
+	k.params.Store(&nnConvCached{xs: slices.Clone(xs), ws: slices.Clone(ws), p: p})
+	return p, nil
+}
+
+func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if len(in) < 2 || in[0] == nil || in[1] == nil {
+		return nil, fmt.Errorf("Conv needs inputs X and W")
+	}
+	x, wt := in[0], in[1]
+	var bias *tensor.Tensor
+	if len(in) > 2 {
+		bias = in[2]
+	}
+	if wt.DType != x.DType || (bias != nil && bias.DType != x.DType) {
+		return nil, fmt.Errorf("inputs have types %v, %v, want one float type", x, wt)
+	}
+	p, err := k.setup(x.Shape, wt.Shape)
+	if err != nil {
+		return nil, err
+	}
+	if bias != nil && bias.Len() != p.m {
+		return nil, fmt.Errorf("bias B has shape %v, want [%d]", bias.Shape, p.m)
+	}
+	if x.DType == tensor.Float32 {
+		y := c.AllocRaw(tensor.Float32, p.outShape...)
+		packed := k.packed
+		if wt != k.constW || packed == nil {
+			packed = nnPackFilter(wt.Data.([]float32), wt.Shape, k.group)
 		}
-		x, wt := in[0], in[1]
-		var bias *tensor.Tensor
-		if len(in) > 2 {
-			bias = in[2]
-		}
-		if wt.DType != x.DType || (bias != nil && bias.DType != x.DType) {
-			return nil, fmt.Errorf("inputs have types %v, %v, want one float type", x, wt)
-		}
-		p, err := nnConvSetup(&w, group, x.Shape, wt.Shape)
-		if err != nil {
-			return nil, err
-		}
-		if bias != nil && bias.Len() != p.m {
-			return nil, fmt.Errorf("bias B has shape %v, want [%d]", bias.Shape, p.m)
-		}
-		y := c.Alloc(x.DType, p.outShape...)
-		switch x.DType {
-		case tensor.Float32:
-			nnConvRun(c, p, x.Data.([]float32), wt.Data.([]float32), nnBias[float32](bias), y.Data.([]float32))
-		case tensor.Float64:
-			nnConvRun(c, p, x.Data.([]float64), wt.Data.([]float64), nnBias[float64](bias), y.Data.([]float64))
-		case tensor.Float16, tensor.BFloat16:
-			xf, _ := Float32s(x)
-			wf, _ := Float32s(wt)
-			var bf []float32
-			if bias != nil {
-				bf, _ = Float32s(bias)
-			}
-			yf := make([]float32, y.Len())
-			nnConvRun(c, p, xf, wf, bf, yf)
-			nnStoreF32(y, yf)
-		default:
-			return nil, fmt.Errorf("Conv of %v: %w", x.DType, ErrUnsupported)
-		}
+		nnConvF32(c, p, x.Data.([]float32), wt.Data.([]float32), packed, nnBias[float32](bias), y.Data.([]float32), nil)
 		return c.Outs(y), nil
-	}), nil
+	}
+	y := c.Alloc(x.DType, p.outShape...)
+	switch x.DType {
+	case tensor.Float64:
+		nnConvRun(c, p, x.Data.([]float64), wt.Data.([]float64), nnBias[float64](bias), y.Data.([]float64))
+	case tensor.Float16, tensor.BFloat16:
+		xf, _ := Float32s(x)
+		wf, _ := Float32s(wt)
+		var bf []float32
+		if bias != nil {
+			bf, _ = Float32s(bias)
+		}
+		yf := make([]float32, y.Len())
+		nnConvF32(c, p, xf, wf, nnPackFilter(wf, wt.Shape, k.group), bf, yf, nil)
+		nnStoreF32(y, yf)
+	default:
+		return nil, fmt.Errorf("Conv of %v: %w", x.DType, ErrUnsupported)
+	}
+	return c.Outs(y), nil
 }
 
 func nnBias[T nnFloat](b *tensor.Tensor) []T {
@@ -698,6 +805,411 @@ func nnConvRun[T nnNum](c *Context, p *nnConvParams, x, w, bias, y []T) {
 	}
 	nnPutBuf(col)
 }
+
+// nnConvEpilogue is what a fused convolution does to its output after the
+// bias: add a residual tensor of the output's shape, then an activation:
+//
+//	y = act(conv(x, w) + bias + residual)
+//
+// The zero value does nothing.
+type nnConvEpilogue struct {
+	act      gemm.Activation
+	min, max float32   // ActClip's bounds (±Inf for none)
+	alpha    float32   // ActLeakyRelu's slope
+	residual []float32 // nil for none
+}
+
+// nnConvF32 computes y = act(conv(x, w) + bias + residual) in float32 (ep
+// nil: conv(x, w) + bias), every element of y written. Each (image, group)
+// unit is a GEMM against the filter packed per group, Y[Cout/group][P] =
+// W·col, with the bias, residual and activation in its epilogue: a 1×1
+// stride-1 convolution reads X in place as col; others im2col a block of
+// output columns at a time into a scratch matrix small enough to stay in
+// L2, which the GEMM then reads in place. Depthwise filters (packed nil)
+// run directly, through dwconv in two dimensions.
+func nnConvF32(c *Context, p *nnConvParams, x, w []float32, packed []*gemm.PackedA, bias, y []float32, ep *nnConvEpilogue) {
+	j := nnConvJobPool.Get().(*nnConvJob)
+	j.p, j.x, j.w, j.bias, j.y, j.packed = p, x, w, bias, y, packed
+	j.setEpilogue(ep)
+	defer j.release()
+	if packed == nil {
+		c.Parallel(p.n*p.m, j.depthwiseRun)
+		return
+	}
+	j.chunk = p.P
+	if !p.pointwise {
+		// Columns per block: the block's column matrix within
+		// nnColBytes, a whole number of GEMM panels.
+		kd := p.cg * p.K
+		j.chunk = min(p.P, max(gemm.NR, nnColBytes/(4*max(kd, 1))/gemm.NR*gemm.NR))
+	}
+	j.nchunks = (p.P + j.chunk - 1) / j.chunk
+	items := p.n * p.group * j.nchunks
+	if threads := c.gemmThreads(); threads > 1 && items >= 2*threads {
+		// Enough blocks to share out: each thread takes whole blocks,
+		// each a serial GEMM.
+		c.Parallel(items, j.itemsRun)
+		return
+	}
+	for i := 0; i < items; i++ {
+		j.item(c, i)
+	}
+}
+
+// nnColBytes bounds the column-matrix block a Conv GEMM reads: it stays in
+// L2 (1 MiB on Zen 5) beside the packed filter panel.
+var nnColBytes = 384 << 10
+
+// nnConvJob is one float32 Conv run, pooled with its methods bound once so
+// that handing them to Parallel allocates nothing.
+type nnConvJob struct {
+	p              *nnConvParams
+	x, w, bias, y  []float32
+	packed         []*gemm.PackedA
+	ep             nnConvJobEpilogue
+	chunk, nchunks int // output columns per block, blocks per unit
+
+	itemsRun     func(lo, hi int)
+	depthwiseRun func(lo, hi int)
+}
+
+// nnConvJobEpilogue is an nnConvEpilogue prepared for the kernels: the
+// GEMM's epilogue less bias and residual, and for the direct paths the
+// activation as a clamp [lo, hi] (when clamp) and a leaky slope.
+type nnConvJobEpilogue struct {
+	gemm     gemm.Epilogue
+	residual []float32
+	clamp    bool
+	lo, hi   float32
+	leaky    bool
+	alpha    float32
+}
+
+var nnConvJobPool = sync.Pool{New: func() any {
+	j := new(nnConvJob)
+	j.itemsRun = j.items
+	j.depthwiseRun = j.depthwise
+	return j
+}}
+
+func (j *nnConvJob) setEpilogue(ep *nnConvEpilogue) {
+	inf := float32(math.Inf(1))
+	j.ep = nnConvJobEpilogue{lo: -inf, hi: inf}
+	if ep == nil {
+		return
+	}
+	j.ep.gemm = gemm.Epilogue{Act: ep.act, Min: ep.min, Max: ep.max, Alpha: ep.alpha}
+	j.ep.residual = ep.residual
+	switch ep.act {
+	case gemm.ActRelu:
+		j.ep.clamp, j.ep.lo = true, 0
+	case gemm.ActClip:
+		j.ep.clamp, j.ep.lo, j.ep.hi = true, ep.min, ep.max
+	case gemm.ActLeakyRelu:
+		j.ep.leaky, j.ep.alpha = true, ep.alpha
+	}
+}
+
+func (j *nnConvJob) release() {
+	j.p, j.x, j.w, j.bias, j.y, j.packed = nil, nil, nil, nil, nil, nil
+	j.ep = nnConvJobEpilogue{}
+	nnConvJobPool.Put(j)
+}
+
+// items computes blocks [lo, hi), each GEMM serially.
+func (j *nnConvJob) items(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		j.item(nil, i)
+	}
+}
+
+// item computes block i: output columns [q·chunk, (q+1)·chunk) of image
+// n, group g, where i = (n·group + g)·nchunks + q. Its GEMM is split
+// across c's threads (serial for a nil c).
+func (j *nnConvJob) item(c *Context, i int) {
+	p := j.p
+	u, q := i/j.nchunks, i%j.nchunks
+	n, g := u/p.group, u%p.group
+	kd := p.cg * p.K
+	xg := j.x[(n*p.c+g*p.cg)*p.inP : (n*p.c+(g+1)*p.cg)*p.inP]
+	yg := j.y[(n*p.m+g*p.mg)*p.P : (n*p.m+(g+1)*p.mg)*p.P]
+	j0 := q * j.chunk
+	j1 := min(p.P, j0+j.chunk)
+	ep := j.ep.gemm
+	if j.bias != nil {
+		ep.Bias, ep.BiasPerRow = j.bias[g*p.mg:(g+1)*p.mg], true
+	}
+	var beta float32
+	if j.ep.residual != nil {
+		ep.Residual, ep.ResidualStride, beta = j.ep.residual[(n*p.m+g*p.mg)*p.P+j0:], p.P, 1
+	}
+	o := c.gemmOptions(&ep)
+	if p.pointwise {
+		gemm.GemmPackedA(p.P, 1, j.packed[g], gemm.Matrix{Data: xg, Stride: p.P}, beta, yg, p.P, &o)
+		return
+	}
+	sc := nnColScratch.get(kd * (j1 - j0))
+	col := sc.buf
+	if p.g.nd() == 2 {
+		nnIm2col2D(xg, p, col, j1-j0, j0, j1)
+	} else {
+		nnIm2col(xg, p.g, col, 0, kd)
+	}
+	gemm.GemmPackedA(j1-j0, 1, j.packed[g], gemm.Matrix{Data: col, Stride: j1 - j0}, beta, yg[j0:], p.P, &o)
+	nnColScratch.put(sc)
+}
+
+// depthwise computes output planes [lo, hi) (image-major) of a
+// convolution with one input channel per group.
+func (j *nnConvJob) depthwise(lo, hi int) {
+	p := j.p
+	for u := lo; u < hi; u++ {
+		n, m := u/p.m, u%p.m
+		ci := n*p.c + m/p.mg
+		x := j.x[ci*p.inP : (ci+1)*p.inP]
+		y := j.y[u*p.P : (u+1)*p.P]
+		var b float32
+		if j.bias != nil {
+			b = j.bias[m]
+		}
+		w := j.w[m*p.K : (m+1)*p.K]
+		// The clamp runs in the kernel unless a residual must be added
+		// before it.
+		lo, hi := j.ep.lo, j.ep.hi
+		late := j.ep.residual != nil
+		if late {
+			lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
+		}
+		if p.dw != nil {
+			nnDepthwise2D(p, x, w, b, lo, hi, y)
+		} else {
+			for i := range y {
+				y[i] = b
+			}
+			nnConvDirect(x, p.g, w, y)
+			late = true
+		}
+		if r := j.ep.residual; r != nil {
+			r = r[u*p.P : (u+1)*p.P]
+			for i := range y {
+				y[i] += r[i]
+			}
+		}
+		if late && j.ep.clamp {
+			for i, v := range y {
+				y[i] = nnClamp(v, j.ep.lo, j.ep.hi)
+			}
+		}
+		if j.ep.leaky {
+			for i, v := range y {
+				if v < 0 {
+					y[i] = v * j.ep.alpha
+				}
+			}
+		}
+	}
+}
+
+// nnClamp returns min(max(v, lo), hi), keeping a NaN v.
+func nnClamp(v, lo, hi float32) float32 {
+	if v < lo {
+		return lo
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
+
+// nnDepthwise2D computes one output plane y of a 2-D depthwise
+// convolution of plane x with taps w, bias b and clamp [lo, hi]: dwconv
+// for the outputs whose taps all fall inside x, then the rows above and
+// below with the taps that do, and the columns left and right in Go.
+func nnDepthwise2D(p *nnConvParams, x, w []float32, b, lo, hi float32, y []float32) {
+	g, d := p.g, p.dw
+	H, W, OH, OW := g.in[0], g.in[1], g.out[0], g.out[1]
+	kwid := g.k[1]
+	sh, sw := g.s[0], g.s[1]
+	if d.rowHi > d.rowLo {
+		dwconv.Rows(y[d.rowLo*OW+d.colLo:], OW, x, sh*W, d.rowHi-d.rowLo, d.colHi-d.colLo, sw, d.offs, w, b, lo, hi)
+	}
+	// Rows above and below the interior, at the interior columns: the
+	// taps whose input row is inside x.
+	if d.colHi > d.colLo {
+		var offs [nnDWMaxTaps]int
+		var ws [nnDWMaxTaps]float32
+		for oh := 0; oh < OH; oh++ {
+			if oh == d.rowLo && d.rowHi > d.rowLo {
+				oh = d.rowHi - 1
+				continue
+			}
+			n := 0
+			for t := range w {
+				kh, kw := t/kwid, t%kwid
+				ih := oh*sh - g.pb[0] + kh*g.d[0]
+				if ih < 0 || ih >= H {
+					continue
+				}
+				offs[n] = ih*W + d.colLo*sw - g.pb[1] + kw*g.d[1]
+				ws[n] = w[t]
+				n++
+			}
+			row := y[oh*OW+d.colLo : oh*OW+d.colHi]
+			if n == 0 {
+				v := nnClamp(b, lo, hi)
+				for i := range row {
+					row[i] = v
+				}
+				continue
+			}
+			dwconv.Rows(row, len(row), x, 0, 1, len(row), sw, offs[:n], ws[:n], b, lo, hi)
+		}
+	}
+	// Columns left and right of the interior, every row.
+	for oh := 0; oh < OH; oh++ {
+		for ow := 0; ow < OW; ow++ {
+			if ow == d.colLo && d.colHi > d.colLo {
+				ow = d.colHi - 1
+				continue
+			}
+			s := b
+			for t, wt := range w {
+				kh, kw := t/kwid, t%kwid
+				ih := oh*sh - g.pb[0] + kh*g.d[0]
+				iw := ow*sw - g.pb[1] + kw*g.d[1]
+				if ih >= 0 && ih < H && iw >= 0 && iw < W {
+					s += wt * x[ih*W+iw]
+				}
+			}
+			y[oh*OW+ow] = nnClamp(s, lo, hi)
+		}
+	}
+}
+
+// nnIm2col2D writes columns [j0, j1) (output positions) of a 2-D
+// convolution's column matrix into col, row stride ld: row r = c·kh·kw +
+// tap holds the input value each output position's tap reads, zero in the
+// padding. x holds the group's input channels.
+func nnIm2col2D(x []float32, p *nnConvParams, col []float32, ld, j0, j1 int) {
+	g := p.g
+	h, w, ow := g.in[0], g.in[1], g.out[1]
+	kwid := g.k[1]
+	sh, sw, dh, dw := g.s[0], g.s[1], g.d[0], g.d[1]
+	ph, pw := g.pb[0], g.pb[1]
+	oh0, ow0 := j0/ow, j0%ow
+	// With unit strides and as many output columns as input columns
+	// ("same" padding across), a tap reads output position j at input
+	// position j + offH·w + offW: one copy per row of col, then the
+	// columns that fall in the left or right padding are zeroed.
+	flat := sh == 1 && sw == 1 && ow == w
+	for r := 0; r < p.cg*p.K; r++ {
+		d := col[r*ld : r*ld+j1-j0]
+		ch, t := r/p.K, r%p.K
+		kh, kw := t/kwid, t%kwid
+		xs := x[ch*h*w : (ch+1)*h*w]
+		offH, offW := kh*dh-ph, kw*dw-pw
+		lo, hi := nnValidRange(ow, w, sw, offW)
+		if flat {
+			// Output rows [rlo, rhi) read input rows inside the image.
+			rlo, rhi := nnValidRange(g.out[0], h, 1, offH)
+			a, b := max(j0, rlo*ow), min(j1, rhi*ow)
+			if a >= b {
+				clear(d)
+				continue
+			}
+			clear(d[:a-j0])
+			clear(d[b-j0:])
+			delta := offH*w + offW
+			// The copy's ends may run past the plane by the padding
+			// columns; those elements are zeroed below.
+			sa, sb := a+delta, b+delta
+			da := a - j0
+			if sa < 0 {
+				da -= sa
+				sa = 0
+			}
+			sb = min(sb, len(xs))
+			if sa < sb {
+				copy(d[da:da+sb-sa], xs[sa:sb])
+			}
+			if lo > 0 || hi < ow {
+				// Zero the padding columns of each output row in [a, b).
+				for rowStart := (a / ow) * ow; rowStart < b; rowStart += ow {
+					for c := rowStart; c < rowStart+lo; c++ {
+						if c >= a && c < b {
+							d[c-j0] = 0
+						}
+					}
+					for c := rowStart + hi; c < rowStart+ow; c++ {
+						if c >= a && c < b {
+							d[c-j0] = 0
+						}
+					}
+				}
+			}
+			continue
+		}
+		oh, o := oh0, ow0
+		for i := 0; i < len(d); {
+			seg := min(len(d)-i, ow-o)
+			row := d[i : i+seg]
+			ih := oh*sh + offH
+			a, b := max(o, lo), min(o+seg, hi)
+			if ih < 0 || ih >= h || a >= b {
+				clear(row)
+			} else {
+				if a > o {
+					clear(row[:a-o])
+				}
+				if b < o+seg {
+					clear(row[b-o:])
+				}
+				src := xs[ih*w:]
+				if sw == 1 {
+					copy(row[a-o:b-o], src[a+offW:b+offW])
+				} else {
+					out := row[a-o : b-o]
+					s := a*sw + offW
+					for q := range out {
+						out[q] = src[s]
+						s += sw
+					}
+				}
+			}
+			i += seg
+			o = 0
+			oh++
+		}
+	}
+}
+
+// nnScratchPool recycles float32 scratch buffers of one use (so that
+// their sizes stay alike) without allocating once warm: a buffer too small
+// for a request grows in place.
+type nnScratchPool struct{ p sync.Pool }
+
+// nnScratch is a buffer from an nnScratchPool.
+type nnScratch struct{ buf []float32 }
+
+// get returns a buffer of n elements with arbitrary contents.
+func (sp *nnScratchPool) get(n int) *nnScratch {
+	s, _ := sp.p.Get().(*nnScratch)
+	if s == nil {
+		s = new(nnScratch)
+	}
+	if cap(s.buf) < n {
+		s.buf = make([]float32, n)
+	}
+	s.buf = s.buf[:n]
+	return s
+}
+
+func (sp *nnScratchPool) put(s *nnScratch) { sp.p.Put(s) }
+
+var (
+	nnColScratch nnScratchPool // Conv column matrices
+	nnRowScratch nnScratchPool // rows of pooling and the like
+)
 
 // nnBufPool recycles float32 scratch (column matrices), which are large
 // and needed on every run.

@@ -2,8 +2,10 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/inferd/inferd/internal/parallel"
 	"github.com/inferd/inferd/tensor"
@@ -37,24 +39,31 @@ func BenchmarkConvShapes(b *testing.B) {
 				for i, v := 0, w.Data.([]float32); i < len(v); i++ {
 					v[i] = float32(i%7) * 0.01
 				}
-				k, err := nnBuild(b, "Conv", 13, 3, 1, nnAttrInts("strides", int64(sh.s), int64(sh.s)),
+				// W and B are initializers, as in a model: the filter is
+				// packed when the kernel is built.
+				k, err := nnBuildConst(b, "Conv", 13, 3, 1, []*tensor.Tensor{nil, w, bias}, nnAttrInts("strides", int64(sh.s), int64(sh.s)),
 					nnAttrInts("pads", int64(sh.p), int64(sh.p), int64(sh.p), int64(sh.p)), nnAttrInt("group", int64(sh.g)))
 				if err != nil {
 					b.Fatal(err)
 				}
 				pool := parallel.New(threads)
 				defer pool.Close()
-				ctx := &Context{Par: pool.For}
+				ctx := &Context{Par: pool.For, Threads: threads, Arena: NewArena(1)}
 				out := (sh.h+2*sh.p-sh.k)/sh.s + 1
 				b.ResetTimer()
 				cpu0 := nnCPUTime()
+				best := time.Duration(math.MaxInt64)
 				for i := 0; i < b.N; i++ {
+					t0 := time.Now()
+					ctx.Arena.Begin(0)
 					if _, err := k.Run(ctx, []*tensor.Tensor{x, w, bias}); err != nil {
 						b.Fatal(err)
 					}
+					best = min(best, time.Since(t0))
 				}
 				flops := 2.0 * float64(sh.m*(sh.c/sh.g)*sh.k*sh.k*out*out)
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+				b.ReportMetric(flops/best.Seconds()/1e9, "bestGFLOPS")
 				b.ReportMetric(flops*float64(b.N)/(nnCPUTime()-cpu0)/1e9, "cpuGFLOPS")
 			})
 		}

@@ -1,9 +1,11 @@
 package kernels
 
 import (
+	"math"
 	"math/rand"
 	"testing"
 
+	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -125,6 +127,12 @@ func TestConvRandomAgainstNaive(t *testing.T) {
 		{1, 37, 20, 19, 70, 3, 3, 1, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{1, 1}},
 		{1, 16, 4, 300, 40, 1, 1, 1, []int{1, 1}, []int{1, 1}, []int{0, 0}, []int{0, 0}},
 		{1, 3, 17, 17, 4, 7, 7, 1, []int{2, 2}, []int{1, 1}, []int{3, 3}, []int{3, 3}},
+		{2, 5, 13, 10, 7, 5, 3, 1, []int{1, 1}, []int{1, 1}, []int{2, 1}, []int{2, 1}},  // "same" padding
+		{1, 4, 9, 9, 6, 3, 3, 1, []int{1, 1}, []int{2, 2}, []int{2, 2}, []int{2, 2}},    // dilated "same"
+		{1, 6, 12, 12, 10, 1, 1, 1, []int{2, 2}, []int{1, 1}, []int{0, 0}, []int{0, 0}}, // strided 1×1
+		{1, 6, 7, 9, 6, 3, 3, 6, []int{2, 2}, []int{1, 1}, []int{1, 1}, []int{1, 1}},    // depthwise stride 2
+		{2, 4, 6, 6, 8, 3, 3, 4, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{1, 1}},    // depthwise, multiplier 2
+		{1, 3, 11, 8, 5, 3, 3, 1, []int{1, 1}, []int{1, 1}, []int{0, 1}, []int{2, 1}},   // uneven padding
 	}
 	for ci, cs := range cases {
 		xs := []int{cs.n, cs.c, cs.h, cs.w}
@@ -160,8 +168,22 @@ func TestConvRandomAgainstNaive(t *testing.T) {
 			xt, _ := FromFloat64s(dt, xs, xv)
 			wt, _ := FromFloat64s(dt, ws, wv)
 			bt, _ := FromFloat64s(dt, []int{cs.m}, bv)
-			for _, ctx := range []*Context{{}, nnParContext()} {
-				res, err := k.Run(ctx, []*tensor.Tensor{xt, wt, bt})
+			// With W and B as initializers too (float32 packs the
+			// filter when the kernel is built).
+			kc, err := nnBuildConst(t, "Conv", 11, 3, 1, []*tensor.Tensor{nil, wt, bt},
+				nnAttrInts("strides", int64(cs.s[0]), int64(cs.s[1])),
+				nnAttrInts("dilations", int64(cs.d[0]), int64(cs.d[1])),
+				nnAttrInts("pads", int64(cs.pb[0]), int64(cs.pb[1]), int64(cs.pe[0]), int64(cs.pe[1])),
+				nnAttrInt("group", int64(cs.group)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for ri, ctx := range []*Context{{}, nnParContext(), {}} {
+				kr := k
+				if ri == 2 {
+					kr = kc
+				}
+				res, err := kr.Run(ctx, []*tensor.Tensor{xt, wt, bt})
 				if err != nil {
 					t.Fatalf("case %d %v: %v", ci, dt, err)
 				}
@@ -184,6 +206,14 @@ func TestConvRandomAgainstNaive(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConvBlocks reruns the random cases with the column matrix split into
+// the smallest blocks, so that blocks start and end inside output rows.
+func TestConvBlocks(t *testing.T) {
+	defer func(v int) { nnColBytes = v }(nnColBytes)
+	nnColBytes = 1
+	TestConvRandomAgainstNaive(t)
 }
 
 func TestConvErrors(t *testing.T) {
@@ -236,4 +266,86 @@ func newConvForBench(b *testing.B) Kernel {
 		b.Fatal(err)
 	}
 	return k
+}
+
+// TestConvEpilogue checks the fused epilogue of the float32 convolution
+// (residual, then activation) on the GEMM, 1×1 and depthwise paths, serial
+// and parallel.
+func TestConvEpilogue(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	type tc struct{ n, c, h, w, m, k, s, p, group int }
+	cases := []tc{
+		{2, 5, 9, 8, 7, 3, 1, 1, 1},  // im2col GEMM
+		{1, 6, 6, 5, 10, 1, 1, 0, 1}, // 1×1, X read in place
+		{1, 8, 10, 9, 8, 3, 2, 1, 8}, // depthwise, dwconv
+		{2, 4, 7, 7, 8, 3, 1, 1, 4},  // depthwise, multiplier 2
+		{1, 4, 3, 3, 4, 5, 1, 2, 4},  // depthwise, no interior
+	}
+	eps := []nnConvEpilogue{
+		{},
+		{act: gemm.ActRelu},
+		{act: gemm.ActClip, min: -0.25, max: 0.5},
+		{act: gemm.ActLeakyRelu, alpha: 0.1},
+	}
+	for ci, cs := range cases {
+		xs := []int{cs.n, cs.c, cs.h, cs.w}
+		ws := []int{cs.m, cs.c / cs.group, cs.k, cs.k}
+		rnd := func(n int) ([]float64, []float32) {
+			v := make([]float64, n)
+			f := make([]float32, n)
+			for i := range v {
+				f[i] = float32(rng.Float64()*2 - 1)
+				v[i] = float64(f[i])
+			}
+			return v, f
+		}
+		xv, xf := rnd(nnProd(xs))
+		wv, wf := rnd(nnProd(ws))
+		bv, bf := rnd(cs.m)
+		w := nnWindow{autoPad: "NOTSET", strides: []int{cs.s, cs.s}, pads: []int{cs.p, cs.p, cs.p, cs.p}}
+		p, err := nnConvSetup(&w, cs.group, xs, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := p.g.out
+		base := nnConvNaive(xv, xs, wv, ws, bv, cs.group, []int{cs.s, cs.s}, []int{1, 1}, []int{cs.p, cs.p}, out)
+		rv, rf := rnd(len(base))
+		packed := nnPackFilter(wf, ws, cs.group)
+		for ei, ep := range eps {
+			for _, withRes := range []bool{false, true} {
+				want := make([]float64, len(base))
+				for i, v := range base {
+					if withRes {
+						v += rv[i]
+					}
+					switch ep.act {
+					case gemm.ActRelu:
+						v = max(v, 0)
+					case gemm.ActClip:
+						v = min(max(v, float64(ep.min)), float64(ep.max))
+					case gemm.ActLeakyRelu:
+						if v < 0 {
+							v *= float64(ep.alpha)
+						}
+					}
+					want[i] = v
+				}
+				e := ep
+				if withRes {
+					e.residual = rf
+				}
+				for _, ctx := range []*Context{{}, nnParContext()} {
+					y := make([]float32, len(base))
+					for i := range y {
+						y[i] = float32(math.NaN())
+					}
+					nnConvF32(ctx, p, xf, wf, packed, bf, y, &e)
+					nnCheck(t, tensor.FromSlice(y, p.outShape...), p.outShape, want, 1e-4)
+					if t.Failed() {
+						t.Fatalf("case %d epilogue %d residual %v", ci, ei, withRes)
+					}
+				}
+			}
+		}
+	}
 }

@@ -40,6 +40,10 @@ type Context struct {
 	// Par runs fn over [0, n) split across the session's threads; nil
 	// runs serially.
 	Par func(n int, fn func(lo, hi int))
+	// Threads is how many threads Par spreads work over (0: unknown, taken
+	// as runtime.GOMAXPROCS when Par is set). Kernels that size their
+	// tasks to the threads (the GEMM) read it.
+	Threads int
 
 	// Arena, when set, recycles the tensors Alloc and View make from one
 	// run to the next; the engine sets it for steps that run once per run.

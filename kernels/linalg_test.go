@@ -7,6 +7,7 @@ import (
 
 	"github.com/inferd/inferd/internal/parallel"
 	"github.com/inferd/inferd/ir"
+	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -175,13 +176,24 @@ func TestLinalgMatMulRandom(t *testing.T) {
 		{[]int{17}, []int{2, 17, 40}},
 		{[]int{2, 3, 17}, []int{17}},
 		{[]int{1, 600}, []int{600, 1}},
+		{[]int{12, 128, 64}, []int{12, 64, 128}}, // attention QKᵀ, one batch
+		{[]int{2, 12, 33, 64}, []int{2, 12, 64, 33}},
+		{[]int{8, 5, 768}, []int{768, 77}},
+		{[]int{3, 1, 1, 40}, []int{2, 40, 50}},
 	}
 	for _, tc := range cases {
 		a := linalgRandF32(r, tc.as...)
 		b := linalgRandF32(r, tc.bs...)
 		out := linalgRunOp(t, "MatMul", 13, 1, nil, a, b)
 		shape, want := linalgRefBatchMatMul(linalgF64s(a), tc.as, linalgF64s(b), tc.bs)
-		linalgClose(t, "MatMul "+tensor.ShapeString(tc.as)+tensor.ShapeString(tc.bs), out[0], shape, want, 1e-4)
+		name := "MatMul " + tensor.ShapeString(tc.as) + tensor.ShapeString(tc.bs)
+		linalgClose(t, name, out[0], shape, want, 1e-4)
+		// B as a compile-time constant (packed once), serial and parallel.
+		res, err := linalgTry("MatMul", 13, 1, nil, []bool{false, true}, a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		linalgClose(t, name+" const B", res[0], shape, want, 1e-4)
 
 		// float64 and float16 agree too.
 		a64, _ := FromFloat64s(tensor.Float64, tc.as, linalgF64s(a))
@@ -990,9 +1002,68 @@ func TestLinalgSgemm(t *testing.T) {
 			}
 			for _, ctx := range []*Context{nil, {Par: linalgTestPool.For}} {
 				got := append([]float32{}, C...)
-				linalgSgemm(ctx, ta == 1, tb == 1, M, N, K, 2, A, lda, B, ldb, -0.5, got, ldc)
+				sgemm(ctx, M, N, K, 2, gemm.Matrix{Data: A, Stride: lda, Trans: ta == 1}, gemm.Matrix{Data: B, Stride: ldb, Trans: tb == 1}, -0.5, got, ldc, nil)
 				linalgClose(t, "sgemm", tensor.FromSlice(got, M, ldc), []int{M, ldc}, want, 1e-4)
 			}
+		}
+	}
+}
+
+// linalgAllocs builds op with the inputs marked in consts as compile-time
+// constants and returns the allocations of a run after warm-up, with an
+// arena as the engine runs kernels.
+func linalgAllocs(t *testing.T, op string, attrs []*ir.Attribute, consts []bool, par bool, in ...*tensor.Tensor) float64 {
+	t.Helper()
+	n := &ir.Node{Name: "n", OpType: op, Attrs: attrs, Outputs: []string{"Y"}}
+	for i := range in {
+		n.Inputs = append(n.Inputs, string(rune('a'+i)))
+	}
+	k, err := Default.Build(&Build{Node: n, Opset: 13, Const: func(i int) *tensor.Tensor {
+		if i < len(consts) && consts[i] {
+			return in[i]
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Context{Arena: NewArena(1)}
+	if par {
+		c.Par, c.Threads = linalgTestPool.For, 4
+	}
+	run := func() {
+		c.Arena.Begin(0)
+		if _, err := k.(Kernel).Run(c, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	return testing.AllocsPerRun(20, run)
+}
+
+// TestLinalgAllocs checks that MatMul and Gemm runs allocate nothing once
+// warm on static shapes (serially: the thread pool's dispatch is the
+// engine's).
+func TestLinalgAllocs(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	cases := []struct {
+		name   string
+		op     string
+		attrs  []*ir.Attribute
+		consts []bool
+		in     []*tensor.Tensor
+	}{
+		{"MatMul const B", "MatMul", nil, []bool{false, true}, []*tensor.Tensor{linalgRandF32(r, 2, 64, 96), linalgRandF32(r, 96, 80)}},
+		{"MatMul gemv const B", "MatMul", nil, []bool{false, true}, []*tensor.Tensor{linalgRandF32(r, 1, 96), linalgRandF32(r, 96, 80)}},
+		{"MatMul batched", "MatMul", nil, nil, []*tensor.Tensor{linalgRandF32(r, 4, 33, 16), linalgRandF32(r, 4, 16, 33)}},
+		{"Gemm transB const bias", "Gemm", []*ir.Attribute{linalgAInt("transB", 1)}, []bool{false, true, true},
+			[]*tensor.Tensor{linalgRandF32(r, 8, 64), linalgRandF32(r, 40, 64), linalgRandF32(r, 40)}},
+		{"Gemm full C", "Gemm", []*ir.Attribute{linalgAFloat("beta", 0.5)}, nil,
+			[]*tensor.Tensor{linalgRandF32(r, 8, 64), linalgRandF32(r, 64, 40), linalgRandF32(r, 8, 40)}},
+	}
+	for _, tc := range cases {
+		if got := linalgAllocs(t, tc.op, tc.attrs, tc.consts, false, tc.in...); got != 0 {
+			t.Errorf("%s: %v allocations per run, want 0", tc.name, got)
 		}
 	}
 }

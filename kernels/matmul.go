@@ -3,8 +3,11 @@ package kernels
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 
+	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -62,6 +65,9 @@ func linalgCeil(a, b int) int { return (a + b - 1) / b }
 func linalgRun[T tensor.Numeric](c *Context, g *linalgGemm[T]) {
 	nb := g.batch()
 	if g.M == 0 || g.N == 0 || g.K == 0 || nb == 0 {
+		return
+	}
+	if g32, ok := any(g).(*linalgGemm[float32]); ok && linalgRunF32(c, g32) {
 		return
 	}
 	work := nb * g.M * g.N * g.K
@@ -395,18 +401,82 @@ func linalgMatMulInto[T tensor.Numeric](c *Context, p *linalgMatMulShape, a, b, 
 }
 
 func newMatMul(b *Build) (any, error) {
-	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		if len(in) < 2 || in[0] == nil || in[1] == nil {
-			return nil, fmt.Errorf("MatMul needs inputs A and B")
+	k := &linalgMatMulKernel{}
+	// A constant float32 B (a Linear layer's weight) is packed once here;
+	// runs multiply against the packed panels.
+	if cb := b.Const(1); cb != nil && cb.DType == tensor.Float32 && cb.Rank() >= 2 {
+		K, N := cb.Shape[cb.Rank()-2], cb.Shape[cb.Rank()-1]
+		if K > 0 && N > 0 {
+			src := cb.Data.([]float32)
+			nb := cb.Len() / (K * N)
+			k.constB = cb
+			k.packed = make([]*gemm.PackedB, nb)
+			for i := range k.packed {
+				k.packed[i] = gemm.PackB(K, N, gemm.Matrix{Data: src[i*K*N:], Stride: N})
+			}
 		}
-		return linalgMatMul(c, in[0], in[1])
-	}), nil
+	}
+	return k, nil
 }
 
-func linalgMatMul(c *Context, a, b *tensor.Tensor) ([]*tensor.Tensor, error) {
+// linalgMatMulKernel is MatMul. Its plan for the last operand shapes is
+// cached so that runs on static shapes allocate nothing.
+type linalgMatMulKernel struct {
+	constB *tensor.Tensor  // the constant B input, if any
+	packed []*gemm.PackedB // constB's matrices packed, one per batch item
+	plan   atomic.Pointer[linalgMatMulPlan]
+}
+
+// linalgMatMulPlan is a linalgMatMulShape for the operand shapes it was
+// made for.
+type linalgMatMulPlan struct {
+	as, bs []int
+	p      *linalgMatMulShape
+}
+
+// shapePlan returns the plan for operand shapes as and bs.
+func (k *linalgMatMulKernel) shapePlan(as, bs []int) (*linalgMatMulShape, error) {
+	if pl := k.plan.Load(); pl != nil && tensor.EqualShapes(pl.as, as) && tensor.EqualShapes(pl.bs, bs) {
+		return pl.p, nil
+	}
+	p, err := linalgPlanMatMul(as, bs)
+	if err != nil {
+		return nil, err
+	}
+	k.plan.Store(&linalgMatMulPlan{as: slices.Clone(as), bs: slices.Clone(bs), p: p})
+	return p, nil
+}
+
+func (k *linalgMatMulKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if len(in) < 2 || in[0] == nil || in[1] == nil {
+		return nil, fmt.Errorf("MatMul needs inputs A and B")
+	}
+	a, b := in[0], in[1]
 	if a.DType != b.DType {
 		return nil, fmt.Errorf("MatMul inputs have types %v and %v, want equal", a.DType, b.DType)
 	}
+	if a.DType != tensor.Float32 {
+		return linalgMatMul(c, a, b)
+	}
+	p, err := k.shapePlan(a.Shape, b.Shape)
+	if err != nil {
+		return nil, err
+	}
+	y := c.AllocRaw(tensor.Float32, p.out...)
+	av, bv, yv := a.Data.([]float32), b.Data.([]float32), y.Data.([]float32)
+	g := sgemmBatch{m: p.M, n: p.N, k: p.K, alpha: 1, a: av, lda: p.K, b: bv, ldb: p.N,
+		c: yv, ldc: p.N, aOff: p.aOff, bOff: p.bOff, cOff: p.cOff, bIdx: p.bIdx}
+	if p.aOff == nil {
+		g.m = p.foldM
+	}
+	if b == k.constB && k.packed != nil {
+		g.packed = k.packed
+	}
+	sgemmRunBatch(c, g)
+	return c.Outs(y), nil
+}
+
+func linalgMatMul(c *Context, a, b *tensor.Tensor) ([]*tensor.Tensor, error) {
 	p, err := linalgPlanMatMul(a.Shape, b.Shape)
 	if err != nil {
 		return nil, err
@@ -478,18 +548,15 @@ func newGemm(b *Build) (any, error) {
 		return nil, err
 	}
 	k := &linalgGemmKernel{alpha: alpha, beta: beta, transA: transA, transB: transB}
-	// A constant transposed float32 B (a Linear layer's weight) is
-	// transposed once here so that runs need not pack it.
-	if cb := b.Const(1); cb != nil && transB && cb.DType == tensor.Float32 && cb.Rank() == 2 {
-		n, kk := cb.Shape[0], cb.Shape[1]
-		src := cb.Data.([]float32)
-		t := make([]float32, n*kk)
-		for j := 0; j < n; j++ {
-			for p := 0; p < kk; p++ {
-				t[p*n+j] = src[j*kk+p]
-			}
+	// A constant float32 B (a Linear layer's weight, usually transposed)
+	// is packed once here.
+	if cb := b.Const(1); cb != nil && cb.DType == tensor.Float32 && cb.Rank() == 2 && cb.Len() > 0 {
+		K, N := cb.Shape[0], cb.Shape[1]
+		if transB {
+			K, N = N, K
 		}
-		k.constB, k.constBT = cb, t
+		k.constB = cb
+		k.packed = gemm.PackB(K, N, gemm.Matrix{Data: cb.Data.([]float32), Stride: cb.Shape[1], Trans: transB})
 	}
 	return k, nil
 }
@@ -498,7 +565,7 @@ type linalgGemmKernel struct {
 	alpha, beta    float32
 	transA, transB bool
 	constB         *tensor.Tensor // the constant B input, if any
-	constBT        []float32      // constB transposed to K×N
+	packed         *gemm.PackedB  // constB packed as op(B)
 }
 
 func (k *linalgGemmKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
@@ -533,7 +600,11 @@ func (k *linalgGemmKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tenso
 		}
 		off := 2 - cin.Rank()
 		for i, d := range cin.Shape {
-			if want := []int{M, N}[off+i]; d != 1 && d != want {
+			want := N
+			if off+i == 0 {
+				want = M
+			}
+			if d != 1 && d != want {
 				return nil, fmt.Errorf("Gemm input C %v does not broadcast to [%d,%d]", cin, M, N)
 			}
 		}
@@ -541,16 +612,13 @@ func (k *linalgGemmKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tenso
 			cin = nil
 		}
 	}
+	if a.DType == tensor.Float32 {
+		y := c.AllocRaw(tensor.Float32, M, N)
+		k.runF32(c, M, N, K, a, b, cin, y.Data.([]float32))
+		return c.Outs(y), nil
+	}
 	y := c.Alloc(a.DType, M, N)
-	var err error
 	switch av := a.Data.(type) {
-	case []float32:
-		bv := b.Data.([]float32)
-		if b == k.constB && k.constBT != nil {
-			linalgGemmRun(c, k, M, N, K, av, k.constBT, false, cin, y.Data.([]float32))
-		} else {
-			linalgGemmRun(c, k, M, N, K, av, bv, k.transB, cin, y.Data.([]float32))
-		}
 	case []float64:
 		linalgGemmRun(c, k, M, N, K, av, b.Data.([]float64), k.transB, cin, y.Data.([]float64))
 	case []int32:
@@ -573,12 +641,52 @@ func (k *linalgGemmKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tenso
 		linalgGemmRun(c, k, M, N, K, af, bf, k.transB, cf, yf)
 		linalgStoreF32(y, yf)
 	default:
-		err = fmt.Errorf("Gemm of %v: %w", a.DType, ErrUnsupported)
-	}
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("Gemm of %v: %w", a.DType, ErrUnsupported)
 	}
 	return c.Outs(y), nil
+}
+
+// runF32 computes y = alpha·op(a)·op(b) + beta·cin for float32, with cin
+// fused into the GEMM's epilogue: a per-column C (a Linear layer's bias)
+// as the bias, a full one as the residual term.
+func (k *linalgGemmKernel) runF32(c *Context, M, N, K int, a, b, cin *tensor.Tensor, y []float32) {
+	am := gemm.Matrix{Data: a.Data.([]float32), Stride: a.Shape[1], Trans: k.transA}
+	var ep gemm.Epilogue
+	beta := float32(0)
+	if cin != nil {
+		cv := cin.Data.([]float32)
+		cm, cn := 1, 1
+		switch cin.Rank() {
+		case 1:
+			cn = cin.Shape[0]
+		case 2:
+			cm, cn = cin.Shape[0], cin.Shape[1]
+		}
+		switch {
+		case cm == M && cn == N:
+			ep.Residual, ep.ResidualStride, beta = cv, N, k.beta
+		case cm == 1 && cn == N && k.beta == 1:
+			ep.Bias = cv
+		case cm == M && cn == 1 && k.beta == 1:
+			ep.Bias, ep.BiasPerRow = cv, true
+		default:
+			// Broadcast beta·C into y and add the product to it.
+			for i := 0; i < M; i++ {
+				row := y[i*N : i*N+N]
+				src := cv[(i%cm)*cn:]
+				for j := range row {
+					row[j] = k.beta * src[j%cn]
+				}
+			}
+			beta = 1
+		}
+	}
+	if k.packed != nil && b == k.constB {
+		sgemmPackedB(c, M, k.alpha, am, k.packed, beta, y, N, &ep)
+		return
+	}
+	bm := gemm.Matrix{Data: b.Data.([]float32), Stride: b.Shape[1], Trans: k.transB}
+	sgemm(c, M, N, K, k.alpha, am, bm, beta, y, N, &ep)
 }
 
 // linalgGemmRun computes y = alpha·op(a)·op(b) + beta·c for Gemm; b is
@@ -616,38 +724,167 @@ func linalgGemmRun[T tensor.Numeric](ctx *Context, k *linalgGemmKernel, M, N, K 
 	linalgRun(ctx, g)
 }
 
-// linalgSgemm computes C = alpha·op(A)·op(B) + beta·C for row-major
-// float32 matrices: op(A) is M×K (A stored K×M when transA), op(B) is K×N
-// (B stored N×K when transB), with row strides lda, ldb and ldc. It is the
-// entry point for other kernels (convolutions, recurrent cells). It splits
-// the work with c.Parallel; inside a Parallel chunk pass a nil c to run it
-// serially.
-func linalgSgemm(c *Context, transA, transB bool, M, N, K int, alpha float32, A []float32, lda int, B []float32, ldb int, beta float32, C []float32, ldc int) {
-	if beta != 1 {
-		for i := 0; i < M; i++ {
-			row := C[i*ldc : i*ldc+N]
-			if beta == 0 {
-				clear(row)
-				continue
-			}
-			for j := range row {
-				row[j] *= beta
-			}
+// The float32 GEMM entry points for kernels: gemm calls split across the
+// Context's threads (serial when it has none).
+
+// gemmThreads returns the number of threads c's Parallel spreads work over.
+func (c *Context) gemmThreads() int {
+	if c == nil || c.Par == nil {
+		return 1
+	}
+	if c.Threads > 0 {
+		return c.Threads
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// gemmOptions returns gemm options with epilogue ep (nil: none) that split
+// the call across c's threads.
+func (c *Context) gemmOptions(ep *gemm.Epilogue) gemm.Options {
+	var o gemm.Options
+	if ep != nil {
+		o.Epilogue = *ep
+	}
+	if c != nil && c.Par != nil {
+		o.Parallel, o.Threads = c.Par, c.gemmThreads()
+	}
+	return o
+}
+
+// sgemm computes y = alpha·op(A)·op(B) + beta·y followed by ep (see
+// gemm.Gemm), split across c's threads.
+func sgemm(c *Context, m, n, k int, alpha float32, a, b gemm.Matrix, beta float32, y []float32, ldc int, ep *gemm.Epilogue) {
+	o := c.gemmOptions(ep)
+	gemm.Gemm(m, n, k, alpha, a, b, beta, y, ldc, &o)
+}
+
+// sgemmPackedB is sgemm with a B packed ahead of time.
+func sgemmPackedB(c *Context, m int, alpha float32, a gemm.Matrix, b *gemm.PackedB, beta float32, y []float32, ldc int, ep *gemm.Epilogue) {
+	o := c.gemmOptions(ep)
+	gemm.GemmPackedB(m, alpha, a, b, beta, y, ldc, &o)
+}
+
+// sgemmPackedA is sgemm with an A packed ahead of time.
+func sgemmPackedA(c *Context, n int, alpha float32, a *gemm.PackedA, b gemm.Matrix, beta float32, y []float32, ldc int, ep *gemm.Epilogue) {
+	o := c.gemmOptions(ep)
+	gemm.GemmPackedA(n, alpha, a, b, beta, y, ldc, &o)
+}
+
+// sgemmBatch is a batch of float32 products
+//
+//	C_i = alpha·op(A_i)·op(B_i) + beta·C_i, then the epilogue,
+//
+// with op(A_i) m×k at a[aOff[i]:] (row stride lda), op(B_i) k×n at
+// b[bOff[i]:] or packed[bIdx[i]], and C_i m×n at c[cOff[i]:] (row stride
+// ldc). Nil offsets mean one product at offset 0 (and packed[0]).
+type sgemmBatch struct {
+	m, n, k          int
+	alpha, beta      float32
+	a                []float32
+	lda              int
+	transA           bool
+	b                []float32
+	ldb              int
+	transB           bool
+	packed           []*gemm.PackedB
+	c                []float32
+	ldc              int
+	aOff, bOff, cOff []int
+	bIdx             []int
+	ep               gemm.Epilogue
+
+	run func(lo, hi int) // items, bound once (pooled)
+}
+
+var sgemmBatchPool = sync.Pool{New: func() any {
+	g := new(sgemmBatch)
+	g.run = g.items
+	return g
+}}
+
+// item computes product i with options o.
+func (g *sgemmBatch) item(i int, o *gemm.Options) {
+	var ao, bo, co, bi int
+	if g.cOff != nil {
+		ao, co = g.aOff[i], g.cOff[i]
+		if g.packed != nil {
+			bi = g.bIdx[i]
+		} else {
+			bo = g.bOff[i]
 		}
 	}
-	if alpha == 0 {
+	a := gemm.Matrix{Data: g.a[ao:], Stride: g.lda, Trans: g.transA}
+	if g.packed != nil {
+		gemm.GemmPackedB(g.m, g.alpha, a, g.packed[bi], g.beta, g.c[co:], g.ldc, o)
 		return
 	}
-	g := &linalgGemm[float32]{M: M, N: N, K: K, A: A, B: B, C: C, ldc: ldc, alpha: alpha, scaled: alpha != 1}
-	if transA {
-		g.aRS, g.aCS = 1, lda
-	} else {
-		g.aRS, g.aCS = lda, 1
+	b := gemm.Matrix{Data: g.b[bo:], Stride: g.ldb, Trans: g.transB}
+	gemm.Gemm(g.m, g.n, g.k, g.alpha, a, b, g.beta, g.c[co:], g.ldc, o)
+}
+
+// items computes products [lo, hi), each serially.
+func (g *sgemmBatch) items(lo, hi int) {
+	o := gemm.Options{Epilogue: g.ep}
+	for i := lo; i < hi; i++ {
+		g.item(i, &o)
 	}
-	if transB {
-		g.bRS, g.bCS = 1, ldb
-	} else {
-		g.bRS, g.bCS = ldb, 1
+}
+
+// sgemmRunBatch computes g: with enough products to share out, each
+// thread takes whole products; otherwise each product is split across the
+// threads.
+func sgemmRunBatch(c *Context, g sgemmBatch) {
+	nb := 1
+	if g.cOff != nil {
+		nb = len(g.cOff)
 	}
-	linalgRun(c, g)
+	if nb == 0 || g.m == 0 || g.n == 0 {
+		return
+	}
+	threads := c.gemmThreads()
+	if nb == 1 || threads == 1 || (nb < 2*threads && nb%threads != 0) {
+		o := c.gemmOptions(&g.ep)
+		for i := 0; i < nb; i++ {
+			g.item(i, &o)
+		}
+		return
+	}
+	p := sgemmBatchPool.Get().(*sgemmBatch)
+	run := p.run
+	*p = g
+	p.run = run
+	c.Parallel(nb, p.run)
+	*p = sgemmBatch{run: run}
+	sgemmBatchPool.Put(p)
+}
+
+// gemmMatrix expresses a rows×cols operand with element (i, j) at
+// data[i*rs+j*cs] as a gemm.Matrix, if its layout is row-major or
+// transposed.
+func gemmMatrix(data []float32, rows, cols, rs, cs int) (gemm.Matrix, bool) {
+	if cs == 1 && (rs >= cols || rows <= 1) {
+		return gemm.Matrix{Data: data, Stride: max(rs, cols)}, true
+	}
+	if rs == 1 && (cs >= rows || cols <= 1) {
+		return gemm.Matrix{Data: data, Stride: max(cs, rows), Trans: true}, true
+	}
+	return gemm.Matrix{}, false
+}
+
+// linalgRunF32 runs a float32 linalgGemm (C += alpha·A·B) through gemm,
+// or reports false when its strides are not a row-major or transposed
+// layout.
+func linalgRunF32(c *Context, g *linalgGemm[float32]) bool {
+	a, ok := gemmMatrix(g.A, g.M, g.K, g.aRS, g.aCS)
+	if !ok {
+		return false
+	}
+	b, ok := gemmMatrix(g.B, g.K, g.N, g.bRS, g.bCS)
+	if !ok {
+		return false
+	}
+	sgemmRunBatch(c, sgemmBatch{m: g.M, n: g.N, k: g.K, alpha: g.alpha, beta: 1,
+		a: g.A, lda: a.Stride, transA: a.Trans, b: g.B, ldb: b.Stride, transB: b.Trans,
+		c: g.C, ldc: g.ldc, aOff: g.aOff, bOff: g.bOff, cOff: g.cOff})
+	return true
 }

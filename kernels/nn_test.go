@@ -34,6 +34,13 @@ func nnAttrString(name, v string) *ir.Attribute {
 // number of inputs and outputs.
 func nnBuild(t testing.TB, op string, opset int64, nin, nout int, attrs ...*ir.Attribute) (Kernel, error) {
 	t.Helper()
+	return nnBuildConst(t, op, opset, nin, nout, nil, attrs...)
+}
+
+// nnBuildConst is nnBuild with compile-time constant inputs: consts[i],
+// when non-nil, is input i's value.
+func nnBuildConst(t testing.TB, op string, opset int64, nin, nout int, consts []*tensor.Tensor, attrs ...*ir.Attribute) (Kernel, error) {
+	t.Helper()
 	n := &ir.Node{Name: "n", OpType: op, Attrs: attrs}
 	for i := 0; i < nin; i++ {
 		n.Inputs = append(n.Inputs, "in")
@@ -41,7 +48,12 @@ func nnBuild(t testing.TB, op string, opset int64, nin, nout int, attrs ...*ir.A
 	for i := 0; i < nout; i++ {
 		n.Outputs = append(n.Outputs, "out")
 	}
-	b := &Build{Node: n, Opset: opset, Const: func(int) *tensor.Tensor { return nil }}
+	b := &Build{Node: n, Opset: opset, Const: func(i int) *tensor.Tensor {
+		if i < len(consts) {
+			return consts[i]
+		}
+		return nil
+	}}
 	k, err := Default.Build(b)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/tensor"
@@ -150,6 +151,10 @@ func newMaxPool(b *Build) (any, error) {
 		planes := x.Shape[0] * x.Shape[1]
 		switch xd := x.Data.(type) {
 		case []float32:
+			if idx == nil && p.in[0] == 1 && p.tab[1].d == 1 && p.tab[2].d == 1 {
+				nnMaxPool2DF32(c, p, planes, xd, y.Data.([]float32))
+				break
+			}
 			nnMaxPool(c, p, planes, xd, y.Data.([]float32), idx, order == 1, float32(math.Inf(-1)))
 		case []float64:
 			nnMaxPool(c, p, planes, xd, y.Data.([]float64), idx, order == 1, math.Inf(-1))
@@ -223,6 +228,79 @@ func nnMaxPool[T tensor.Numeric](c *Context, p *nnPool3, planes int, x, y []T, i
 			}
 		}
 	})
+}
+
+// nnMaxPool2DF32 is nnMaxPool for float32 planes in two dimensions
+// without dilation or indices: per output row, the elementwise maximum of
+// the window's input rows, then of each window's columns, branch-free.
+// NaNs propagate.
+func nnMaxPool2DF32(c *Context, p *nnPool3, planes int, x, y []float32) {
+	j := nnMaxPoolJobPool.Get().(*nnMaxPoolJob)
+	j.p, j.x, j.y = p, x, y
+	c.Parallel(planes, j.run)
+	j.p, j.x, j.y = nil, nil, nil
+	nnMaxPoolJobPool.Put(j)
+}
+
+type nnMaxPoolJob struct {
+	p    *nnPool3
+	x, y []float32
+	run  func(lo, hi int)
+}
+
+var nnMaxPoolJobPool = sync.Pool{New: func() any {
+	j := new(nnMaxPoolJob)
+	j.run = j.planes
+	return j
+}}
+
+// planes pools planes [lo, hi); it may run concurrently with itself, so
+// its row scratch comes from a pool.
+func (j *nnMaxPoolJob) planes(lo, hi int) {
+	p := j.p
+	H, W := p.in[1], p.in[2]
+	OH, OW := p.out[1], p.out[2]
+	th, tw := &p.tab[1], &p.tab[2]
+	sc := nnRowScratch.get(W)
+	tmp := sc.buf
+	lowest := float32(math.Inf(-1))
+	for pl := lo; pl < hi; pl++ {
+		xs := j.x[pl*H*W : (pl+1)*H*W]
+		ys := j.y[pl*OH*OW : (pl+1)*OH*OW]
+		for oh := 0; oh < OH; oh++ {
+			out := ys[oh*OW : (oh+1)*OW]
+			hlo, hhi := th.lo[oh], th.hi[oh]
+			if hlo >= hhi {
+				for i := range out {
+					out[i] = lowest
+				}
+				continue
+			}
+			base := th.base[oh]
+			copy(tmp, xs[(base+hlo)*W:(base+hlo+1)*W])
+			for jh := hlo + 1; jh < hhi; jh++ {
+				row := xs[(base+jh)*W : (base+jh+1)*W]
+				row = row[:len(tmp)]
+				for i, v := range row {
+					tmp[i] = max(tmp[i], v)
+				}
+			}
+			for ow := range out {
+				wlo, whi := tw.lo[ow], tw.hi[ow]
+				if wlo >= whi {
+					out[ow] = lowest
+					continue
+				}
+				win := tmp[tw.base[ow]+wlo : tw.base[ow]+whi]
+				m := win[0]
+				for _, v := range win[1:] {
+					m = max(m, v)
+				}
+				out[ow] = m
+			}
+		}
+	}
+	nnRowScratch.put(sc)
 }
 
 func newAveragePool(b *Build) (any, error) {

@@ -23,8 +23,8 @@ func init() {
 	} {
 		register(u.op, ewFloatFactory(ewMap(u.f, ewGrainHeavy)))
 	}
-	register("Exp", ewFloatFactory(ewFloatFn{f32: vec.Exp, f64: ewMapF64(math.Exp), grain: ewGrainHeavy}))
-	register("Tanh", ewFloatFactory(ewFloatFn{f32: vec.Tanh, f64: ewMapF64(math.Tanh), grain: ewGrainHeavy}))
+	register("Exp", ewFloatFactory(ewFloatFn{f32: vec.Exp, f64: ewMapF64(math.Exp), grain: ewGrainHeavy, grain32: ewGrainCheap}))
+	register("Tanh", ewFloatFactory(ewFloatFn{f32: vec.Tanh, f64: ewMapF64(math.Tanh), grain: ewGrainHeavy, grain32: ewGrainCheap}))
 	register("Ceil", ewFloatFactory(ewMap(math.Ceil, ewGrainCheap)))
 	register("Floor", ewFloatFactory(ewMap(math.Floor, ewGrainCheap)))
 	register("Round", ewFloatFactory(ewMap(math.RoundToEven, ewGrainCheap)))
@@ -41,11 +41,21 @@ func init() {
 }
 
 // ewFloatFn is a unary op on float32 and float64 slices (dst and src have
-// equal length; they may alias).
+// equal length; they may alias). grain32, when set, is the float32 path's
+// own grain: vectorized f32 loops run transcendental functions about as
+// fast per element as scalar loops run additions.
 type ewFloatFn struct {
-	f32   func(d, s []float32)
-	f64   func(d, s []float64)
-	grain int
+	f32     func(d, s []float32)
+	f64     func(d, s []float64)
+	grain   int
+	grain32 int
+}
+
+func (fn *ewFloatFn) grainF32() int {
+	if fn.grain32 > 0 {
+		return fn.grain32
+	}
+	return fn.grain
 }
 
 func ewMapF32(f func(float64) float64) func(d, s []float32) {
@@ -78,7 +88,7 @@ func ewFloatUnary(c *Context, x *tensor.Tensor, fn ewFloatFn) (*tensor.Tensor, e
 	case []float32:
 		out := c.AllocRaw(tensor.Float32, x.Shape...) // fn writes every element
 		d := out.Data.([]float32)
-		ewPar(c, len(s), fn.grain, func(lo, hi int) { fn.f32(d[lo:hi], s[lo:hi]) })
+		ewPar(c, len(s), fn.grainF32(), func(lo, hi int) { fn.f32(d[lo:hi], s[lo:hi]) })
 		return out, nil
 	case []float64:
 		out := c.AllocRaw(tensor.Float64, x.Shape...)
@@ -88,7 +98,7 @@ func ewFloatUnary(c *Context, x *tensor.Tensor, fn ewFloatFn) (*tensor.Tensor, e
 	case []tensor.F16, []tensor.BF16:
 		w := ewWiden(x)
 		s32 := w.Data.([]float32) // a private copy: compute in place
-		ewPar(c, len(s32), fn.grain, func(lo, hi int) { fn.f32(s32[lo:hi], s32[lo:hi]) })
+		ewPar(c, len(s32), fn.grainF32(), func(lo, hi int) { fn.f32(s32[lo:hi], s32[lo:hi]) })
 		return ewNarrow(c, w, x.DType), nil
 	}
 	return nil, fmt.Errorf("input of type %v: %w", x.DType, ErrUnsupported)
@@ -270,7 +280,7 @@ func newSign(*Build) (any, error) {
 
 // ---- Erf ----
 
-var ewErfFloat = ewFloatFn{f32: vec.Erf, f64: ewMapF64(math.Erf), grain: ewGrainHeavy}
+var ewErfFloat = ewFloatFn{f32: vec.Erf, f64: ewMapF64(math.Erf), grain: ewGrainHeavy, grain32: ewGrainCheap}
 
 func newErf(*Build) (any, error) {
 	return ewUnaryKernel(func(c *Context, x *tensor.Tensor) (*tensor.Tensor, error) {

@@ -39,6 +39,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", 5, "untimed runs before timing")
 	iters := fs.Int("iters", 50, "timed runs")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	optLevel := fs.String("opt-level", "extended", "graph optimization `LEVEL`: none, basic or extended")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -49,7 +50,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if *iters < 1 || *warmup < 0 {
 		return fmt.Errorf("--iters must be ≥ 1 and --warmup ≥ 0")
 	}
-	sess, err := loadSession(pos[0], *threads)
+	sess, err := loadSession(pos[0], *threads, *optLevel)
 	if err != nil {
 		return err
 	}

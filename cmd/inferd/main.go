@@ -27,8 +27,12 @@ func commands() []command {
 		{"run", "run MODEL [-i NAME=FILE]... [-o DIR] [--threads N]", runCmd},
 		{"bench", "bench MODEL [-i NAME=FILE]... [--shape NAME=D,D,..]... [--threads N] [--warmup N] [--iters N] [--json]", benchCmd},
 		{"inspect", "inspect MODEL", inspectCmd},
+		{"quantize", quantizeUsage, quantizeCmd},
+		{"evaluate", evaluateUsage, evaluateCmd},
+		{"compress", compressUsage, compressCmd},
 		{"config", "config generate MODEL [--name NAME] [--max-batch-size N]", configCmd},
 		{"serve", "serve [--model-repository DIR] [--http-port 8000] [--grpc-port 8001] [--metrics-port 8002] [--model-control-mode none|poll|explicit] [--repository-poll-secs N] [...]", serveCmd},
+		{"optimize", "optimize MODEL -o OUT [--level basic|extended] [--disable P,..] [--enable P,..] [--report] [--list]", optimizeCmd},
 	}
 }
 

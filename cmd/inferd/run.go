@@ -10,6 +10,7 @@ import (
 
 	"github.com/inferd/inferd/engine"
 	"github.com/inferd/inferd/onnx"
+	"github.com/inferd/inferd/optimize"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -19,6 +20,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&inputs, "i", "input `NAME=FILE` (.npy or TensorProto .pb); repeat for each input")
 	outDir := fs.String("o", ".", "folder for the outputs, one `DIR`/<output>.npy each")
 	threads := fs.Int("threads", 0, "intra-op threads (0: all cores)")
+	optLevel := fs.String("opt-level", "extended", "graph optimization `LEVEL`: none, basic or extended")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -26,7 +28,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("want one MODEL argument, got %d", len(pos))
 	}
-	sess, err := loadSession(pos[0], *threads)
+	sess, err := loadSession(pos[0], *threads, *optLevel)
 	if err != nil {
 		return err
 	}
@@ -53,12 +55,16 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func loadSession(path string, threads int) (*engine.Session, error) {
+func loadSession(path string, threads int, optLevel string) (*engine.Session, error) {
+	level, err := optimize.ParseLevel(optLevel)
+	if err != nil {
+		return nil, err
+	}
 	m, err := onnx.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	s, err := engine.Compile(m, engine.Options{Threads: threads})
+	s, err := engine.Compile(m, engine.Options{Threads: threads, Optimize: level})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

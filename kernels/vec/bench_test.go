@@ -96,3 +96,23 @@ func BenchmarkSoftmaxRow(b *testing.B) {
 func BenchmarkLayerNormRow(b *testing.B) {
 	benchRoutine(b, 4, func(d []float32, in [3][]float32) { LayerNormRow(d, in[0], in[1], in[2], 1e-5) })
 }
+
+func BenchmarkSub(b *testing.B) {
+	benchRoutine(b, 3, func(d []float32, in [3][]float32) { Sub(d, in[0], in[1]) })
+}
+
+func BenchmarkMulScalar(b *testing.B) {
+	benchUnary(b, func(d, x []float32) { MulScalar(d, x, 1.5) })
+}
+
+func BenchmarkDivScalar(b *testing.B) {
+	benchUnary(b, func(d, x []float32) { DivScalar(d, x, 1.5) })
+}
+
+func BenchmarkScalarDiv(b *testing.B) {
+	benchUnary(b, func(d, x []float32) { ScalarDiv(d, 1.5, x) })
+}
+
+func BenchmarkLogSoftmaxRow(b *testing.B) {
+	benchRoutine(b, 2, func(d []float32, in [3][]float32) { LogSoftmaxRow(d, in[0]) })
+}

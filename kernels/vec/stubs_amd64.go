@@ -4,132 +4,132 @@
 
 package vec
 
-// expAVX512 sets dst[i] = e^x[i] for i in [0, n), n a multiple of 16: the loop of expGeneric in generic.go, in float32 with fused multiply-adds.
+// expAVX512 sets dst[i] = e^x[i] for i in [0, n): the loop of expGeneric in generic.go, in float32 with fused multiply-adds.
 //
 //go:noescape
 func expAVX512(dst *float32, x *float32, n int)
 
-// tanhAVX512 sets dst[i] = tanh x[i] for i in [0, n), n a multiple of 16: the loop of tanhGeneric in generic.go, in float32 with fused multiply-adds.
+// tanhAVX512 sets dst[i] = tanh x[i] for i in [0, n): the loop of tanhGeneric in generic.go, in float32 with fused multiply-adds.
 //
 //go:noescape
 func tanhAVX512(dst *float32, x *float32, n int)
 
-// sigmoidAVX512 sets dst[i] = 1/(1+e^-x[i]) for i in [0, n), n a multiple of 16: the loop of sigmoidGeneric in generic.go, in float32 with fused multiply-adds.
+// sigmoidAVX512 sets dst[i] = 1/(1+e^-x[i]) for i in [0, n): the loop of sigmoidGeneric in generic.go, in float32 with fused multiply-adds.
 //
 //go:noescape
 func sigmoidAVX512(dst *float32, x *float32, n int)
 
-// erfAVX512 sets dst[i] = erf x[i] for i in [0, n), n a multiple of 16: the loop of erfGeneric in generic.go, in float32 with fused multiply-adds.
+// erfAVX512 sets dst[i] = erf x[i] for i in [0, n): the loop of erfGeneric in generic.go, in float32 with fused multiply-adds.
 //
 //go:noescape
 func erfAVX512(dst *float32, x *float32, n int)
 
-// geluAVX512 sets dst[i] = x[i]/2·(1+erf(x[i]/√2)) for i in [0, n), n a multiple of 16: the loop of geluGeneric in generic.go, in float32 with fused multiply-adds.
+// geluAVX512 sets dst[i] = x[i]/2·(1+erf(x[i]/√2)) for i in [0, n): the loop of geluGeneric in generic.go, in float32 with fused multiply-adds.
 //
 //go:noescape
 func geluAVX512(dst *float32, x *float32, n int)
 
-// geluTanhAVX512 sets dst[i] = x[i]·sigmoid(x[i]·(a + b·x[i]²)) for i in [0, n), n a multiple of 16: the loop of geluTanhGeneric in generic.go, in float32 with fused multiply-adds.
+// geluTanhAVX512 sets dst[i] = x[i]·sigmoid(x[i]·(a + b·x[i]²)) for i in [0, n): the loop of geluTanhGeneric in generic.go, in float32 with fused multiply-adds.
 //
 //go:noescape
 func geluTanhAVX512(dst *float32, x *float32, n int)
 
-// siluAVX512 sets dst[i] = x[i]·sigmoid(x[i]) for i in [0, n), n a multiple of 16: the loop of siluGeneric in generic.go, in float32 with fused multiply-adds.
+// siluAVX512 sets dst[i] = x[i]·sigmoid(x[i]) for i in [0, n): the loop of siluGeneric in generic.go, in float32 with fused multiply-adds.
 //
 //go:noescape
 func siluAVX512(dst *float32, x *float32, n int)
 
-// clipAVX512 sets dst[i] = min(max(x[i], lo), hi), NaN kept for i in [0, n), n a multiple of 16: the loop of clipGeneric in generic.go.
+// clipAVX512 sets dst[i] = min(max(x[i], lo), hi), NaN kept for i in [0, n): the loop of clipGeneric in generic.go.
 //
 //go:noescape
 func clipAVX512(dst *float32, x *float32, n int, lo float32, hi float32)
 
-// reluAVX512 sets dst[i] = max(x[i], 0), NaN and -0 kept for i in [0, n), n a multiple of 16: the loop of reluGeneric in generic.go.
+// reluAVX512 sets dst[i] = max(x[i], 0), NaN and -0 kept for i in [0, n): the loop of reluGeneric in generic.go.
 //
 //go:noescape
 func reluAVX512(dst *float32, x *float32, n int)
 
-// addAVX512 sets dst[i] = x[i] + y[i] for i in [0, n), n a multiple of 16: the loop of addGeneric in generic.go.
+// addAVX512 sets dst[i] = x[i] + y[i] for i in [0, n): the loop of addGeneric in generic.go.
 //
 //go:noescape
 func addAVX512(dst *float32, x *float32, y *float32, n int)
 
-// subAVX512 sets dst[i] = x[i] - y[i] for i in [0, n), n a multiple of 16: the loop of subGeneric in generic.go.
+// subAVX512 sets dst[i] = x[i] - y[i] for i in [0, n): the loop of subGeneric in generic.go.
 //
 //go:noescape
 func subAVX512(dst *float32, x *float32, y *float32, n int)
 
-// mulAVX512 sets dst[i] = x[i] · y[i] for i in [0, n), n a multiple of 16: the loop of mulGeneric in generic.go.
+// mulAVX512 sets dst[i] = x[i] · y[i] for i in [0, n): the loop of mulGeneric in generic.go.
 //
 //go:noescape
 func mulAVX512(dst *float32, x *float32, y *float32, n int)
 
-// divAVX512 sets dst[i] = x[i] / y[i] for i in [0, n), n a multiple of 16: the loop of divGeneric in generic.go.
+// divAVX512 sets dst[i] = x[i] / y[i] for i in [0, n): the loop of divGeneric in generic.go.
 //
 //go:noescape
 func divAVX512(dst *float32, x *float32, y *float32, n int)
 
-// addScalarAVX512 sets dst[i] = x[i] + s for i in [0, n), n a multiple of 16: the loop of addScalarGeneric in generic.go.
+// addScalarAVX512 sets dst[i] = x[i] + s for i in [0, n): the loop of addScalarGeneric in generic.go.
 //
 //go:noescape
 func addScalarAVX512(dst *float32, x *float32, n int, s float32)
 
-// subScalarAVX512 sets dst[i] = x[i] - s for i in [0, n), n a multiple of 16: the loop of subScalarGeneric in generic.go.
+// subScalarAVX512 sets dst[i] = x[i] - s for i in [0, n): the loop of subScalarGeneric in generic.go.
 //
 //go:noescape
 func subScalarAVX512(dst *float32, x *float32, n int, s float32)
 
-// mulScalarAVX512 sets dst[i] = x[i] · s for i in [0, n), n a multiple of 16: the loop of mulScalarGeneric in generic.go.
+// mulScalarAVX512 sets dst[i] = x[i] · s for i in [0, n): the loop of mulScalarGeneric in generic.go.
 //
 //go:noescape
 func mulScalarAVX512(dst *float32, x *float32, n int, s float32)
 
-// divScalarAVX512 sets dst[i] = x[i] / s for i in [0, n), n a multiple of 16: the loop of divScalarGeneric in generic.go.
+// divScalarAVX512 sets dst[i] = x[i] / s for i in [0, n): the loop of divScalarGeneric in generic.go.
 //
 //go:noescape
 func divScalarAVX512(dst *float32, x *float32, n int, s float32)
 
-// scalarSubAVX512 sets dst[i] = s - x[i] for i in [0, n), n a multiple of 16: the loop of scalarSubGeneric in generic.go.
+// scalarSubAVX512 sets dst[i] = s - x[i] for i in [0, n): the loop of scalarSubGeneric in generic.go.
 //
 //go:noescape
 func scalarSubAVX512(dst *float32, x *float32, n int, s float32)
 
-// scalarDivAVX512 sets dst[i] = s / x[i] for i in [0, n), n a multiple of 16: the loop of scalarDivGeneric in generic.go.
+// scalarDivAVX512 sets dst[i] = s / x[i] for i in [0, n): the loop of scalarDivGeneric in generic.go.
 //
 //go:noescape
 func scalarDivAVX512(dst *float32, x *float32, n int, s float32)
 
-// mulAddAVX512 sets dst[i] = x[i]·y[i] + z[i] (one rounding) for i in [0, n), n a multiple of 16: the loop of mulAddGeneric in generic.go.
+// mulAddAVX512 sets dst[i] = x[i]·y[i] + z[i] (one rounding) for i in [0, n): the loop of mulAddGeneric in generic.go.
 //
 //go:noescape
 func mulAddAVX512(dst *float32, x *float32, y *float32, z *float32, n int)
 
-// maxAVX512 returns the largest of x[0:n], NaN if one is NaN, n a multiple of 16 (maxGeneric).
+// maxAVX512 returns the largest of x[0:n], NaN if one is NaN (maxGeneric).
 //
 //go:noescape
 func maxAVX512(x *float32, n int) float32
 
-// sumAVX512 returns the sum of x[0:n] in float32 lanes, n a multiple of 16 (sumGeneric).
+// sumAVX512 returns the sum of x[0:n] in float32 lanes (sumGeneric).
 //
 //go:noescape
 func sumAVX512(x *float32, n int) float32
 
-// expSubSumAVX512 sets dst[i] = e^(x[i]-m) for i in [0, n) and returns their sum in float32 lanes, n a multiple of 16 (expSubSumGeneric).
+// expSubSumAVX512 sets dst[i] = e^(x[i]-m) for i in [0, n) and returns their sum in float32 lanes (expSubSumGeneric).
 //
 //go:noescape
 func expSubSumAVX512(dst *float32, x *float32, n int, m float32) float32
 
-// sumShiftAVX512 sets r to the sums of x[i]-s and of (x[i]-s)² for i in [0, n) in float32 lanes, n a multiple of 16 (sumShiftGeneric).
+// sumShiftAVX512 sets r to the sums of x[i]-s and of (x[i]-s)² for i in [0, n) in float32 lanes (sumShiftGeneric).
 //
 //go:noescape
 func sumShiftAVX512(x *float32, n int, s float32, r *[2]float32)
 
-// normAVX512 sets dst[i] = ((x[i]-mh)-ml)·inv·scale[i] for i in [0, n), n a multiple of 16: the loop of normGeneric in generic.go.
+// normAVX512 sets dst[i] = ((x[i]-mh)-ml)·inv·scale[i] for i in [0, n): the loop of normGeneric in generic.go.
 //
 //go:noescape
 func normAVX512(dst *float32, x *float32, scale *float32, n int, mh float32, ml float32, inv float32)
 
-// normBiasAVX512 sets dst[i] = ((x[i]-mh)-ml)·inv·scale[i] + bias[i] for i in [0, n), n a multiple of 16: the loop of normGeneric in generic.go.
+// normBiasAVX512 sets dst[i] = ((x[i]-mh)-ml)·inv·scale[i] + bias[i] for i in [0, n): the loop of normGeneric in generic.go.
 //
 //go:noescape
 func normBiasAVX512(dst *float32, x *float32, scale *float32, bias *float32, n int, mh float32, ml float32, inv float32)

@@ -25,7 +25,8 @@ const (
 )
 
 // BlockLen is the length of the blocks within which Sum, SoftmaxRow and
-// LayerNormRow add in float32 lanes; block totals are added in float64.
+// LayerNormRow add in float32 lanes (LogSoftmaxRow: 256); block totals
+// are added in float64.
 const BlockLen = 1024
 
 var unaryGeneric = [...]func(dst, x []float32){
@@ -208,12 +209,25 @@ func LogSoftmaxRow(dst, x []float32) {
 		return
 	}
 	m := Max(x)
-	SubScalar(dst, x, m) // dst may be x: x is not read again
-	s := 0.0
-	var scratch [BlockLen]float32
-	for b := 0; b < len(dst); b += BlockLen {
-		blk := dst[b:min(len(dst), b+BlockLen)]
-		s += expSubSum(scratch[:len(blk)], blk, 0)
+	var s float64
+	// The exponentials are summed in chunks of 256, the size of
+	// the scratch buffer that the in-place case needs, so that both cases
+	// add alike.
+	const chunk = 256
+	if &dst[0] != &x[0] {
+		for b := 0; b < len(x); b += chunk {
+			e := min(len(x), b+chunk)
+			s += expSubSum(dst[b:e], x[b:e], m) // dst as scratch
+		}
+		SubScalar(dst, x, m)
+	} else {
+		// In place: keep x - m and exponentiate it into the scratch.
+		SubScalar(dst, x, m)
+		var scratch [chunk]float32
+		for b := 0; b < len(dst); b += chunk {
+			blk := dst[b:min(len(dst), b+chunk)]
+			s += expSubSum(scratch[:len(blk)], blk, 0)
+		}
 	}
 	SubScalar(dst, dst, float32(math.Log(s)))
 }

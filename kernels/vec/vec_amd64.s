@@ -57,8 +57,8 @@ expAVX512_big:
 	JMP          expAVX512_big
 
 expAVX512_one:
-	TESTQ        DX, DX
-	JZ           expAVX512_done
+	CMPQ         DX, $0x00000010
+	JL           expAVX512_tail
 	VMOVUPS      (CX), Z0
 	VMAXPS       Z0, Z1, Z0
 	VMINPS       Z0, Z2, Z0
@@ -80,6 +80,29 @@ expAVX512_one:
 	ADDQ         $0x00000040, CX
 	SUBQ         $0x00000010, DX
 	JMP          expAVX512_one
+
+expAVX512_tail:
+	TESTQ        DX, DX
+	JZ           expAVX512_done
+	LEAQ         vmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VMAXPS       Z0, Z1, Z0
+	VMINPS       Z0, Z2, Z0
+	VMULPS       Z4, Z0, Z1
+	VRNDSCALEPS  $0x00, Z1, Z1
+	VFNMADD231PS Z5, Z1, Z0
+	VFNMADD231PS Z6, Z1, Z0
+	VMOVUPS      Z7, Z2
+	VFMADD213PS  Z9, Z0, Z2
+	VFMADD213PS  Z10, Z0, Z2
+	VFMADD213PS  Z11, Z0, Z2
+	VFMADD213PS  Z12, Z0, Z2
+	VFMADD213PS  Z13, Z0, Z2
+	VFMADD213PS  Z14, Z0, Z2
+	VFMADD213PS  Z14, Z0, Z2
+	VSCALEFPS    Z1, Z2, Z2
+	VMOVUPS      Z2, K1, (AX)
 
 expAVX512_done:
 	JMP expAVX512_exit
@@ -132,32 +155,32 @@ tanhAVX512_big:
 	VMINPS       Z3, Z12, Z3
 	VMAXPS       Z3, Z13, Z3
 	VMINPS       Z3, Z14, Z3
-	VMULPS       Z15, Z3, Z27
-	VRNDSCALEPS  $0x00, Z27, Z27
-	VFNMADD231PS Z16, Z27, Z3
-	VFNMADD231PS Z17, Z27, Z3
-	VMOVUPS      Z18, Z28
-	VFMADD213PS  Z19, Z3, Z28
-	VFMADD213PS  Z20, Z3, Z28
-	VFMADD213PS  Z21, Z3, Z28
-	VFMADD213PS  Z22, Z3, Z28
-	VFMADD213PS  Z23, Z3, Z28
-	VFMADD213PS  vconst<>+704(SB), Z3, Z28
-	VFMADD213PS  vconst<>+704(SB), Z3, Z28
-	VSCALEFPS    Z27, Z28, Z28
+	VMULPS       Z15, Z3, Z28
+	VRNDSCALEPS  $0x00, Z28, Z28
+	VFNMADD231PS Z16, Z28, Z3
+	VFNMADD231PS Z17, Z28, Z3
+	VMOVUPS      Z18, Z29
+	VFMADD213PS  Z19, Z3, Z29
+	VFMADD213PS  Z20, Z3, Z29
+	VFMADD213PS  Z21, Z3, Z29
+	VFMADD213PS  Z22, Z3, Z29
+	VFMADD213PS  Z23, Z3, Z29
+	VFMADD213PS  vconst<>+704(SB), Z3, Z29
+	VFMADD213PS  vconst<>+704(SB), Z3, Z29
+	VSCALEFPS    Z28, Z29, Z29
 	VMOVUPS      vconst<>+704(SB), Z3
-	VADDPS       Z3, Z28, Z27
-	VSUBPS       Z27, Z28, Z28
-	VADDPS       Z3, Z28, Z28
-	VRCP14PS     Z27, Z29
-	VMOVAPS      Z3, Z30
-	VFNMADD231PS Z27, Z29, Z30
-	VFMADD231PS  Z30, Z29, Z29
-	VMOVAPS      Z3, Z30
-	VFNMADD231PS Z27, Z29, Z30
-	VFNMADD231PS Z28, Z29, Z30
-	VFMADD231PS  Z30, Z29, Z29
-	VFNMADD231PS vconst<>+1344(SB), Z29, Z3
+	VADDPS       Z3, Z29, Z28
+	VSUBPS       Z28, Z29, Z29
+	VADDPS       Z3, Z29, Z29
+	VRCP14PS     Z28, Z30
+	VMOVAPS      Z3, Z31
+	VFNMADD231PS Z28, Z30, Z31
+	VFMADD231PS  Z31, Z30, Z30
+	VMOVAPS      Z3, Z31
+	VFNMADD231PS Z28, Z30, Z31
+	VFNMADD231PS Z29, Z30, Z31
+	VFMADD231PS  Z31, Z30, Z30
+	VFNMADD231PS vconst<>+1344(SB), Z30, Z3
 	VANDPS       vconst<>+1408(SB), Z0, Z0
 	VORPS        Z0, Z3, Z3
 	VCMPPS       $0x01, vconst<>+1472(SB), Z1, K1
@@ -179,32 +202,32 @@ tanhAVX512_big:
 	VMINPS       Z3, Z12, Z3
 	VMAXPS       Z3, Z13, Z3
 	VMINPS       Z3, Z14, Z3
-	VMULPS       Z15, Z3, Z27
-	VRNDSCALEPS  $0x00, Z27, Z27
-	VFNMADD231PS Z16, Z27, Z3
-	VFNMADD231PS Z17, Z27, Z3
-	VMOVUPS      Z18, Z28
-	VFMADD213PS  Z19, Z3, Z28
-	VFMADD213PS  Z20, Z3, Z28
-	VFMADD213PS  Z21, Z3, Z28
-	VFMADD213PS  Z22, Z3, Z28
-	VFMADD213PS  Z23, Z3, Z28
-	VFMADD213PS  vconst<>+704(SB), Z3, Z28
-	VFMADD213PS  vconst<>+704(SB), Z3, Z28
-	VSCALEFPS    Z27, Z28, Z28
+	VMULPS       Z15, Z3, Z28
+	VRNDSCALEPS  $0x00, Z28, Z28
+	VFNMADD231PS Z16, Z28, Z3
+	VFNMADD231PS Z17, Z28, Z3
+	VMOVUPS      Z18, Z29
+	VFMADD213PS  Z19, Z3, Z29
+	VFMADD213PS  Z20, Z3, Z29
+	VFMADD213PS  Z21, Z3, Z29
+	VFMADD213PS  Z22, Z3, Z29
+	VFMADD213PS  Z23, Z3, Z29
+	VFMADD213PS  vconst<>+704(SB), Z3, Z29
+	VFMADD213PS  vconst<>+704(SB), Z3, Z29
+	VSCALEFPS    Z28, Z29, Z29
 	VMOVUPS      vconst<>+704(SB), Z3
-	VADDPS       Z3, Z28, Z27
-	VSUBPS       Z27, Z28, Z28
-	VADDPS       Z3, Z28, Z28
-	VRCP14PS     Z27, Z29
-	VMOVAPS      Z3, Z30
-	VFNMADD231PS Z27, Z29, Z30
-	VFMADD231PS  Z30, Z29, Z29
-	VMOVAPS      Z3, Z30
-	VFNMADD231PS Z27, Z29, Z30
-	VFNMADD231PS Z28, Z29, Z30
-	VFMADD231PS  Z30, Z29, Z29
-	VFNMADD231PS vconst<>+1344(SB), Z29, Z3
+	VADDPS       Z3, Z29, Z28
+	VSUBPS       Z28, Z29, Z29
+	VADDPS       Z3, Z29, Z29
+	VRCP14PS     Z28, Z30
+	VMOVAPS      Z3, Z31
+	VFNMADD231PS Z28, Z30, Z31
+	VFMADD231PS  Z31, Z30, Z30
+	VMOVAPS      Z3, Z31
+	VFNMADD231PS Z28, Z30, Z31
+	VFNMADD231PS Z29, Z30, Z31
+	VFMADD231PS  Z31, Z30, Z30
+	VFNMADD231PS vconst<>+1344(SB), Z30, Z3
 	VANDPS       vconst<>+1408(SB), Z0, Z0
 	VORPS        Z0, Z3, Z3
 	VCMPPS       $0x01, vconst<>+1472(SB), Z1, K1
@@ -216,8 +239,8 @@ tanhAVX512_big:
 	JMP          tanhAVX512_big
 
 tanhAVX512_one:
-	TESTQ        DX, DX
-	JZ           tanhAVX512_done
+	CMPQ         DX, $0x00000010
+	JL           tanhAVX512_tail
 	VMOVUPS      (CX), Z0
 	VANDPS       Z2, Z0, Z1
 	VMULPS       Z0, Z0, Z3
@@ -251,15 +274,15 @@ tanhAVX512_one:
 	VADDPS       Z3, Z25, Z24
 	VSUBPS       Z24, Z25, Z25
 	VADDPS       Z3, Z25, Z25
-	VRCP14PS     Z24, Z27
-	VMOVAPS      Z3, Z28
-	VFNMADD231PS Z24, Z27, Z28
-	VFMADD231PS  Z28, Z27, Z27
-	VMOVAPS      Z3, Z28
-	VFNMADD231PS Z24, Z27, Z28
-	VFNMADD231PS Z25, Z27, Z28
-	VFMADD231PS  Z28, Z27, Z27
-	VFNMADD231PS vconst<>+1344(SB), Z27, Z3
+	VRCP14PS     Z24, Z28
+	VMOVAPS      Z3, Z29
+	VFNMADD231PS Z24, Z28, Z29
+	VFMADD231PS  Z29, Z28, Z28
+	VMOVAPS      Z3, Z29
+	VFNMADD231PS Z24, Z28, Z29
+	VFNMADD231PS Z25, Z28, Z29
+	VFMADD231PS  Z29, Z28, Z28
+	VFNMADD231PS vconst<>+1344(SB), Z28, Z3
 	VANDPS       vconst<>+1408(SB), Z0, Z0
 	VORPS        Z0, Z3, Z3
 	VCMPPS       $0x01, vconst<>+1472(SB), Z1, K1
@@ -269,6 +292,59 @@ tanhAVX512_one:
 	ADDQ         $0x00000040, CX
 	SUBQ         $0x00000010, DX
 	JMP          tanhAVX512_one
+
+tanhAVX512_tail:
+	TESTQ        DX, DX
+	JZ           tanhAVX512_done
+	LEAQ         vmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VANDPS       Z2, Z0, Z1
+	VMULPS       Z0, Z0, Z2
+	VMOVUPS      Z4, Z3
+	VFMADD213PS  Z6, Z2, Z3
+	VFMADD213PS  Z7, Z2, Z3
+	VFMADD213PS  Z8, Z2, Z3
+	VFMADD213PS  Z9, Z2, Z3
+	VFMADD213PS  Z10, Z2, Z3
+	VFMADD213PS  Z11, Z2, Z3
+	VMULPS       Z2, Z3, Z3
+	VFMADD213PS  Z0, Z0, Z3
+	VADDPS       Z1, Z1, Z2
+	VMINPS       Z2, Z12, Z2
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z14, Z2
+	VMULPS       Z15, Z2, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VFNMADD231PS Z16, Z4, Z2
+	VFNMADD231PS Z17, Z4, Z2
+	VMOVUPS      Z18, Z5
+	VFMADD213PS  Z19, Z2, Z5
+	VFMADD213PS  Z20, Z2, Z5
+	VFMADD213PS  Z21, Z2, Z5
+	VFMADD213PS  Z22, Z2, Z5
+	VFMADD213PS  Z23, Z2, Z5
+	VFMADD213PS  vconst<>+704(SB), Z2, Z5
+	VFMADD213PS  vconst<>+704(SB), Z2, Z5
+	VSCALEFPS    Z4, Z5, Z5
+	VMOVUPS      vconst<>+704(SB), Z2
+	VADDPS       Z2, Z5, Z4
+	VSUBPS       Z4, Z5, Z5
+	VADDPS       Z2, Z5, Z5
+	VRCP14PS     Z4, Z6
+	VMOVAPS      Z2, Z7
+	VFNMADD231PS Z4, Z6, Z7
+	VFMADD231PS  Z7, Z6, Z6
+	VMOVAPS      Z2, Z7
+	VFNMADD231PS Z4, Z6, Z7
+	VFNMADD231PS Z5, Z6, Z7
+	VFMADD231PS  Z7, Z6, Z6
+	VFNMADD231PS vconst<>+1344(SB), Z6, Z2
+	VANDPS       vconst<>+1408(SB), Z0, Z0
+	VORPS        Z0, Z2, Z2
+	VCMPPS       $0x01, vconst<>+1472(SB), Z1, K2
+	VBLENDMPS    Z3, Z2, K2, Z27
+	VMOVUPS      Z27, K1, (AX)
 
 tanhAVX512_done:
 	JMP tanhAVX512_exit
@@ -383,8 +459,8 @@ sigmoidAVX512_big:
 	JMP          sigmoidAVX512_big
 
 sigmoidAVX512_one:
-	TESTQ        DX, DX
-	JZ           sigmoidAVX512_done
+	CMPQ         DX, $0x00000010
+	JL           sigmoidAVX512_tail
 	VMOVUPS      (CX), Z0
 	VANDPS       Z2, Z0, Z1
 	VORPS        Z3, Z1, Z1
@@ -421,6 +497,44 @@ sigmoidAVX512_one:
 	ADDQ         $0x00000040, CX
 	SUBQ         $0x00000010, DX
 	JMP          sigmoidAVX512_one
+
+sigmoidAVX512_tail:
+	TESTQ        DX, DX
+	JZ           sigmoidAVX512_done
+	LEAQ         vmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VANDPS       Z2, Z0, Z1
+	VORPS        Z3, Z1, Z1
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+	VMULPS       Z7, Z1, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS Z8, Z2, Z1
+	VFNMADD231PS Z9, Z2, Z1
+	VMOVUPS      Z10, Z3
+	VFMADD213PS  Z12, Z1, Z3
+	VFMADD213PS  Z13, Z1, Z3
+	VFMADD213PS  Z14, Z1, Z3
+	VFMADD213PS  Z15, Z1, Z3
+	VFMADD213PS  Z16, Z1, Z3
+	VFMADD213PS  Z17, Z1, Z3
+	VFMADD213PS  Z17, Z1, Z3
+	VSCALEFPS    Z2, Z3, Z3
+	VADDPS       Z17, Z3, Z1
+	VSUBPS       Z1, Z17, Z2
+	VADDPS       Z3, Z2, Z2
+	VRCP14PS     Z1, Z4
+	VMOVAPS      Z17, Z5
+	VFNMADD231PS Z1, Z4, Z5
+	VFMADD231PS  Z5, Z4, Z4
+	VMOVAPS      Z17, Z5
+	VFNMADD231PS Z1, Z4, Z5
+	VFNMADD231PS Z2, Z4, Z5
+	VFMADD231PS  Z5, Z4, Z4
+	VPMOVD2M     Z0, K2
+	VMULPS       Z3, Z4, K2, Z4
+	VMOVUPS      Z4, K1, (AX)
 
 sigmoidAVX512_done:
 	JMP sigmoidAVX512_exit
@@ -529,8 +643,8 @@ erfAVX512_big:
 	JMP         erfAVX512_big
 
 erfAVX512_one:
-	TESTQ       DX, DX
-	JZ          erfAVX512_done
+	CMPQ        DX, $0x00000010
+	JL          erfAVX512_tail
 	VMOVUPS     (CX), Z0
 	VANDPS      Z2, Z0, Z1
 	VMINPS      Z1, Z3, Z1
@@ -567,6 +681,44 @@ erfAVX512_one:
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x00000010, DX
 	JMP         erfAVX512_one
+
+erfAVX512_tail:
+	TESTQ       DX, DX
+	JZ          erfAVX512_done
+	LEAQ        vmasks<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K1
+	VMOVUPS.Z   (CX), K1, Z0
+	VANDPS      Z2, Z0, Z1
+	VMINPS      Z1, Z3, Z1
+	VADDPS      Z1, Z1, Z2
+	VCVTTPS2DQ  Z2, Z2
+	VPMINSD     Z5, Z2, Z2
+	VPERMPS     Z7, Z2, Z3
+	VSUBPS      Z3, Z1, Z3
+	VPERMPS     Z9, Z2, Z4
+	VMOVAPS     Z3, Z5
+	VCMPPS      $0x01, Z11, Z1, K2
+	VMULPS      Z1, Z1, K2, Z3
+	VMOVAPS     Z1, K2, Z5
+	VMOVAPS     Z1, K2, Z4
+	VPERMPS     Z12, Z2, Z1
+	VPERMPS     Z13, Z2, Z6
+	VFMADD213PS Z6, Z3, Z1
+	VPERMPS     Z14, Z2, Z6
+	VFMADD213PS Z6, Z3, Z1
+	VPERMPS     Z15, Z2, Z6
+	VFMADD213PS Z6, Z3, Z1
+	VPERMPS     Z16, Z2, Z6
+	VFMADD213PS Z6, Z3, Z1
+	VPERMPS     Z17, Z2, Z6
+	VFMADD213PS Z6, Z3, Z1
+	VPERMPS     Z18, Z2, Z2
+	VFMADD213PS Z2, Z3, Z1
+	VFMADD213PS Z4, Z5, Z1
+	VMINPS      Z1, Z19, Z1
+	VANDPS      Z20, Z0, Z0
+	VORPS       Z0, Z1, Z1
+	VMOVUPS     Z1, K1, (AX)
 
 erfAVX512_done:
 	JMP erfAVX512_exit
@@ -682,8 +834,8 @@ geluAVX512_big:
 	JMP         geluAVX512_big
 
 geluAVX512_one:
-	TESTQ       DX, DX
-	JZ          geluAVX512_done
+	CMPQ        DX, $0x00000010
+	JL          geluAVX512_tail
 	VMOVUPS     (CX), Z0
 	VMULPS      Z2, Z0, Z1
 	VMULPS      Z3, Z0, Z0
@@ -723,6 +875,47 @@ geluAVX512_one:
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x00000010, DX
 	JMP         geluAVX512_one
+
+geluAVX512_tail:
+	TESTQ       DX, DX
+	JZ          geluAVX512_done
+	LEAQ        vmasks<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K1
+	VMOVUPS.Z   (CX), K1, Z0
+	VMULPS      Z2, Z0, Z1
+	VMULPS      Z3, Z0, Z0
+	VANDPS      Z5, Z0, Z3
+	VMINPS      Z3, Z6, Z3
+	VADDPS      Z3, Z3, Z4
+	VCVTTPS2DQ  Z4, Z4
+	VPMINSD     Z8, Z4, Z4
+	VPERMPS     Z10, Z4, Z5
+	VSUBPS      Z5, Z3, Z5
+	VPERMPS     Z12, Z4, Z6
+	VMOVAPS     Z5, Z7
+	VCMPPS      $0x01, Z2, Z3, K2
+	VMULPS      Z3, Z3, K2, Z5
+	VMOVAPS     Z3, K2, Z7
+	VMOVAPS     Z3, K2, Z6
+	VPERMPS     Z14, Z4, Z2
+	VPERMPS     Z15, Z4, Z3
+	VFMADD213PS Z3, Z5, Z2
+	VPERMPS     Z16, Z4, Z3
+	VFMADD213PS Z3, Z5, Z2
+	VPERMPS     Z17, Z4, Z3
+	VFMADD213PS Z3, Z5, Z2
+	VPERMPS     Z18, Z4, Z3
+	VFMADD213PS Z3, Z5, Z2
+	VPERMPS     Z19, Z4, Z3
+	VFMADD213PS Z3, Z5, Z2
+	VPERMPS     Z20, Z4, Z3
+	VFMADD213PS Z3, Z5, Z2
+	VFMADD213PS Z6, Z7, Z2
+	VMINPS      Z2, Z21, Z2
+	VANDPS      Z22, Z0, Z0
+	VORPS       Z0, Z2, Z2
+	VFMADD213PS Z1, Z1, Z2
+	VMOVUPS     Z2, K1, (AX)
 
 geluAVX512_done:
 	JMP geluAVX512_exit
@@ -843,8 +1036,8 @@ geluTanhAVX512_big:
 	JMP          geluTanhAVX512_big
 
 geluTanhAVX512_one:
-	TESTQ        DX, DX
-	JZ           geluTanhAVX512_done
+	CMPQ         DX, $0x00000010
+	JL           geluTanhAVX512_tail
 	VMOVUPS      (CX), Z0
 	VMULPS       Z0, Z0, Z1
 	VMOVUPS      Z2, Z3
@@ -886,6 +1079,49 @@ geluTanhAVX512_one:
 	ADDQ         $0x00000040, CX
 	SUBQ         $0x00000010, DX
 	JMP          geluTanhAVX512_one
+
+geluTanhAVX512_tail:
+	TESTQ        DX, DX
+	JZ           geluTanhAVX512_done
+	LEAQ         vmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VMULPS       Z0, Z0, Z1
+	VMOVUPS      Z2, Z2
+	VFMADD213PS  Z4, Z1, Z2
+	VMULPS       Z0, Z2, Z2
+	VANDPS       Z5, Z2, Z1
+	VORPS        Z6, Z1, Z1
+	VMAXPS       Z1, Z7, Z1
+	VMINPS       Z1, Z8, Z1
+	VMULPS       Z9, Z1, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VFNMADD231PS Z10, Z3, Z1
+	VFNMADD231PS Z11, Z3, Z1
+	VMOVUPS      Z12, Z4
+	VFMADD213PS  Z13, Z1, Z4
+	VFMADD213PS  Z14, Z1, Z4
+	VFMADD213PS  Z15, Z1, Z4
+	VFMADD213PS  Z16, Z1, Z4
+	VFMADD213PS  Z17, Z1, Z4
+	VFMADD213PS  Z18, Z1, Z4
+	VFMADD213PS  Z18, Z1, Z4
+	VSCALEFPS    Z3, Z4, Z4
+	VADDPS       Z18, Z4, Z1
+	VSUBPS       Z1, Z18, Z3
+	VADDPS       Z4, Z3, Z3
+	VRCP14PS     Z1, Z5
+	VMOVAPS      Z18, Z6
+	VFNMADD231PS Z1, Z5, Z6
+	VFMADD231PS  Z6, Z5, Z5
+	VMOVAPS      Z18, Z6
+	VFNMADD231PS Z1, Z5, Z6
+	VFNMADD231PS Z3, Z5, Z6
+	VFMADD231PS  Z6, Z5, Z5
+	VPMOVD2M     Z2, K2
+	VMULPS       Z4, Z5, K2, Z5
+	VMULPS       Z0, Z5, Z5
+	VMOVUPS      Z5, K1, (AX)
 
 geluTanhAVX512_done:
 	JMP geluTanhAVX512_exit
@@ -998,8 +1234,8 @@ siluAVX512_big:
 	JMP          siluAVX512_big
 
 siluAVX512_one:
-	TESTQ        DX, DX
-	JZ           siluAVX512_done
+	CMPQ         DX, $0x00000010
+	JL           siluAVX512_tail
 	VMOVUPS      (CX), Z0
 	VANDPS       Z2, Z0, Z1
 	VORPS        Z3, Z1, Z1
@@ -1037,6 +1273,45 @@ siluAVX512_one:
 	ADDQ         $0x00000040, CX
 	SUBQ         $0x00000010, DX
 	JMP          siluAVX512_one
+
+siluAVX512_tail:
+	TESTQ        DX, DX
+	JZ           siluAVX512_done
+	LEAQ         vmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VANDPS       Z2, Z0, Z1
+	VORPS        Z3, Z1, Z1
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+	VMULPS       Z7, Z1, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS Z8, Z2, Z1
+	VFNMADD231PS Z9, Z2, Z1
+	VMOVUPS      Z10, Z3
+	VFMADD213PS  Z12, Z1, Z3
+	VFMADD213PS  Z13, Z1, Z3
+	VFMADD213PS  Z14, Z1, Z3
+	VFMADD213PS  Z15, Z1, Z3
+	VFMADD213PS  Z16, Z1, Z3
+	VFMADD213PS  Z17, Z1, Z3
+	VFMADD213PS  Z17, Z1, Z3
+	VSCALEFPS    Z2, Z3, Z3
+	VADDPS       Z17, Z3, Z1
+	VSUBPS       Z1, Z17, Z2
+	VADDPS       Z3, Z2, Z2
+	VRCP14PS     Z1, Z4
+	VMOVAPS      Z17, Z5
+	VFNMADD231PS Z1, Z4, Z5
+	VFMADD231PS  Z5, Z4, Z4
+	VMOVAPS      Z17, Z5
+	VFNMADD231PS Z1, Z4, Z5
+	VFNMADD231PS Z2, Z4, Z5
+	VFMADD231PS  Z5, Z4, Z4
+	VPMOVD2M     Z0, K2
+	VMULPS       Z3, Z4, K2, Z4
+	VMULPS       Z0, Z4, Z4
+	VMOVUPS      Z4, K1, (AX)
 
 siluAVX512_done:
 	JMP siluAVX512_exit
@@ -1099,8 +1374,8 @@ clipAVX512_big:
 	JMP     clipAVX512_big
 
 clipAVX512_one:
-	TESTQ   DX, DX
-	JZ      clipAVX512_done
+	CMPQ    DX, $0x00000010
+	JL      clipAVX512_tail
 	VMOVUPS (CX), Z2
 	VMAXPS  Z2, Z0, Z2
 	VMINPS  Z2, Z1, Z2
@@ -1109,6 +1384,16 @@ clipAVX512_one:
 	ADDQ    $0x00000040, CX
 	SUBQ    $0x00000010, DX
 	JMP     clipAVX512_one
+
+clipAVX512_tail:
+	TESTQ     DX, DX
+	JZ        clipAVX512_done
+	LEAQ      vmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z2
+	VMAXPS    Z2, Z0, Z2
+	VMINPS    Z2, Z1, Z2
+	VMOVUPS   Z2, K1, (AX)
 
 clipAVX512_done:
 	JMP clipAVX512_exit
@@ -1152,8 +1437,8 @@ reluAVX512_big:
 	JMP     reluAVX512_big
 
 reluAVX512_one:
-	TESTQ   DX, DX
-	JZ      reluAVX512_done
+	CMPQ    DX, $0x00000010
+	JL      reluAVX512_tail
 	VMOVUPS (CX), Z1
 	VMAXPS  Z1, Z0, Z1
 	VMOVUPS Z1, (AX)
@@ -1161,6 +1446,15 @@ reluAVX512_one:
 	ADDQ    $0x00000040, CX
 	SUBQ    $0x00000010, DX
 	JMP     reluAVX512_one
+
+reluAVX512_tail:
+	TESTQ     DX, DX
+	JZ        reluAVX512_done
+	LEAQ      vmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z1
+	VMAXPS    Z1, Z0, Z1
+	VMOVUPS   Z1, K1, (AX)
 
 reluAVX512_done:
 	JMP reluAVX512_exit
@@ -1205,8 +1499,8 @@ addAVX512_big:
 	JMP     addAVX512_big
 
 addAVX512_one:
-	TESTQ   BX, BX
-	JZ      addAVX512_done
+	CMPQ    BX, $0x00000010
+	JL      addAVX512_tail
 	VMOVUPS (CX), Z0
 	VADDPS  (DX), Z0, Z0
 	VMOVUPS Z0, (AX)
@@ -1215,6 +1509,16 @@ addAVX512_one:
 	ADDQ    $0x00000040, DX
 	SUBQ    $0x00000010, BX
 	JMP     addAVX512_one
+
+addAVX512_tail:
+	TESTQ     BX, BX
+	JZ        addAVX512_done
+	LEAQ      vmasks<>+0(SB), SI
+	KMOVW     (SI)(BX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
 
 addAVX512_done:
 	JMP addAVX512_exit
@@ -1259,8 +1563,8 @@ subAVX512_big:
 	JMP     subAVX512_big
 
 subAVX512_one:
-	TESTQ   BX, BX
-	JZ      subAVX512_done
+	CMPQ    BX, $0x00000010
+	JL      subAVX512_tail
 	VMOVUPS (CX), Z0
 	VSUBPS  (DX), Z0, Z0
 	VMOVUPS Z0, (AX)
@@ -1269,6 +1573,16 @@ subAVX512_one:
 	ADDQ    $0x00000040, DX
 	SUBQ    $0x00000010, BX
 	JMP     subAVX512_one
+
+subAVX512_tail:
+	TESTQ     BX, BX
+	JZ        subAVX512_done
+	LEAQ      vmasks<>+0(SB), SI
+	KMOVW     (SI)(BX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VSUBPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
 
 subAVX512_done:
 	JMP subAVX512_exit
@@ -1313,8 +1627,8 @@ mulAVX512_big:
 	JMP     mulAVX512_big
 
 mulAVX512_one:
-	TESTQ   BX, BX
-	JZ      mulAVX512_done
+	CMPQ    BX, $0x00000010
+	JL      mulAVX512_tail
 	VMOVUPS (CX), Z0
 	VMULPS  (DX), Z0, Z0
 	VMOVUPS Z0, (AX)
@@ -1323,6 +1637,16 @@ mulAVX512_one:
 	ADDQ    $0x00000040, DX
 	SUBQ    $0x00000010, BX
 	JMP     mulAVX512_one
+
+mulAVX512_tail:
+	TESTQ     BX, BX
+	JZ        mulAVX512_done
+	LEAQ      vmasks<>+0(SB), SI
+	KMOVW     (SI)(BX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMULPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
 
 mulAVX512_done:
 	JMP mulAVX512_exit
@@ -1367,8 +1691,8 @@ divAVX512_big:
 	JMP     divAVX512_big
 
 divAVX512_one:
-	TESTQ   BX, BX
-	JZ      divAVX512_done
+	CMPQ    BX, $0x00000010
+	JL      divAVX512_tail
 	VMOVUPS (CX), Z0
 	VDIVPS  (DX), Z0, Z0
 	VMOVUPS Z0, (AX)
@@ -1377,6 +1701,16 @@ divAVX512_one:
 	ADDQ    $0x00000040, DX
 	SUBQ    $0x00000010, BX
 	JMP     divAVX512_one
+
+divAVX512_tail:
+	TESTQ     BX, BX
+	JZ        divAVX512_done
+	LEAQ      vmasks<>+0(SB), SI
+	KMOVW     (SI)(BX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VDIVPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
 
 divAVX512_done:
 	JMP divAVX512_exit
@@ -1420,8 +1754,8 @@ addScalarAVX512_big:
 	JMP     addScalarAVX512_big
 
 addScalarAVX512_one:
-	TESTQ   DX, DX
-	JZ      addScalarAVX512_done
+	CMPQ    DX, $0x00000010
+	JL      addScalarAVX512_tail
 	VMOVUPS (CX), Z1
 	VADDPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)
@@ -1429,6 +1763,15 @@ addScalarAVX512_one:
 	ADDQ    $0x00000040, CX
 	SUBQ    $0x00000010, DX
 	JMP     addScalarAVX512_one
+
+addScalarAVX512_tail:
+	TESTQ     DX, DX
+	JZ        addScalarAVX512_done
+	LEAQ      vmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z1
+	VADDPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)
 
 addScalarAVX512_done:
 	JMP addScalarAVX512_exit
@@ -1472,8 +1815,8 @@ subScalarAVX512_big:
 	JMP     subScalarAVX512_big
 
 subScalarAVX512_one:
-	TESTQ   DX, DX
-	JZ      subScalarAVX512_done
+	CMPQ    DX, $0x00000010
+	JL      subScalarAVX512_tail
 	VMOVUPS (CX), Z1
 	VSUBPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)
@@ -1481,6 +1824,15 @@ subScalarAVX512_one:
 	ADDQ    $0x00000040, CX
 	SUBQ    $0x00000010, DX
 	JMP     subScalarAVX512_one
+
+subScalarAVX512_tail:
+	TESTQ     DX, DX
+	JZ        subScalarAVX512_done
+	LEAQ      vmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z1
+	VSUBPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)
 
 subScalarAVX512_done:
 	JMP subScalarAVX512_exit
@@ -1524,8 +1876,8 @@ mulScalarAVX512_big:
 	JMP     mulScalarAVX512_big
 
 mulScalarAVX512_one:
-	TESTQ   DX, DX
-	JZ      mulScalarAVX512_done
+	CMPQ    DX, $0x00000010
+	JL      mulScalarAVX512_tail
 	VMOVUPS (CX), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)
@@ -1533,6 +1885,15 @@ mulScalarAVX512_one:
 	ADDQ    $0x00000040, CX
 	SUBQ    $0x00000010, DX
 	JMP     mulScalarAVX512_one
+
+mulScalarAVX512_tail:
+	TESTQ     DX, DX
+	JZ        mulScalarAVX512_done
+	LEAQ      vmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z1
+	VMULPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)
 
 mulScalarAVX512_done:
 	JMP mulScalarAVX512_exit
@@ -1576,8 +1937,8 @@ divScalarAVX512_big:
 	JMP     divScalarAVX512_big
 
 divScalarAVX512_one:
-	TESTQ   DX, DX
-	JZ      divScalarAVX512_done
+	CMPQ    DX, $0x00000010
+	JL      divScalarAVX512_tail
 	VMOVUPS (CX), Z1
 	VDIVPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)
@@ -1585,6 +1946,15 @@ divScalarAVX512_one:
 	ADDQ    $0x00000040, CX
 	SUBQ    $0x00000010, DX
 	JMP     divScalarAVX512_one
+
+divScalarAVX512_tail:
+	TESTQ     DX, DX
+	JZ        divScalarAVX512_done
+	LEAQ      vmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z1
+	VDIVPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)
 
 divScalarAVX512_done:
 	JMP divScalarAVX512_exit
@@ -1628,8 +1998,8 @@ scalarSubAVX512_big:
 	JMP     scalarSubAVX512_big
 
 scalarSubAVX512_one:
-	TESTQ   DX, DX
-	JZ      scalarSubAVX512_done
+	CMPQ    DX, $0x00000010
+	JL      scalarSubAVX512_tail
 	VMOVUPS (CX), Z1
 	VSUBPS  Z1, Z0, Z1
 	VMOVUPS Z1, (AX)
@@ -1637,6 +2007,15 @@ scalarSubAVX512_one:
 	ADDQ    $0x00000040, CX
 	SUBQ    $0x00000010, DX
 	JMP     scalarSubAVX512_one
+
+scalarSubAVX512_tail:
+	TESTQ     DX, DX
+	JZ        scalarSubAVX512_done
+	LEAQ      vmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z1
+	VSUBPS    Z1, Z0, Z1
+	VMOVUPS   Z1, K1, (AX)
 
 scalarSubAVX512_done:
 	JMP scalarSubAVX512_exit
@@ -1680,8 +2059,8 @@ scalarDivAVX512_big:
 	JMP     scalarDivAVX512_big
 
 scalarDivAVX512_one:
-	TESTQ   DX, DX
-	JZ      scalarDivAVX512_done
+	CMPQ    DX, $0x00000010
+	JL      scalarDivAVX512_tail
 	VMOVUPS (CX), Z1
 	VDIVPS  Z1, Z0, Z1
 	VMOVUPS Z1, (AX)
@@ -1689,6 +2068,15 @@ scalarDivAVX512_one:
 	ADDQ    $0x00000040, CX
 	SUBQ    $0x00000010, DX
 	JMP     scalarDivAVX512_one
+
+scalarDivAVX512_tail:
+	TESTQ     DX, DX
+	JZ        scalarDivAVX512_done
+	LEAQ      vmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z1
+	VDIVPS    Z1, Z0, Z1
+	VMOVUPS   Z1, K1, (AX)
 
 scalarDivAVX512_done:
 	JMP scalarDivAVX512_exit
@@ -1739,8 +2127,8 @@ mulAddAVX512_big:
 	JMP         mulAddAVX512_big
 
 mulAddAVX512_one:
-	TESTQ       SI, SI
-	JZ          mulAddAVX512_done
+	CMPQ        SI, $0x00000010
+	JL          mulAddAVX512_tail
 	VMOVUPS     (CX), Z0
 	VMOVUPS     (DX), Z1
 	VFMADD213PS (BX), Z1, Z0
@@ -1751,6 +2139,17 @@ mulAddAVX512_one:
 	ADDQ        $0x00000040, BX
 	SUBQ        $0x00000010, SI
 	JMP         mulAddAVX512_one
+
+mulAddAVX512_tail:
+	TESTQ       SI, SI
+	JZ          mulAddAVX512_done
+	LEAQ        vmasks<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	VMOVUPS.Z   (CX), K1, Z0
+	VMOVUPS.Z   (DX), K1, Z1
+	VMOVUPS.Z   (BX), K1, Z2
+	VFMADD213PS Z2, Z1, Z0
+	VMOVUPS     Z0, K1, (AX)
 
 mulAddAVX512_done:
 	JMP mulAddAVX512_exit
@@ -1763,7 +2162,7 @@ mulAddAVX512_exit:
 	RET
 
 // func maxAVX512(x *float32, n int) float32
-// Requires: AVX, AVX512DQ, AVX512F, SSE
+// Requires: AVX, AVX512DQ, AVX512F
 TEXT ·maxAVX512(SB), NOSPLIT, $0-20
 	JMP maxAVX512_setup
 
@@ -1773,7 +2172,7 @@ maxAVX512_body:
 	VMOVUPS Z0, Z1
 	VMOVUPS Z0, Z2
 	VMOVUPS Z0, Z3
-	VMOVUPS Z0, Z0
+	VMOVUPS Z0, Z4
 	KXORW   K1, K1, K1
 
 maxAVX512_big:
@@ -1792,7 +2191,7 @@ maxAVX512_big:
 	VCMPPS  $0x03, Z5, Z5, K2
 	KORW    K2, K1, K1
 	VMOVUPS 192(AX), Z5
-	VMAXPS  Z5, Z0, Z0
+	VMAXPS  Z5, Z4, Z4
 	VCMPPS  $0x03, Z5, Z5, K2
 	KORW    K2, K1, K1
 	ADDQ    $0x00000100, AX
@@ -1800,8 +2199,8 @@ maxAVX512_big:
 	JMP     maxAVX512_big
 
 maxAVX512_one:
-	TESTQ   CX, CX
-	JZ      maxAVX512_done
+	CMPQ    CX, $0x00000010
+	JL      maxAVX512_tail
 	VMOVUPS (AX), Z5
 	VMAXPS  Z5, Z1, Z1
 	VCMPPS  $0x03, Z5, Z5, K2
@@ -1810,9 +2209,20 @@ maxAVX512_one:
 	SUBQ    $0x00000010, CX
 	JMP     maxAVX512_one
 
+maxAVX512_tail:
+	TESTQ   CX, CX
+	JZ      maxAVX512_done
+	LEAQ    vmasks<>+0(SB), DX
+	KMOVW   (DX)(CX*2), K2
+	VMOVUPS Z0, Z0
+	VMOVUPS (AX), K2, Z0
+	VMAXPS  Z0, Z2, Z2
+	VCMPPS  $0x03, Z0, Z0, K2
+	KORW    K2, K1, K1
+
 maxAVX512_done:
 	VMAXPS        Z2, Z1, Z1
-	VMAXPS        Z0, Z3, Z3
+	VMAXPS        Z4, Z3, Z3
 	VMAXPS        Z3, Z1, Z1
 	VEXTRACTF32X8 $0x01, Z1, Y0
 	VMAXPS        Y0, Y1, Y1
@@ -1824,15 +2234,15 @@ maxAVX512_done:
 	VMAXPS        X0, X1, X1
 	KORTESTW      K1, K1
 	JZ            maxAVX512_ret
-	VMOVUPS       Z4, Z1
+	VMOVUPS       Z6, Z1
 
 maxAVX512_ret:
-	MOVSS X1, ret+16(FP)
-	JMP   maxAVX512_exit
+	VMOVSS X1, ret+16(FP)
+	JMP    maxAVX512_exit
 
 maxAVX512_setup:
 	VMOVUPS vconst<>+2432(SB), Z0
-	VMOVUPS vconst<>+2496(SB), Z4
+	VMOVUPS vconst<>+2496(SB), Z6
 	JMP     maxAVX512_body
 
 maxAVX512_exit:
@@ -1840,7 +2250,7 @@ maxAVX512_exit:
 	RET
 
 // func sumAVX512(x *float32, n int) float32
-// Requires: AVX, AVX512DQ, AVX512F, SSE
+// Requires: AVX, AVX512DQ, AVX512F
 TEXT ·sumAVX512(SB), NOSPLIT, $0-20
 	JMP sumAVX512_setup
 
@@ -1864,12 +2274,20 @@ sumAVX512_big:
 	JMP    sumAVX512_big
 
 sumAVX512_one:
-	TESTQ  CX, CX
-	JZ     sumAVX512_done
+	CMPQ   CX, $0x00000010
+	JL     sumAVX512_tail
 	VADDPS (AX), Z0, Z0
 	ADDQ   $0x00000040, AX
 	SUBQ   $0x00000010, CX
 	JMP    sumAVX512_one
+
+sumAVX512_tail:
+	TESTQ     CX, CX
+	JZ        sumAVX512_done
+	LEAQ      vmasks<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z4
+	VADDPS    Z4, Z1, Z1
 
 sumAVX512_done:
 	VADDPS        Z1, Z0, Z0
@@ -1883,7 +2301,7 @@ sumAVX512_done:
 	VADDPS        X1, X0, X0
 	VPERMILPS     $0xb1, X0, X1
 	VADDPS        X1, X0, X0
-	MOVSS         X0, ret+16(FP)
+	VMOVSS        X0, ret+16(FP)
 	JMP           sumAVX512_exit
 
 sumAVX512_setup:
@@ -1894,7 +2312,7 @@ sumAVX512_exit:
 	RET
 
 // func expSubSumAVX512(dst *float32, x *float32, n int, m float32) float32
-// Requires: AVX, AVX512DQ, AVX512F, SSE
+// Requires: AVX, AVX512DQ, AVX512F
 TEXT ·expSubSumAVX512(SB), NOSPLIT, $0-36
 	JMP expSubSumAVX512_setup
 
@@ -1953,8 +2371,8 @@ expSubSumAVX512_big:
 	JMP          expSubSumAVX512_big
 
 expSubSumAVX512_one:
-	TESTQ        DX, DX
-	JZ           expSubSumAVX512_done
+	CMPQ         DX, $0x00000010
+	JL           expSubSumAVX512_tail
 	VMOVUPS      (CX), Z3
 	VSUBPS       Z0, Z3, Z3
 	VMAXPS       Z3, Z4, Z3
@@ -1979,6 +2397,31 @@ expSubSumAVX512_one:
 	SUBQ         $0x00000010, DX
 	JMP          expSubSumAVX512_one
 
+expSubSumAVX512_tail:
+	TESTQ        DX, DX
+	JZ           expSubSumAVX512_done
+	LEAQ         vmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z3
+	VSUBPS       Z0, Z3, Z3
+	VMAXPS       Z3, Z4, Z3
+	VMINPS       Z3, Z5, Z3
+	VMULPS       Z7, Z3, Z0
+	VRNDSCALEPS  $0x00, Z0, Z0
+	VFNMADD231PS Z8, Z0, Z3
+	VFNMADD231PS Z9, Z0, Z3
+	VMOVUPS      Z10, Z4
+	VFMADD213PS  Z12, Z3, Z4
+	VFMADD213PS  Z13, Z3, Z4
+	VFMADD213PS  Z14, Z3, Z4
+	VFMADD213PS  Z15, Z3, Z4
+	VFMADD213PS  Z16, Z3, Z4
+	VFMADD213PS  Z17, Z3, Z4
+	VFMADD213PS  Z17, Z3, Z4
+	VSCALEFPS    Z0, Z4, Z4
+	VMOVUPS      Z4, K1, (AX)
+	VADDPS       Z4, Z2, K1, Z2
+
 expSubSumAVX512_done:
 	VADDPS        Z2, Z1, Z1
 	VEXTRACTF32X8 $0x01, Z1, Y0
@@ -1989,7 +2432,7 @@ expSubSumAVX512_done:
 	VADDPS        X0, X1, X1
 	VPERMILPS     $0xb1, X1, X0
 	VADDPS        X0, X1, X1
-	MOVSS         X1, ret+32(FP)
+	VMOVSS        X1, ret+32(FP)
 	JMP           expSubSumAVX512_exit
 
 expSubSumAVX512_setup:
@@ -2049,8 +2492,8 @@ sumShiftAVX512_big:
 	JMP         sumShiftAVX512_big
 
 sumShiftAVX512_one:
-	TESTQ       CX, CX
-	JZ          sumShiftAVX512_done
+	CMPQ        CX, $0x00000010
+	JL          sumShiftAVX512_tail
 	VMOVUPS     (AX), Z5
 	VSUBPS      Z0, Z5, Z5
 	VADDPS      Z5, Z1, Z1
@@ -2058,6 +2501,16 @@ sumShiftAVX512_one:
 	ADDQ        $0x00000040, AX
 	SUBQ        $0x00000010, CX
 	JMP         sumShiftAVX512_one
+
+sumShiftAVX512_tail:
+	TESTQ       CX, CX
+	JZ          sumShiftAVX512_done
+	LEAQ        vmasks<>+0(SB), DX
+	KMOVW       (DX)(CX*2), K1
+	VMOVUPS.Z   (AX), K1, Z5
+	VSUBPS      Z0, Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VFMADD231PS Z5, Z5, K1, Z4
 
 sumShiftAVX512_done:
 	VADDPS        Z3, Z1, Z1
@@ -2138,8 +2591,8 @@ normAVX512_big:
 	JMP     normAVX512_big
 
 normAVX512_one:
-	TESTQ   BX, BX
-	JZ      normAVX512_done
+	CMPQ    BX, $0x00000010
+	JL      normAVX512_tail
 	VMOVUPS (CX), Z3
 	VSUBPS  Z0, Z3, Z3
 	VSUBPS  Z1, Z3, Z3
@@ -2151,6 +2604,19 @@ normAVX512_one:
 	ADDQ    $0x00000040, DX
 	SUBQ    $0x00000010, BX
 	JMP     normAVX512_one
+
+normAVX512_tail:
+	TESTQ     BX, BX
+	JZ        normAVX512_done
+	LEAQ      vmasks<>+0(SB), SI
+	KMOVW     (SI)(BX*2), K1
+	VMOVUPS.Z (CX), K1, Z3
+	VSUBPS    Z0, Z3, Z3
+	VSUBPS    Z1, Z3, Z3
+	VMULPS    Z2, Z3, Z3
+	VMOVUPS.Z (DX), K1, Z0
+	VMULPS    Z0, Z3, Z3
+	VMOVUPS   Z3, K1, (AX)
 
 normAVX512_done:
 	JMP normAVX512_exit
@@ -2216,8 +2682,8 @@ normBiasAVX512_big:
 	JMP         normBiasAVX512_big
 
 normBiasAVX512_one:
-	TESTQ       SI, SI
-	JZ          normBiasAVX512_done
+	CMPQ        SI, $0x00000010
+	JL          normBiasAVX512_tail
 	VMOVUPS     (CX), Z3
 	VSUBPS      Z0, Z3, Z3
 	VSUBPS      Z1, Z3, Z3
@@ -2231,6 +2697,20 @@ normBiasAVX512_one:
 	ADDQ        $0x00000040, BX
 	SUBQ        $0x00000010, SI
 	JMP         normBiasAVX512_one
+
+normBiasAVX512_tail:
+	TESTQ       SI, SI
+	JZ          normBiasAVX512_done
+	LEAQ        vmasks<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	VMOVUPS.Z   (CX), K1, Z3
+	VSUBPS      Z0, Z3, Z3
+	VSUBPS      Z1, Z3, Z3
+	VMULPS      Z2, Z3, Z3
+	VMOVUPS.Z   (DX), K1, Z0
+	VMOVUPS.Z   (BX), K1, Z1
+	VFMADD213PS Z1, Z0, Z3
+	VMOVUPS     Z3, K1, (AX)
 
 normBiasAVX512_done:
 	JMP normBiasAVX512_exit
@@ -3252,7 +3732,7 @@ mulAddAVX2_done:
 	RET
 
 // func maxAVX2(x *float32, n int) float32
-// Requires: AVX, SSE
+// Requires: AVX
 TEXT ·maxAVX2(SB), NOSPLIT, $0-20
 	MOVQ    x+0(FP), AX
 	MOVQ    n+8(FP), CX
@@ -3311,12 +3791,12 @@ maxAVX2_done:
 	VMOVUPS      vconst<>+2496(SB), Y0
 
 maxAVX2_ret:
-	MOVSS X0, ret+16(FP)
+	VMOVSS X0, ret+16(FP)
 	VZEROUPPER
 	RET
 
 // func sumAVX2(x *float32, n int) float32
-// Requires: AVX, SSE
+// Requires: AVX
 TEXT ·sumAVX2(SB), NOSPLIT, $0-20
 	MOVQ   x+0(FP), AX
 	MOVQ   n+8(FP), CX
@@ -3354,12 +3834,12 @@ sumAVX2_done:
 	VADDPS       X1, X0, X0
 	VPERMILPS    $0xb1, X0, X1
 	VADDPS       X1, X0, X0
-	MOVSS        X0, ret+16(FP)
+	VMOVSS       X0, ret+16(FP)
 	VZEROUPPER
 	RET
 
 // func expSubSumAVX2(dst *float32, x *float32, n int, m float32) float32
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3
 TEXT ·expSubSumAVX2(SB), NOSPLIT, $0-36
 	MOVQ         dst+0(FP), AX
 	MOVQ         x+8(FP), CX
@@ -3413,7 +3893,7 @@ expSubSumAVX2_done:
 	VADDPS       X0, X1, X1
 	VPERMILPS    $0xb1, X1, X0
 	VADDPS       X0, X1, X1
-	MOVSS        X1, ret+32(FP)
+	VMOVSS       X1, ret+32(FP)
 	VZEROUPPER
 	RET
 
@@ -3616,6 +4096,24 @@ normBiasAVX2_one:
 normBiasAVX2_done:
 	VZEROUPPER
 	RET
+
+DATA vmasks<>+0(SB)/2, $0x0000
+DATA vmasks<>+2(SB)/2, $0x0001
+DATA vmasks<>+4(SB)/2, $0x0003
+DATA vmasks<>+6(SB)/2, $0x0007
+DATA vmasks<>+8(SB)/2, $0x000f
+DATA vmasks<>+10(SB)/2, $0x001f
+DATA vmasks<>+12(SB)/2, $0x003f
+DATA vmasks<>+14(SB)/2, $0x007f
+DATA vmasks<>+16(SB)/2, $0x00ff
+DATA vmasks<>+18(SB)/2, $0x01ff
+DATA vmasks<>+20(SB)/2, $0x03ff
+DATA vmasks<>+22(SB)/2, $0x07ff
+DATA vmasks<>+24(SB)/2, $0x0fff
+DATA vmasks<>+26(SB)/2, $0x1fff
+DATA vmasks<>+28(SB)/2, $0x3fff
+DATA vmasks<>+30(SB)/2, $0x7fff
+GLOBL vmasks<>(SB), RODATA|NOPTR, $32
 
 DATA vconst<>+0(SB)/4, $0xc2d00000
 DATA vconst<>+4(SB)/4, $0xc2d00000

@@ -109,6 +109,10 @@ func ktab(t [8]float32) Mem {
 }
 
 func emitPool() {
+	GLOBL("vmasks", RODATA|NOPTR) // vmasks[n]: the low n lanes, for tails
+	for n := range 16 {
+		DATA(2*n, U16(1<<n-1))
+	}
 	GLOBL("vconst", RODATA|NOPTR)
 	for i, c := range pool {
 		for j, u := range c {
@@ -386,17 +390,19 @@ func (s isa) erf(x VecVirtual) VecVirtual {
 
 // ---- loops ----
 
-// loop runs body over n floats (a multiple of s.w) in blocks of unroll
-// vectors, then one vector at a time. body(u, off) emits the work for
-// the vector at byte offset off from each pointer; ptrs advance together.
-func (s isa) loop(name string, n Register, ptrs []Register, unroll int, body func(off int)) {
+// loop runs body over n floats in blocks of unroll vectors, then one
+// vector at a time; AVX-512 code takes any n and runs the last n%16 under
+// a mask, AVX2 code needs n a multiple of 8. body(off, k) emits the work
+// for the vector at byte offset off from each pointer, under mask k (nil:
+// all lanes); ptrs advance together.
+func (s isa) loop(name string, n Register, ptrs []Register, unroll int, body func(off int, k Op)) {
 	big, one, done := name+"_big", name+"_one", name+"_done"
 	if unroll > 1 {
 		Label(big)
 		CMPQ(n, U32(unroll*s.w))
 		JL(LabelRef(one))
 		for u := range unroll {
-			body(u * s.w * 4)
+			body(u*s.w*4, nil)
 		}
 		for _, p := range ptrs {
 			ADDQ(U32(unroll*s.w*4), p)
@@ -405,14 +411,31 @@ func (s isa) loop(name string, n Register, ptrs []Register, unroll int, body fun
 		JMP(LabelRef(big))
 	}
 	Label(one)
-	TESTQ(n, n)
-	JZ(LabelRef(done))
-	body(0)
+	if s.z {
+		CMPQ(n, U32(s.w))
+		JL(LabelRef(name + "_tail"))
+	} else {
+		TESTQ(n, n)
+		JZ(LabelRef(done))
+	}
+	body(0, nil)
 	for _, p := range ptrs {
 		ADDQ(U32(s.w*4), p)
 	}
 	SUBQ(U32(s.w), n)
 	JMP(LabelRef(one))
+	if s.z {
+		// The last n < 16 floats under a mask: loads of the lanes past n
+		// read nothing (and cannot fault), stores to them write nothing.
+		Label(name + "_tail")
+		TESTQ(n, n)
+		JZ(LabelRef(done))
+		t := GP64()
+		LEAQ(NewDataAddr(NewStaticSymbol("vmasks"), 0), t)
+		k := K()
+		KMOVW(Mem{Base: t, Index: n, Scale: 2}, k)
+		body(0, k)
+	}
 	Label(done)
 }
 
@@ -423,6 +446,15 @@ func (s isa) text(fn, sig, doc string) {
 	Pragma("noescape")
 	Doc(doc)
 	s.hoistBegin(fn)
+}
+
+// ret0 is the address of the first result.
+func ret0() Mem {
+	b, err := ReturnIndex(0).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
 }
 
 // param is the address of a parameter.
@@ -436,18 +468,55 @@ func param(name string) Mem {
 
 func at(p Register, off int) Mem { return Mem{Base: p, Disp: off} }
 
-const unaryDoc = "%s sets dst[i] = %s for i in [0, n), n a multiple of %d: the loop of %s in generic.go%s."
+// multiple is the doc's condition on n.
+func (s isa) multiple() string {
+	if s.z {
+		return ""
+	}
+	return fmt.Sprintf(", n a multiple of %d", s.w)
+}
+
+// ld loads m, under mask k (nil: all lanes) with the other lanes zeroed.
+func (s isa) ld(m Mem, k Op) VecVirtual {
+	r := s.vec()
+	if k == nil {
+		VMOVUPS(m, r)
+	} else {
+		VMOVUPS_Z(m, k, r)
+	}
+	return r
+}
+
+// st stores v to m, under mask k (nil: all lanes).
+func (s isa) st(v VecVirtual, m Mem, k Op) {
+	if k == nil {
+		VMOVUPS(v, m)
+	} else {
+		VMOVUPS(v, k, m)
+	}
+}
+
+// mem returns m as an operand: itself for a full vector, loaded under
+// mask k otherwise (a memory operand would read past the end).
+func (s isa) mem(m Mem, k Op) Op {
+	if k == nil {
+		return m
+	}
+	return s.ld(m, k)
+}
+
+const unaryDoc = "%s sets dst[i] = %s for i in [0, n)%s: the loop of %s in generic.go%s."
 
 // unary emits func(dst, x *float32, n int) applying f to each vector.
 func (s isa) unary(name, what, ref string, unroll int, f func(x VecVirtual) VecVirtual) {
 	fn := name + s.name
-	s.text(fn, "func(dst, x *float32, n int)", fmt.Sprintf(unaryDoc, fn, what, s.w, ref, ", in float32 with fused multiply-adds"))
+	s.text(fn, "func(dst, x *float32, n int)", fmt.Sprintf(unaryDoc, fn, what, s.multiple(), ref, ", in float32 with fused multiply-adds"))
 	d := Load(Param("dst"), GP64())
 	x := Load(Param("x"), GP64())
 	n := Load(Param("n"), GP64())
-	s.loop(fn, n, []Register{d, x}, unroll, func(off int) {
-		v := s.load(at(x, off))
-		VMOVUPS(f(v), at(d, off))
+	s.loop(fn, n, []Register{d, x}, unroll, func(off int, k Op) {
+		v := s.ld(at(x, off), k)
+		s.st(f(v), at(d, off), k)
 	})
 	s.hoistEnd()
 	VZEROUPPER()
@@ -487,35 +556,35 @@ func unaryFuncs(s isa) {
 		return y
 	})
 	fn := "clip" + s.name
-	s.text(fn, "func(dst, x *float32, n int, lo, hi float32)", fmt.Sprintf(unaryDoc, fn, "min(max(x[i], lo), hi), NaN kept", s.w, "clipGeneric", ""))
+	s.text(fn, "func(dst, x *float32, n int, lo, hi float32)", fmt.Sprintf(unaryDoc, fn, "min(max(x[i], lo), hi), NaN kept", s.multiple(), "clipGeneric", ""))
 	{
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
 		lo := s.bcast(param("lo"))
 		hi := s.bcast(param("hi"))
-		s.loop(fn, n, []Register{d, x}, 4, func(off int) {
-			v := s.load(at(x, off))
+		s.loop(fn, n, []Register{d, x}, 4, func(off int, k Op) {
+			v := s.ld(at(x, off), k)
 			VMAXPS(v, lo, v) // v is returned for NaN
 			VMINPS(v, hi, v)
-			VMOVUPS(v, at(d, off))
+			s.st(v, at(d, off), k)
 		})
 		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
 	fn = "relu" + s.name
-	s.text(fn, "func(dst, x *float32, n int)", fmt.Sprintf(unaryDoc, fn, "max(x[i], 0), NaN and -0 kept", s.w, "reluGeneric", ""))
+	s.text(fn, "func(dst, x *float32, n int)", fmt.Sprintf(unaryDoc, fn, "max(x[i], 0), NaN and -0 kept", s.multiple(), "reluGeneric", ""))
 	{
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
 		z := s.vec()
 		VXORPS(z, z, z)
-		s.loop(fn, n, []Register{d, x}, 4, func(off int) {
-			v := s.load(at(x, off))
+		s.loop(fn, n, []Register{d, x}, 4, func(off int, k Op) {
+			v := s.ld(at(x, off), k)
 			VMAXPS(v, z, v) // v is returned for NaN and ±0
-			VMOVUPS(v, at(d, off))
+			s.st(v, at(d, off), k)
 		})
 		s.hoistEnd()
 		VZEROUPPER()
@@ -536,15 +605,15 @@ func arithFuncs(s isa) {
 	}
 	for _, op := range ops {
 		fn := op.name + s.name
-		s.text(fn, "func(dst, x, y *float32, n int)", fmt.Sprintf(unaryDoc, fn, "x[i] "+op.sym+" y[i]", s.w, op.ref, ""))
+		s.text(fn, "func(dst, x, y *float32, n int)", fmt.Sprintf(unaryDoc, fn, "x[i] "+op.sym+" y[i]", s.multiple(), op.ref, ""))
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
 		y := Load(Param("y"), GP64())
 		n := Load(Param("n"), GP64())
-		s.loop(fn, n, []Register{d, x, y}, 4, func(off int) {
-			v := s.load(at(x, off))
-			op.emit(at(y, off), v, v)
-			VMOVUPS(v, at(d, off))
+		s.loop(fn, n, []Register{d, x, y}, 4, func(off int, k Op) {
+			v := s.ld(at(x, off), k)
+			op.emit(s.mem(at(y, off), k), v, v)
+			s.st(v, at(d, off), k)
 		})
 		s.hoistEnd()
 		VZEROUPPER()
@@ -552,15 +621,15 @@ func arithFuncs(s isa) {
 	}
 	for _, op := range ops {
 		fn := op.name + "Scalar" + s.name
-		s.text(fn, "func(dst, x *float32, n int, s float32)", fmt.Sprintf(unaryDoc, fn, "x[i] "+op.sym+" s", s.w, op.name+"ScalarGeneric", ""))
+		s.text(fn, "func(dst, x *float32, n int, s float32)", fmt.Sprintf(unaryDoc, fn, "x[i] "+op.sym+" s", s.multiple(), op.name+"ScalarGeneric", ""))
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
 		c := s.bcast(param("s"))
-		s.loop(fn, n, []Register{d, x}, 4, func(off int) {
-			v := s.load(at(x, off))
+		s.loop(fn, n, []Register{d, x}, 4, func(off int, k Op) {
+			v := s.ld(at(x, off), k)
 			op.emit(c, v, v)
-			VMOVUPS(v, at(d, off))
+			s.st(v, at(d, off), k)
 		})
 		s.hoistEnd()
 		VZEROUPPER()
@@ -575,15 +644,15 @@ func arithFuncs(s isa) {
 			name = "scalarDiv"
 		}
 		fn := name + s.name
-		s.text(fn, "func(dst, x *float32, n int, s float32)", fmt.Sprintf(unaryDoc, fn, "s "+op.sym+" x[i]", s.w, name+"Generic", ""))
+		s.text(fn, "func(dst, x *float32, n int, s float32)", fmt.Sprintf(unaryDoc, fn, "s "+op.sym+" x[i]", s.multiple(), name+"Generic", ""))
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
 		c := s.bcast(param("s"))
-		s.loop(fn, n, []Register{d, x}, 4, func(off int) {
-			v := s.load(at(x, off))
+		s.loop(fn, n, []Register{d, x}, 4, func(off int, k Op) {
+			v := s.ld(at(x, off), k)
 			op.emit(v, c, v)
-			VMOVUPS(v, at(d, off))
+			s.st(v, at(d, off), k)
 		})
 		s.hoistEnd()
 		VZEROUPPER()
@@ -591,17 +660,17 @@ func arithFuncs(s isa) {
 	}
 
 	fn := "mulAdd" + s.name
-	s.text(fn, "func(dst, x, y, z *float32, n int)", fmt.Sprintf(unaryDoc, fn, "x[i]·y[i] + z[i] (one rounding)", s.w, "mulAddGeneric", ""))
+	s.text(fn, "func(dst, x, y, z *float32, n int)", fmt.Sprintf(unaryDoc, fn, "x[i]·y[i] + z[i] (one rounding)", s.multiple(), "mulAddGeneric", ""))
 	d := Load(Param("dst"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
 	z := Load(Param("z"), GP64())
 	n := Load(Param("n"), GP64())
-	s.loop(fn, n, []Register{d, x, y, z}, 4, func(off int) {
-		v := s.load(at(x, off))
-		w := s.load(at(y, off))
-		VFMADD213PS(at(z, off), w, v)
-		VMOVUPS(v, at(d, off))
+	s.loop(fn, n, []Register{d, x, y, z}, 4, func(off int, k Op) {
+		v := s.ld(at(x, off), k)
+		w := s.ld(at(y, off), k)
+		VFMADD213PS(s.mem(at(z, off), k), w, v)
+		s.st(v, at(d, off), k)
 	})
 	s.hoistEnd()
 	VZEROUPPER()
@@ -633,7 +702,7 @@ func reduceFuncs(s isa) {
 
 	// max: four accumulators, NaN tracked apart.
 	fn := "max" + s.name
-	s.text(fn, "func(x *float32, n int) float32", fn+fmt.Sprintf(" returns the largest of x[0:n], NaN if one is NaN, n a multiple of %d (maxGeneric).", s.w))
+	s.text(fn, "func(x *float32, n int) float32", fn+fmt.Sprintf(" returns the largest of x[0:n], NaN if one is NaN%s (maxGeneric).", s.multiple()))
 	{
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
@@ -651,15 +720,21 @@ func reduceFuncs(s isa) {
 			VXORPS(vnan, vnan, vnan)
 		}
 		u := 0
-		s.loop(fn, n, []Register{x}, 4, func(off int) {
+		s.loop(fn, n, []Register{x}, 4, func(off int, k Op) {
 			a := acc[u%4]
 			u++
-			v := s.load(at(x, off))
+			var v VecVirtual
+			if k == nil {
+				v = s.load(at(x, off))
+			} else {
+				v = s.load(s.k(kf(math.Inf(-1)))) // -Inf in the lanes past n
+				VMOVUPS(at(x, off), k, v)
+			}
 			VMAXPS(v, a, a)
 			if s.z {
-				k := K()
-				VCMPPS(U8(3), v, v, k) // unordered: NaN
-				KORW(k, knan, knan)
+				kn := K()
+				VCMPPS(U8(3), v, v, kn) // unordered: NaN
+				KORW(kn, knan, knan)
 			} else {
 				m := s.vec()
 				VCMPPS(U8(3), v, v, m)
@@ -678,14 +753,14 @@ func reduceFuncs(s isa) {
 		JZ(LabelRef(fn + "_ret"))
 		VMOVUPS(s.k(kf(math.NaN())), r)
 		Label(fn + "_ret")
-		Store(r.AsX(), ReturnIndex(0))
+		VMOVSS(r.AsX(), ret0()) // VEX-encoded: no SSE instruction after AVX code
 		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
 
 	fn = "sum" + s.name
-	s.text(fn, "func(x *float32, n int) float32", fn+fmt.Sprintf(" returns the sum of x[0:n] in float32 lanes, n a multiple of %d (sumGeneric).", s.w))
+	s.text(fn, "func(x *float32, n int) float32", fn+fmt.Sprintf(" returns the sum of x[0:n] in float32 lanes%s (sumGeneric).", s.multiple()))
 	{
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
@@ -695,23 +770,23 @@ func reduceFuncs(s isa) {
 			VXORPS(acc[i], acc[i], acc[i])
 		}
 		u := 0
-		s.loop(fn, n, []Register{x}, 4, func(off int) {
+		s.loop(fn, n, []Register{x}, 4, func(off int, k Op) {
 			a := acc[u%4]
 			u++
-			VADDPS(at(x, off), a, a)
+			VADDPS(s.mem(at(x, off), k), a, a) // zeros past n
 		})
 		VADDPS(acc[1], acc[0], acc[0])
 		VADDPS(acc[3], acc[2], acc[2])
 		VADDPS(acc[2], acc[0], acc[0])
 		r := s.hreduce(acc[0], vadd)
-		Store(r.AsX(), ReturnIndex(0))
+		VMOVSS(r.AsX(), ret0()) // VEX-encoded: no SSE instruction after AVX code
 		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
 
 	fn = "expSubSum" + s.name
-	s.text(fn, "func(dst, x *float32, n int, m float32) float32", fn+fmt.Sprintf(" sets dst[i] = e^(x[i]-m) for i in [0, n) and returns their sum in float32 lanes, n a multiple of %d (expSubSumGeneric).", s.w))
+	s.text(fn, "func(dst, x *float32, n int, m float32) float32", fn+fmt.Sprintf(" sets dst[i] = e^(x[i]-m) for i in [0, n) and returns their sum in float32 lanes%s (expSubSumGeneric).", s.multiple()))
 	{
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
@@ -727,25 +802,29 @@ func reduceFuncs(s isa) {
 			tu = 2
 		}
 		u := 0
-		s.loop(fn, n, []Register{d, x}, tu, func(off int) {
+		s.loop(fn, n, []Register{d, x}, tu, func(off int, k Op) {
 			a := acc[u%2]
 			u++
-			v := s.load(at(x, off))
+			v := s.ld(at(x, off), k)
 			VSUBPS(m, v, v)
 			e := s.exp(v)
-			VMOVUPS(e, at(d, off))
-			VADDPS(e, a, a)
+			s.st(e, at(d, off), k)
+			if k == nil {
+				VADDPS(e, a, a)
+			} else {
+				VADDPS(e, a, k, a) // lanes past n add nothing
+			}
 		})
 		VADDPS(acc[1], acc[0], acc[0])
 		r := s.hreduce(acc[0], vadd)
-		Store(r.AsX(), ReturnIndex(0))
+		VMOVSS(r.AsX(), ret0()) // VEX-encoded: no SSE instruction after AVX code
 		s.hoistEnd()
 		VZEROUPPER()
 		RET()
 	}
 
 	fn = "sumShift" + s.name
-	s.text(fn, "func(x *float32, n int, s float32, r *[2]float32)", fn+fmt.Sprintf(" sets r to the sums of x[i]-s and of (x[i]-s)² for i in [0, n) in float32 lanes, n a multiple of %d (sumShiftGeneric).", s.w))
+	s.text(fn, "func(x *float32, n int, s float32, r *[2]float32)", fn+fmt.Sprintf(" sets r to the sums of x[i]-s and of (x[i]-s)² for i in [0, n) in float32 lanes%s (sumShiftGeneric).", s.multiple()))
 	{
 		x := Load(Param("x"), GP64())
 		n := Load(Param("n"), GP64())
@@ -757,13 +836,18 @@ func reduceFuncs(s isa) {
 			VXORPS(a2[i], a2[i], a2[i])
 		}
 		u := 0
-		s.loop(fn, n, []Register{x}, 4, func(off int) {
+		s.loop(fn, n, []Register{x}, 4, func(off int, k Op) {
 			i := u % 2
 			u++
-			v := s.load(at(x, off))
+			v := s.ld(at(x, off), k)
 			VSUBPS(sh, v, v)
-			VADDPS(v, a1[i], a1[i])
-			VFMADD231PS(v, v, a2[i])
+			if k == nil {
+				VADDPS(v, a1[i], a1[i])
+				VFMADD231PS(v, v, a2[i])
+			} else { // lanes past n add nothing
+				VADDPS(v, a1[i], k, a1[i])
+				VFMADD231PS(v, v, k, a2[i])
+			}
 		})
 		VADDPS(a1[1], a1[0], a1[0])
 		VADDPS(a2[1], a2[0], a2[0])
@@ -786,7 +870,7 @@ func reduceFuncs(s isa) {
 			sig = "func(dst, x, scale, bias *float32, n int, mh, ml, inv float32)"
 			what += " + bias[i]"
 		}
-		s.text(fn, sig, fmt.Sprintf(unaryDoc, fn, what, s.w, "normGeneric", ""))
+		s.text(fn, sig, fmt.Sprintf(unaryDoc, fn, what, s.multiple(), "normGeneric", ""))
 		d := Load(Param("dst"), GP64())
 		x := Load(Param("x"), GP64())
 		sc := Load(Param("scale"), GP64())
@@ -800,18 +884,18 @@ func reduceFuncs(s isa) {
 		mh := s.bcast(param("mh"))
 		ml := s.bcast(param("ml"))
 		inv := s.bcast(param("inv"))
-		s.loop(fn, n, ptrs, 4, func(off int) {
-			v := s.load(at(x, off))
+		s.loop(fn, n, ptrs, 4, func(off int, k Op) {
+			v := s.ld(at(x, off), k)
 			VSUBPS(mh, v, v)
 			VSUBPS(ml, v, v)
 			VMULPS(inv, v, v)
 			if bias {
-				w := s.load(at(sc, off))
-				VFMADD213PS(at(b, off), w, v)
+				w := s.ld(at(sc, off), k)
+				VFMADD213PS(s.mem(at(b, off), k), w, v)
 			} else {
-				VMULPS(at(sc, off), v, v)
+				VMULPS(s.mem(at(sc, off), k), v, v)
 			}
-			VMOVUPS(v, at(d, off))
+			s.st(v, at(d, off), k)
 		})
 		s.hoistEnd()
 		VZEROUPPER()

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Check that ONNX Runtime loads every model `inferd quantize` writes and
+# agrees with inferd on it, and print the table model × mode → size,
+# latency (inferd and ONNX Runtime), cosine against float32 (and, for the
+# digits classifier, test accuracy).
+#
+#   scripts/ort-check-quantized.sh [--modes static,dynamic,int4,fp16] [--only m1,m2] [--threads N] [MODELS_DIR]
+#
+# MODELS_DIR is a refkit export (make_models.py's models/ folder, with
+# <name>/<name>_opset17.onnx and b1_input_<i>.npy); default
+# $INFERD_REFKIT_MODELS, else $REFKIT/models. REFKIT is the refkit folder
+# with ort_bench.js and node/node_modules (onnxruntime-node) installed
+# (default: ../shared/refkit if it has node_modules, else /work/refkit).
+# The committed models/digits classifier is always checked too.
+#
+# For each model and mode: inferd quantize (static calibrates on the
+# reference input; fp16 keeps float32 inputs and outputs), then inferd and
+# ONNX Runtime run the result on the batch-1 reference input and their
+# outputs must agree to a relative L2 error ≤ 1e-3 (ORT_TOL), ONNX Runtime
+# at --opt basic: the graph as written. The table also gives the error
+# against ONNX Runtime with every optimization, whose int8/int4 fusions
+# round differently (MatMulNBits quantizes activations to int8, QLinear*
+# ops requantize in integers): informational, not a pass criterion.
+# Cosine is inferd's output on the quantized model against inferd's on the
+# float model. Latency is the median of --runs single-thread runs (inferd
+# bench; ort_bench.js at --opt all). Exit status 1 if ONNX Runtime fails to
+# load a model or disagrees. Work files go to $WORK (default
+# /tmp/inferd-ort-quant).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+modes=static,dynamic,int4,fp16
+only=
+threads=1
+runs=10
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --modes) modes=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    *) break ;;
+  esac
+done
+if [ -z "${REFKIT:-}" ]; then
+  REFKIT=$repo/../shared/refkit
+  [ -d "$REFKIT/node/node_modules" ] || REFKIT=/work/refkit
+fi
+models=${1:-${INFERD_REFKIT_MODELS:-$REFKIT/models}}
+work=${WORK:-/tmp/inferd-ort-quant}
+tol=${ORT_TOL:-1e-3}
+mkdir -p "$work"
+[ -f "$REFKIT/ort_bench.js" ] || { echo "no ort_bench.js in $REFKIT (set REFKIT)" >&2; exit 2; }
+py=/usr/bin/python3
+$py -c 'import numpy' || { echo "needs numpy for $py (apt-get install python3-numpy)" >&2; exit 2; }
+
+inferd=$work/inferd
+(cd "$repo" && go build -o "$inferd" ./cmd/inferd)
+
+# input names of a model, in order
+inputs() { "$inferd" inspect "$1" | awk '/^inputs:/ {f=1; next} /^outputs:/ {f=0} f {sub(":", "", $1); print $1}'; }
+
+# relative L2 error and cosine between the .npy files of two folders
+compare() {
+  $py - "$1" "$2" <<'EOF'
+import sys, os, numpy as np
+a, b = sys.argv[1], sys.argv[2]
+worst, cos = 0.0, 1.0
+for f in sorted(os.listdir(a)):
+    x = np.load(os.path.join(a, f)).astype(np.float64).ravel()
+    y = np.load(os.path.join(b, f)).astype(np.float64).ravel()
+    worst = max(worst, np.linalg.norm(x - y) / max(np.linalg.norm(x), 1e-30))
+    cos = min(cos, float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-30)))
+print(f"{worst:.3g} {cos:.6f}")
+EOF
+}
+
+size() { stat -c %s "$1" | awk '{printf "%.2f MB", $1/1e6}'; }
+
+# the median_ms of a --json line, to 3 decimals
+ms() { sed 's/.*"median_ms":\([0-9.e+-]*\).*/\1/' | awk '{printf "%.3f", $1}'; }
+
+fail=0
+rows=()
+check() { # NAME MODEL DIR(with b1_input_<i>.npy)
+  local name=$1 model=$2 dir=$3
+  local args=() ortargs=() i=0 in
+  local cal=$work/$name/cal/0
+  rm -rf "$work/$name"; mkdir -p "$cal"
+  for in in $(inputs "$model"); do
+    cp "$dir/b1_input_$i.npy" "$cal/$in.npy"
+    args+=(-i "$in=$cal/$in.npy")
+    ortargs+=(--input "$in=$cal/$in.npy")
+    i=$((i + 1))
+  done
+  "$inferd" run "$model" "${args[@]}" -o "$work/$name/fp32" >/dev/null
+  local base_ms ort_base
+  base_ms=$("$inferd" bench "$model" "${args[@]}" --threads "$threads" --json --warmup 1 --iters "$runs" | ms)
+  ort_base=$(node "$REFKIT/ort_bench.js" "$model" "${ortargs[@]}" --threads "$threads" --json --runs "$runs" | ms)
+  rows+=("| $name | fp32 | $(size "$model") | $base_ms | $ort_base | 1 | - | - | - |")
+  local mode
+  for mode in ${modes//,/ }; do
+    local out=$work/$name/$mode.onnx qargs=(--mode "$mode")
+    case $mode in
+      static) qargs+=(--calibration "$work/$name/cal") ;;
+      fp16|bf16) qargs+=(--keep-io-types) ;;
+    esac
+    if ! "$inferd" quantize "$model" -o "$out" "${qargs[@]}" >"$work/$name/$mode.log" 2>&1; then
+      echo "SKIP $name $mode: $(tail -1 "$work/$name/$mode.log")" >&2
+      rows+=("| $name | $mode | - | - | - | - | - | - | quantize: $(tail -1 "$work/$name/$mode.log" | cut -c1-80) |")
+      continue
+    fi
+    "$inferd" run "$out" "${args[@]}" -o "$work/$name/$mode.inferd" >/dev/null
+    local ort_ms verdict=pass
+    # Agreement: ONNX Runtime at --opt basic runs the graph as written
+    # (constant folding, no int8/int4 kernel fusions, which change the
+    # numbers: MatMulNBits quantizes activations, QLinear* requantize).
+    if ! node "$REFKIT/ort_bench.js" "$out" "${ortargs[@]}" --opt basic --warmup 0 --runs 1 \
+        --save-outputs "$work/$name/$mode.ort" >"$work/$name/$mode.ort.log" 2>&1; then
+      verdict="ORT FAILED: $(tail -1 "$work/$name/$mode.ort.log" | cut -c1-80)"
+      fail=1
+      rows+=("| $name | $mode | $(size "$out") | - | - | - | - | - | $verdict |")
+      continue
+    fi
+    # Speed: ONNX Runtime with every optimization, as deployed.
+    ort_ms=$(node "$REFKIT/ort_bench.js" "$out" "${ortargs[@]}" --threads "$threads" --json --runs "$runs" \
+        --save-outputs "$work/$name/$mode.ortall" 2>/dev/null | ms)
+    local t rel relall cos
+    t=$("$inferd" bench "$out" "${args[@]}" --threads "$threads" --json --warmup 1 --iters "$runs" | ms)
+    read -r rel _ < <(compare "$work/$name/$mode.inferd" "$work/$name/$mode.ort")
+    read -r relall _ < <(compare "$work/$name/$mode.inferd" "$work/$name/$mode.ortall")
+    read -r _ cos < <(compare "$work/$name/fp32" "$work/$name/$mode.inferd")
+    if ! $py -c "import sys; sys.exit(0 if float('$rel') <= $tol else 1)"; then verdict="FAIL (rel L2 > $tol)"; fail=1; fi
+    echo "$name $mode: ORT (basic) vs inferd rel L2 $rel (ORT all: $relall), cosine vs fp32 $cos: $verdict" >&2
+    rows+=("| $name | $mode | $(size "$out") | $t | $ort_ms | $cos | $rel | $relall | $verdict |")
+  done
+}
+
+for model in "$models"/*/*_opset17.onnx; do
+  [ -f "$model" ] || continue
+  name=$(basename "$(dirname "$model")")
+  if [ -n "$only" ] && [[ ",$only," != *",$name,"* ]]; then continue; fi
+  check "$name" "$model" "$(dirname "$model")"
+done
+if [ -z "$only" ] || [[ ",$only," == *",digits,"* ]]; then
+  # The digits classifier: its test set as one batch-1 reference input.
+  d=$work/digits-ref; mkdir -p "$d"
+  $py -c "import numpy as np; np.save('$d/b1_input_0.npy', np.load('$repo/models/digits/test/all/input.npy')[:1])"
+  check digits "$repo/models/digits/1/model.onnx" "$d"
+fi
+
+echo "| model | mode | file | inferd ms | ORT ms | cosine vs fp32 | rel L2 vs ORT basic | rel L2 vs ORT all | ORT |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+printf '%s\n' "${rows[@]}"
+exit $fail
