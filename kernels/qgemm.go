@@ -16,14 +16,17 @@ import (
 // once when the plan is built; any other 8-bit weight is packed per call.
 //
 // What they cover: 8-bit operands of either type; MatMul with a 2-D B
-// (A's batch dimensions fold into its rows); 1-D and 2-D convolutions with
-// any stride, dilation, padding and group; zero points per tensor, per row
-// of A or output channel, or per column of B (not per row and per column
-// at once). Anything else (a batched B, 3-D convolutions, both zero points
-// varying) runs the reference kernel, which the fast kernel keeps for the
-// purpose: shapes and zero points are often known only at run time, so
-// the choice is made per call. They decline at build time only a node
-// whose operand types are known not to be 8-bit.
+// (A's batch dimensions fold into its rows) or a B batched exactly as A;
+// 1-D and 2-D convolutions with any stride, dilation, padding and group
+// (as Y = W·X per image and group, the filter taps read in place from a
+// padded copy of X: see qPhases); zero points per tensor, per row of A or
+// output channel, or per column of B (not per row and per column at
+// once). Anything else (a broadcast batch, 3-D convolutions, both zero
+// points varying, scales of other shapes) runs the reference kernel,
+// which the fast kernel keeps for the purpose: shapes and zero points are
+// often known only at run time, so the choice is made per call. They
+// decline at build time only a node whose operand types are known not to
+// be 8-bit.
 //
 // Requantization is float32, rounding half to even as ONNX Runtime does;
 // the reference computes the product in float64, so an output exactly at
@@ -317,8 +320,9 @@ func repeat[T any](v []T, times int) []T {
 // ---- ConvInteger and QLinearConv ----
 
 // qConv runs a 1-D or 2-D convolution of 8-bit x and w as, per image and
-// group, Y = W·im2col(X) on the 8-bit GEMM: ConvInteger (int32 out) or
-// QLinearConv (requantized out, with an int32 bias).
+// group, a product of the filter and the input's taps on the 8-bit GEMM:
+// ConvInteger (int32 out) or QLinearConv (requantized out, with an int32
+// bias).
 type qConv struct {
 	linear bool
 	ref    Kernel
@@ -420,9 +424,6 @@ func (k *qConv) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	return k.ref.Run(c, in)
 }
 
-// im2colPool holds im2col buffers.
-var im2colPool sync.Pool
-
 func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 	xi, xzi, wi, wzi := k.slots()
 	x, w := q8Input(in, xi), q8Input(in, wi)
@@ -494,28 +495,32 @@ func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 	inSp := tensor.NumElements(g.in)
 	cpg, mpg := g.cin/g.group, g.cout/g.group
 	kvol := tensor.NumElements(g.k)
-	rows := cpg * kvol
 	var pad byte
 	if len(zx) == 1 {
 		pad = byte(zx[0])
 	}
-	// A 1×1 stride-1 unpadded convolution reads x as it is.
+	geo := q2dOf(g)
+	// A 1×1 stride-1 unpadded convolution reads x as it is. The others
+	// read their filter taps as shifted views of a padded copy of x, split
+	// into stride phases (qPhases): no im2col matrix.
 	direct := kvol == 1
 	for d := 0; d < r; d++ {
 		direct = direct && g.stride[d] == 1 && g.padB[d] == 0 && g.out[d] == g.in[d]
 	}
-	var col []byte
-	var colBuf *[]byte
+	var ph qPhases
+	var buf, out []byte
+	var offs []int
 	if !direct {
-		colBuf, _ = im2colPool.Get().(*[]byte)
-		if colBuf == nil {
-			colBuf = new([]byte)
+		ph = newQPhases(geo)
+		offs = ph.offsets(cpg)
+		esize := 1
+		if !k.linear {
+			esize = 4
 		}
-		if cap(*colBuf) < rows*outSp {
-			*colBuf = make([]byte, rows*outSp)
-		}
-		col = (*colBuf)[:rows*outSp]
-		defer im2colPool.Put(colBuf)
+		buf = qBuffer(cpg*ph.chanBytes() + ph.wq)
+		out = qBuffer(esize * mpg * ph.cols())
+		defer qRelease(buf)
+		defer qRelease(out)
 	}
 	o := q8Options(c)
 	for n := 0; n < g.n; n++ {
@@ -523,8 +528,8 @@ func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 			xg := xd[(n*g.cin+gr*cpg)*inSp : (n*g.cin+(gr+1)*cpg)*inSp]
 			b := gemm.Matrix8{Data: xg, Signed: xs, Stride: inSp}
 			if !direct {
-				c.Parallel(rows, func(lo, hi int) { im2col8(col, xg, g, lo, hi, pad) })
-				b = gemm.Matrix8{Data: col, Signed: xs, Stride: outSp}
+				c.Parallel(cpg, func(lo, hi int) { ph.fill(buf, xg, lo, hi, pad) })
+				b = gemm.Matrix8{Data: buf, Signed: xs, Rows: offs}
 			}
 			lo, hi := gr*mpg, (gr+1)*mpg
 			ge := e
@@ -536,60 +541,174 @@ func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 				ge.Bias32 = bias[lo:hi]
 			}
 			off := (n*g.cout + lo) * outSp
-			if k.linear {
-				if x := yd[off:]; y.DType == tensor.Uint8 {
-					ge.Uint8 = x
-				} else {
-					ge.Int8 = unsafe.Slice((*int8)(unsafe.Pointer(&x[0])), len(x))
-				}
-			} else {
-				ge.Int32 = y.Data.([]int32)[off:]
+			dst, es := yd, 1
+			if !k.linear {
+				dst, es = q8BytesOf(y.Data.([]int32)), 4
 			}
-			gemm.Gemm8PackedA(outSp, packed[gr], b, zx, &ge, o)
+			cols, target := outSp, dst[off*es:]
+			if !direct {
+				// Into the wide grid (oh rows of wq), then the ow
+				// columns of each row into y.
+				cols = ph.cols()
+				ge.Ldc, target = cols, out
+			}
+			switch {
+			case !k.linear:
+				ge.Int32 = unsafe.Slice((*int32)(unsafe.Pointer(&target[0])), len(target)/4)
+			case y.DType == tensor.Uint8:
+				ge.Uint8 = target
+			default:
+				ge.Int8 = unsafe.Slice((*int8)(unsafe.Pointer(&target[0])), len(target))
+			}
+			gemm.Gemm8PackedA(cols, packed[gr], b, zx, &ge, o)
+			if !direct {
+				ow := geo.ow * es
+				for m := 0; m < mpg; m++ {
+					for oy := 0; oy < geo.oh; oy++ {
+						d := (off + m*outSp + oy*geo.ow) * es
+						src := (m*cols + oy*ph.wq) * es
+						copy(dst[d:d+ow], out[src:src+ow])
+					}
+				}
+			}
 		}
 	}
 	return y
 }
 
-// im2col8 writes rows [lo, hi) of the column matrix of one image and group
-// of a 1-D or 2-D convolution: row (ch, ky, kx) holds, for every output
-// position, the input under that filter tap, or pad outside the input.
-func im2col8(col, x []byte, g *linalgConvGeom, lo, hi int, pad byte) {
-	// A 1-D convolution is a 2-D one of height 1.
-	ih, iw, kh, kw, oh, ow := 1, g.in[0], 1, g.k[0], 1, g.out[0]
-	sh, sw, dh, dw, ph, pw := 1, g.stride[0], 1, g.dil[0], 0, g.padB[0]
-	if len(g.in) == 2 {
-		ih, iw, kh, kw, oh, ow = g.in[0], g.in[1], g.k[0], g.k[1], g.out[0], g.out[1]
-		sh, sw, dh, dw, ph, pw = g.stride[0], g.stride[1], g.dil[0], g.dil[1], g.padB[0], g.padB[1]
+// qPhases lays out the input of a convolution so that every filter tap is
+// a row of bytes at some offset: the padded input is split into its
+// stride phases, plane (ry, rx) holding the padded positions
+// (a·sh + ry, b·sw + rx), so that tap (ky, kx) of output (oy, ox), at
+// padded position (oy·sh + ky·dh, ox·sw + kx·dw), is element
+// (oy + qy, ox + qx) of plane (ry, rx), where ky·dh = qy·sh + ry and
+// kx·dw = qx·sw + rx. Over a "wide" grid of oh rows of wq columns (ow plus
+// the largest qx), the tap's values for every output are then
+// consecutive bytes of its plane, and the GEMM reads them in place; the
+// extra columns are computed and dropped (they may read into the next
+// plane, or the wq bytes of slack after the last). Only phases some tap
+// uses are made: one for stride 1, and for a 1×1 filter of any stride.
+type qPhases struct {
+	g      q2d
+	hq, wq int
+	slot   []int // phase ry·sw+rx → its plane among a channel's, or -1
+	np     int   // planes per channel
+}
+
+func newQPhases(g q2d) qPhases {
+	p := qPhases{g: g, hq: g.oh + (g.kh-1)*g.dh/g.sh, wq: g.ow + (g.kw-1)*g.dw/g.sw, slot: make([]int, g.sh*g.sw)}
+	for i := range p.slot {
+		p.slot[i] = -1
 	}
-	for row := lo; row < hi; row++ {
-		ch, tap := row/(kh*kw), row%(kh*kw)
-		ky, kx := tap/kw, tap%kw
-		dst := col[row*oh*ow : (row+1)*oh*ow]
-		src := x[ch*ih*iw : (ch+1)*ih*iw]
-		// Output columns [x0, x1) read inside the input row.
-		x0 := max(0, ceilDivInt(pw-kx*dw, sw))
-		x1 := min(ow, max(x0, ceilDivInt(iw+pw-kx*dw, sw)))
-		for oy := 0; oy < oh; oy++ {
-			d := dst[oy*ow : (oy+1)*ow]
-			iy := oy*sh - ph + ky*dh
-			if iy < 0 || iy >= ih {
-				fillBytes(d, pad)
-				continue
-			}
-			fillBytes(d[:x0], pad)
-			fillBytes(d[x1:], pad)
-			s := src[iy*iw:]
-			ix := x0*sw - pw + kx*dw
-			if sw == 1 {
-				copy(d[x0:x1], s[ix:ix+x1-x0])
-				continue
-			}
-			for ox := x0; ox < x1; ox, ix = ox+1, ix+sw {
-				d[ox] = s[ix]
+	for ky := 0; ky < g.kh; ky++ {
+		for kx := 0; kx < g.kw; kx++ {
+			if ph := (ky*g.dh%g.sh)*g.sw + kx*g.dw%g.sw; p.slot[ph] < 0 {
+				p.slot[ph] = p.np
+				p.np++
 			}
 		}
 	}
+	return p
+}
+
+// chanBytes is the size of one channel's planes.
+func (p *qPhases) chanBytes() int { return p.np * p.hq * p.wq }
+
+// cols is the number of columns of the wide output grid.
+func (p *qPhases) cols() int { return p.g.oh * p.wq }
+
+// offsets returns the offset of each filter tap's row, channel-major as
+// the filter's k.
+func (p *qPhases) offsets(channels int) []int {
+	g := p.g
+	offs := make([]int, 0, channels*g.kh*g.kw)
+	for ch := 0; ch < channels; ch++ {
+		for ky := 0; ky < g.kh; ky++ {
+			for kx := 0; kx < g.kw; kx++ {
+				qy, ry := ky*g.dh/g.sh, ky*g.dh%g.sh
+				qx, rx := kx*g.dw/g.sw, kx*g.dw%g.sw
+				plane := ch*p.np + p.slot[ry*g.sw+rx]
+				offs = append(offs, plane*p.hq*p.wq+qy*p.wq+qx)
+			}
+		}
+	}
+	return offs
+}
+
+// fill writes the planes of channels [lo, hi) of x (one image and group)
+// into dst, pad outside the input.
+func (p *qPhases) fill(dst, x []byte, lo, hi int, pad byte) {
+	g := p.g
+	for ch := lo; ch < hi; ch++ {
+		src := x[ch*g.ih*g.iw : (ch+1)*g.ih*g.iw]
+		for ph, slot := range p.slot {
+			if slot < 0 {
+				continue
+			}
+			ry, rx := ph/g.sw, ph%g.sw
+			plane := dst[(ch*p.np+slot)*p.hq*p.wq:][:p.hq*p.wq]
+			// Columns [b0, b1) of a plane row lie inside the input:
+			// 0 ≤ b·sw + rx - pw < iw.
+			b0 := min(p.wq, max(0, ceilDivInt(g.pw-rx, g.sw)))
+			b1 := max(b0, min(p.wq, ceilDivInt(g.iw+g.pw-rx, g.sw)))
+			for a := 0; a < p.hq; a++ {
+				row := plane[a*p.wq : (a+1)*p.wq]
+				iy := a*g.sh + ry - g.ph
+				if iy < 0 || iy >= g.ih {
+					fillBytes(row, pad)
+					continue
+				}
+				fillBytes(row[:b0], pad)
+				fillBytes(row[b1:], pad)
+				in := src[iy*g.iw : (iy+1)*g.iw]
+				ix := b0*g.sw + rx - g.pw
+				if g.sw == 1 {
+					copy(row[b0:b1], in[ix:])
+					continue
+				}
+				for b := b0; b < b1; b, ix = b+1, ix+g.sw {
+					row[b] = in[ix]
+				}
+			}
+		}
+	}
+}
+
+// q2d is a 1-D or 2-D convolution's geometry, a 1-D one as 2-D of height
+// 1.
+type q2d struct {
+	ih, iw, kh, kw, oh, ow int
+	sh, sw, dh, dw, ph, pw int
+}
+
+func q2dOf(g *linalgConvGeom) q2d {
+	if len(g.in) == 1 {
+		return q2d{ih: 1, iw: g.in[0], kh: 1, kw: g.k[0], oh: 1, ow: g.out[0],
+			sh: 1, sw: g.stride[0], dh: 1, dw: g.dil[0], pw: g.padB[0]}
+	}
+	return q2d{g.in[0], g.in[1], g.k[0], g.k[1], g.out[0], g.out[1],
+		g.stride[0], g.stride[1], g.dil[0], g.dil[1], g.padB[0], g.padB[1]}
+}
+
+// qBuffers holds the byte buffers of the convolutions.
+var qBuffers sync.Pool
+
+// qBuffer returns a pooled buffer of n bytes.
+func qBuffer(n int) []byte {
+	p, _ := qBuffers.Get().(*[]byte)
+	if p == nil || cap(*p) < n {
+		b := make([]byte, n)
+		return b
+	}
+	return (*p)[:n]
+}
+
+// qRelease returns a buffer to the pool.
+func qRelease(b []byte) { qBuffers.Put(&b) }
+
+// q8BytesOf returns the bytes of s.
+func q8BytesOf(s []int32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), 4*len(s))
 }
 
 // ceilDivInt is ⌈a/b⌉ for b > 0 and any a.

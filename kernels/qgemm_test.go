@@ -227,6 +227,7 @@ func TestQConv(t *testing.T) {
 		{x: []int{1, 3, 8, 8}, w: []int{7, 3, 5, 5}, strides: []int64{3, 3}, autoPad: "SAME_LOWER"},
 		{x: []int{2, 5, 20}, w: []int{8, 5, 3}, pads: []int64{1, 2}, strides: []int64{2}},
 		{x: []int{1, 64, 14, 14}, w: []int{40, 64, 3, 3}, pads: []int64{1, 1, 1, 1}},
+		{x: []int{1, 8, 6, 6}, w: []int{200, 8, 3, 3}, pads: []int64{1, 1, 1, 1}}, // im2col: many channels, narrow rows
 	}
 	v := 0
 	for ci, cc := range cases {

@@ -40,11 +40,26 @@ import (
 // Matrix8 is a row-major 8-bit operand: uint8 values, or int8 values when
 // Signed, stored as bytes. Element (i, j) of the stored matrix is
 // Data[i*Stride+j]; with Trans the operand is its transpose.
+//
+// Rows, if set, replaces Stride: row i starts at Data[Rows[i]], so that
+// the rows of an operand may lie anywhere (overlapping, too). A
+// convolution passes its filter taps this way, each a shifted view of the
+// padded input, instead of copying them into an im2col matrix. Rows
+// cannot be combined with Trans.
 type Matrix8 struct {
 	Data   []byte
 	Signed bool
 	Stride int
 	Trans  bool
+	Rows   []int
+}
+
+// row returns the offset in Data of stored row i.
+func (m Matrix8) row(i int) int {
+	if m.Rows != nil {
+		return m.Rows[i]
+	}
+	return i * m.Stride
 }
 
 // U8 returns a Matrix8 over uint8 data with row stride stride.
@@ -60,9 +75,9 @@ func S8(data []int8, stride int) Matrix8 {
 func (m Matrix8) at(i, j int) int32 {
 	var v byte
 	if m.Trans {
-		v = m.Data[j*m.Stride+i]
+		v = m.Data[m.row(j)+i]
 	} else {
-		v = m.Data[i*m.Stride+j]
+		v = m.Data[m.row(i)+j]
 	}
 	if m.Signed {
 		return int32(int8(v))
@@ -72,7 +87,21 @@ func (m Matrix8) at(i, j int) int32 {
 
 // check panics unless op(m) can be rows×cols.
 func (m Matrix8) check(name string, rows, cols int) {
-	checkDims(name, rows, cols, m.Stride, m.Trans, len(m.Data))
+	if m.Rows == nil {
+		checkDims(name, rows, cols, m.Stride, m.Trans, len(m.Data))
+		return
+	}
+	if m.Trans {
+		panic(fmt.Sprintf("gemm: %s: Rows with Trans", name))
+	}
+	if len(m.Rows) < rows {
+		panic(fmt.Sprintf("gemm: %s: %d row offsets, need %d", name, len(m.Rows), rows))
+	}
+	for i, r := range m.Rows[:rows] {
+		if r < 0 || r+cols > len(m.Data) {
+			panic(fmt.Sprintf("gemm: %s: row %d at %d, %d columns, past %d elements", name, i, r, cols, len(m.Data)))
+		}
+	}
 }
 
 // checkDims panics unless a stored matrix of n elements with row stride
@@ -228,11 +257,11 @@ func packA8(dst []byte, a Matrix8, i0, i1, k int, flip bool) {
 	for p, i := 0, i0; i < i1; p, i = p+1, i+MR {
 		panel := dst[p*kg*4*MR : (p+1)*kg*4*MR]
 		rows := min(MR, i1-i)
-		if a.Trans {
+		if a.Trans || a.Rows != nil {
 			clear(panel)
 			for r := 0; r < rows; r++ {
 				for kk := 0; kk < k; kk++ {
-					panel[(kk>>2)*4*MR+r*4+kk&3] = a.Data[kk*a.Stride+i+r] ^ x
+					panel[(kk>>2)*4*MR+r*4+kk&3] = byte(a.at(i+r, kk)) ^ x
 				}
 			}
 			continue
@@ -311,7 +340,7 @@ func packB8Panel(panel []byte, b Matrix8, k, j, cols int, flip bool) {
 		// B stored n×k: column j+c of op(B) is row j+c of the storage.
 		clear(panel)
 		for c := 0; c < cols; c++ {
-			row := b.Data[(j+c)*b.Stride : (j+c)*b.Stride+k]
+			row := b.Data[b.row(j+c) : b.row(j+c)+k]
 			for kk, v := range row {
 				panel[(kk>>2)*4*NR+c*4+kk&3] = v ^ x
 			}
@@ -319,7 +348,11 @@ func packB8Panel(panel []byte, b Matrix8, k, j, cols int, flip bool) {
 		return
 	}
 	g0 := 0
-	if cols == NR {
+	switch {
+	case cols < NR:
+	case b.Rows != nil:
+		g0 = packB8FastRows(panel, b.Data, b.Rows, j, k, x)
+	default:
 		g0 = packB8Fast(panel, b.Data[j:], b.Stride, k, x)
 	}
 	for g := g0; g < kg; g++ {
@@ -329,7 +362,7 @@ func packB8Panel(panel []byte, b Matrix8, k, j, cols int, flip bool) {
 			clear(d)
 		}
 		for s := 0; s < steps; s++ {
-			row := b.Data[(4*g+s)*b.Stride+j : (4*g+s)*b.Stride+j+cols]
+			row := b.Data[b.row(4*g+s)+j : b.row(4*g+s)+j+cols]
 			for c, v := range row {
 				d[c*4+s] = v ^ x
 			}
@@ -347,7 +380,7 @@ func rowSums8(sums []int32, a Matrix8, i0, i1, k int, shift int32) {
 	for i := i0; i < i1; i++ {
 		var s int32
 		if !a.Trans {
-			s = sumBytes(a.Data[i*a.Stride:i*a.Stride+k], a.Signed)
+			s = sumBytes(a.Data[a.row(i):a.row(i)+k], a.Signed)
 		} else {
 			for kk := 0; kk < k; kk++ {
 				s += a.at(i, kk)
@@ -367,7 +400,7 @@ func colSums8(sums []int32, b Matrix8, k, j0, j1 int, shift int32) {
 	}
 	if b.Trans {
 		for j := j0; j < j1; j++ {
-			s[j-j0] = sumBytes(b.Data[j*b.Stride:j*b.Stride+k], b.Signed) + int32(k)*shift
+			s[j-j0] = sumBytes(b.Data[b.row(j):b.row(j)+k], b.Signed) + int32(k)*shift
 		}
 		return
 	}
@@ -375,7 +408,7 @@ func colSums8(sums []int32, b Matrix8, k, j0, j1 int, shift int32) {
 		s[j] = int32(k) * shift
 	}
 	for kk := 0; kk < k; kk++ {
-		row := b.Data[kk*b.Stride+j0 : kk*b.Stride+j1]
+		row := b.Data[b.row(kk)+j0 : b.row(kk)+j1]
 		if b.Signed {
 			for j, v := range row {
 				s[j] += int32(int8(v))

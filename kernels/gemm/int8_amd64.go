@@ -128,6 +128,30 @@ func packB8Fast(panel, src []byte, ld, k int, x byte) int {
 	return kg
 }
 
+// packB8FastRows is packB8Fast for a B given by row offsets: rows[kk]+j
+// is where column j of row kk lies in data.
+func packB8FastRows(panel, data []byte, rows []int, j, k int, x byte) int {
+	kg := k / 4
+	if !hasAVX2 || kg == 0 {
+		return 0
+	}
+	_ = rows[4*kg-1]
+	_ = panel[kg*4*NR-1]
+	for _, r := range rows[:4*kg] {
+		_ = data[r+j+NR-1]
+	}
+	interleave4RowsAVX2(&data[j], &rows[0], &panel[0], kg, x)
+	return kg
+}
+
+// interleave4RowsAVX2 packs kg k groups of a 32-column B panel given by
+// row offsets:
+//
+//	for g < kg, c < 32, s < 4: dst[g*128 + c*4 + s] = base[rows[4g+s] + c] ^ x
+//
+//go:noescape
+func interleave4RowsAVX2(base *byte, rows *int, dst *byte, kg int, x byte)
+
 // interleave4AVX2 packs kg k groups of a 32-column B panel:
 //
 //	for g < kg, c < 32, s < 4: dst[g*128 + c*4 + s] = src[(4g+s)*ld + c] ^ x

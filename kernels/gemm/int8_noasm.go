@@ -14,3 +14,7 @@ func packA8Fast(panel, src []byte, ld, k int) int { return 0 }
 // packB8Fast packs leading k groups of a full row-major B panel; without
 // assembly it packs none.
 func packB8Fast(panel, src []byte, ld, k int, x byte) int { return 0 }
+
+// packB8FastRows packs leading k groups of a B panel given by row offsets;
+// without assembly it packs none.
+func packB8FastRows(panel, data []byte, rows []int, j, k int, x byte) int { return 0 }

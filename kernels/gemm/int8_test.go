@@ -65,11 +65,12 @@ type q8Case struct {
 	min, max     float32
 	zy           int32
 	par          bool
+	rows         bool // B given by row offsets (Matrix8.Rows), its rows permuted
 }
 
 func (c q8Case) String() string {
-	return fmt.Sprintf("m=%d,n=%d,k=%d,s=%v/%v,t=%v/%v,pad=%d,%s,z=%q/%q,%s,perRow=%v,b32=%v,b=%v,sc=%q/%q,act=%d,par=%v",
-		c.m, c.n, c.k, c.sa, c.sb, c.ta, c.tb, c.pad, c.form, c.za, c.zb, c.out, c.perRow, c.bias32, c.bias, c.scale, c.rowSc, c.act, c.par)
+	return fmt.Sprintf("m=%d,n=%d,k=%d,s=%v/%v,t=%v/%v,pad=%d,%s,z=%q/%q,%s,perRow=%v,b32=%v,b=%v,sc=%q/%q,act=%d,par=%v,rows=%v",
+		c.m, c.n, c.k, c.sa, c.sb, c.ta, c.tb, c.pad, c.form, c.za, c.zb, c.out, c.perRow, c.bias32, c.bias, c.scale, c.rowSc, c.act, c.par, c.rows)
 }
 
 func zeros8(rng *rand.Rand, kind string, n int, signed bool) []int32 {
@@ -196,6 +197,12 @@ func check8(t *testing.T, rng *rand.Rand, tc q8Case) {
 	m, n, k := tc.m, tc.n, tc.k
 	a := matrix8(rng, m, k, tc.sa, tc.ta, tc.pad)
 	b := matrix8(rng, k, n, tc.sb, tc.tb, tc.pad)
+	if tc.rows && !tc.tb {
+		b.Rows = make([]int, k)
+		for i, p := range rng.Perm(k) {
+			b.Rows[i] = p * b.Stride
+		}
+	}
 	za := zeros8(rng, tc.za, m, tc.sa)
 	zb := zeros8(rng, tc.zb, n, tc.sb)
 	per := n
@@ -323,7 +330,7 @@ func TestGemm8Tiles(t *testing.T) {
 					v++
 					tc := q8Case{m: m, n: n, k: k, sa: v%2 == 1, sb: v%4 < 2, form: q8Forms[v%3],
 						out: q8Outs[v%4], za: q8Zeros[v%3], zb: q8Zeros[(v/3)%3], scale: "vec",
-						bias32: v%5 == 0, perRow: v%7 < 3, par: v%4 == 1, ta: v%9 == 0, tb: v%6 == 0}
+						bias32: v%5 == 0, perRow: v%7 < 3, par: v%4 == 1, ta: v%9 == 0, tb: v%6 == 0, rows: v%3 != 2}
 					if tc.za == "vec" && tc.zb == "vec" {
 						tc.za = ""
 					}
@@ -374,7 +381,7 @@ func TestGemm8Blocking(t *testing.T) {
 		for _, s := range [][3]int{{100, 150, 37}, {37, 300, 40}, {250, 70, 33}} {
 			for v, form := range q8Forms {
 				check8(t, rng, q8Case{m: s[0], n: s[1], k: s[2], form: form, out: q8Outs[v], za: "one", zb: "vec", sb: true, scale: "vec", par: true})
-				check8(t, rng, q8Case{m: s[0], n: s[1], k: s[2], form: form, out: q8Outs[v+1], za: "vec", zb: "one", sa: true})
+				check8(t, rng, q8Case{m: s[0], n: s[1], k: s[2], form: form, out: q8Outs[v+1], za: "vec", zb: "one", sa: true, rows: true})
 			}
 		}
 	})

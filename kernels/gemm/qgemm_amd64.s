@@ -10,6 +10,12 @@ TEXT ·tile8VNNIux1(SB), NOSPLIT, $0-8
 	MOVQ   t+0(FP), AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
 	MOVQ   80(AX), BX
@@ -25,18 +31,18 @@ loop:
 	VMOVDQU32    128(DX), Z30
 	VMOVDQU32    192(DX), Z31
 	VPBROADCASTD 48(CX), Z27
-	VPDPBUSD     Z30, Z27, Z0
-	VPDPBUSD     Z31, Z27, Z1
+	VPDPBUSD     Z30, Z27, Z2
+	VPDPBUSD     Z31, Z27, Z3
 	VMOVDQU32    256(DX), Z24
 	VMOVDQU32    320(DX), Z25
 	VPBROADCASTD 96(CX), Z28
-	VPDPBUSD     Z24, Z28, Z0
-	VPDPBUSD     Z25, Z28, Z1
+	VPDPBUSD     Z24, Z28, Z4
+	VPDPBUSD     Z25, Z28, Z5
 	VMOVDQU32    384(DX), Z30
 	VMOVDQU32    448(DX), Z31
 	VPBROADCASTD 144(CX), Z29
-	VPDPBUSD     Z30, Z29, Z0
-	VPDPBUSD     Z31, Z29, Z1
+	VPDPBUSD     Z30, Z29, Z6
+	VPDPBUSD     Z31, Z29, Z7
 	ADDQ         $0x000000c0, CX
 	ADDQ         $0x00000200, DX
 	SUBQ         $0x04, BX
@@ -59,6 +65,12 @@ tailloop:
 	JNZ          tailloop
 
 done:
+	VPADDD      Z2, Z0, Z0
+	VPADDD      Z3, Z1, Z1
+	VPADDD      Z4, Z0, Z0
+	VPADDD      Z5, Z1, Z1
+	VPADDD      Z6, Z0, Z0
+	VPADDD      Z7, Z1, Z1
 	MOVL        268(AX), CX
 	KMOVW       CX, K1
 	SHRL        $0x10, CX
@@ -176,6 +188,10 @@ TEXT ·tile8VNNIux2(SB), NOSPLIT, $0-8
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
 	MOVQ   80(AX), BX
@@ -194,11 +210,11 @@ loop:
 	VMOVDQU32    128(DX), Z30
 	VMOVDQU32    192(DX), Z31
 	VPBROADCASTD 48(CX), Z28
-	VPDPBUSD     Z30, Z28, Z0
-	VPDPBUSD     Z31, Z28, Z1
+	VPDPBUSD     Z30, Z28, Z4
+	VPDPBUSD     Z31, Z28, Z5
 	VPBROADCASTD 52(CX), Z29
-	VPDPBUSD     Z30, Z29, Z2
-	VPDPBUSD     Z31, Z29, Z3
+	VPDPBUSD     Z30, Z29, Z6
+	VPDPBUSD     Z31, Z29, Z7
 	VMOVDQU32    256(DX), Z24
 	VMOVDQU32    320(DX), Z25
 	VPBROADCASTD 96(CX), Z26
@@ -210,11 +226,11 @@ loop:
 	VMOVDQU32    384(DX), Z30
 	VMOVDQU32    448(DX), Z31
 	VPBROADCASTD 144(CX), Z28
-	VPDPBUSD     Z30, Z28, Z0
-	VPDPBUSD     Z31, Z28, Z1
+	VPDPBUSD     Z30, Z28, Z4
+	VPDPBUSD     Z31, Z28, Z5
 	VPBROADCASTD 148(CX), Z29
-	VPDPBUSD     Z30, Z29, Z2
-	VPDPBUSD     Z31, Z29, Z3
+	VPDPBUSD     Z30, Z29, Z6
+	VPDPBUSD     Z31, Z29, Z7
 	ADDQ         $0x000000c0, CX
 	ADDQ         $0x00000200, DX
 	SUBQ         $0x04, BX
@@ -240,6 +256,10 @@ tailloop:
 	JNZ          tailloop
 
 done:
+	VPADDD      Z4, Z0, Z0
+	VPADDD      Z5, Z1, Z1
+	VPADDD      Z6, Z2, Z2
+	VPADDD      Z7, Z3, Z3
 	MOVL        268(AX), CX
 	KMOVW       CX, K1
 	SHRL        $0x10, CX
@@ -5410,6 +5430,12 @@ TEXT ·tile8VNNIsx1(SB), NOSPLIT, $0-8
 	MOVQ   t+0(FP), AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
 	MOVQ   80(AX), BX
@@ -5425,18 +5451,18 @@ loop:
 	VMOVDQU32    128(DX), Z30
 	VMOVDQU32    192(DX), Z31
 	VPBROADCASTD 48(CX), Z27
-	VPDPBUSD     Z27, Z30, Z0
-	VPDPBUSD     Z27, Z31, Z1
+	VPDPBUSD     Z27, Z30, Z2
+	VPDPBUSD     Z27, Z31, Z3
 	VMOVDQU32    256(DX), Z24
 	VMOVDQU32    320(DX), Z25
 	VPBROADCASTD 96(CX), Z28
-	VPDPBUSD     Z28, Z24, Z0
-	VPDPBUSD     Z28, Z25, Z1
+	VPDPBUSD     Z28, Z24, Z4
+	VPDPBUSD     Z28, Z25, Z5
 	VMOVDQU32    384(DX), Z30
 	VMOVDQU32    448(DX), Z31
 	VPBROADCASTD 144(CX), Z29
-	VPDPBUSD     Z29, Z30, Z0
-	VPDPBUSD     Z29, Z31, Z1
+	VPDPBUSD     Z29, Z30, Z6
+	VPDPBUSD     Z29, Z31, Z7
 	ADDQ         $0x000000c0, CX
 	ADDQ         $0x00000200, DX
 	SUBQ         $0x04, BX
@@ -5459,6 +5485,12 @@ tailloop:
 	JNZ          tailloop
 
 done:
+	VPADDD      Z2, Z0, Z0
+	VPADDD      Z3, Z1, Z1
+	VPADDD      Z4, Z0, Z0
+	VPADDD      Z5, Z1, Z1
+	VPADDD      Z6, Z0, Z0
+	VPADDD      Z7, Z1, Z1
 	MOVL        268(AX), CX
 	KMOVW       CX, K1
 	SHRL        $0x10, CX
@@ -5576,6 +5608,10 @@ TEXT ·tile8VNNIsx2(SB), NOSPLIT, $0-8
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
 	MOVQ   80(AX), BX
@@ -5594,11 +5630,11 @@ loop:
 	VMOVDQU32    128(DX), Z30
 	VMOVDQU32    192(DX), Z31
 	VPBROADCASTD 48(CX), Z28
-	VPDPBUSD     Z28, Z30, Z0
-	VPDPBUSD     Z28, Z31, Z1
+	VPDPBUSD     Z28, Z30, Z4
+	VPDPBUSD     Z28, Z31, Z5
 	VPBROADCASTD 52(CX), Z29
-	VPDPBUSD     Z29, Z30, Z2
-	VPDPBUSD     Z29, Z31, Z3
+	VPDPBUSD     Z29, Z30, Z6
+	VPDPBUSD     Z29, Z31, Z7
 	VMOVDQU32    256(DX), Z24
 	VMOVDQU32    320(DX), Z25
 	VPBROADCASTD 96(CX), Z26
@@ -5610,11 +5646,11 @@ loop:
 	VMOVDQU32    384(DX), Z30
 	VMOVDQU32    448(DX), Z31
 	VPBROADCASTD 144(CX), Z28
-	VPDPBUSD     Z28, Z30, Z0
-	VPDPBUSD     Z28, Z31, Z1
+	VPDPBUSD     Z28, Z30, Z4
+	VPDPBUSD     Z28, Z31, Z5
 	VPBROADCASTD 148(CX), Z29
-	VPDPBUSD     Z29, Z30, Z2
-	VPDPBUSD     Z29, Z31, Z3
+	VPDPBUSD     Z29, Z30, Z6
+	VPDPBUSD     Z29, Z31, Z7
 	ADDQ         $0x000000c0, CX
 	ADDQ         $0x00000200, DX
 	SUBQ         $0x04, BX
@@ -5640,6 +5676,10 @@ tailloop:
 	JNZ          tailloop
 
 done:
+	VPADDD      Z4, Z0, Z0
+	VPADDD      Z5, Z1, Z1
+	VPADDD      Z6, Z2, Z2
+	VPADDD      Z7, Z3, Z3
 	MOVL        268(AX), CX
 	KMOVW       CX, K1
 	SHRL        $0x10, CX
@@ -10812,9 +10852,9 @@ TEXT ·interleave4AVX2(SB), NOSPLIT, $0-33
 	MOVQ         dst+16(FP), DX
 	MOVQ         kg+24(FP), BX
 	MOVBLZX      x+32(FP), SI
+	LEAQ         (CX)(CX*2), DI
 	VMOVD        SI, X15
 	VPBROADCASTB X15, Y15
-	LEAQ         (CX)(CX*2), SI
 	TESTQ        BX, BX
 	JZ           done
 
@@ -10822,12 +10862,63 @@ loop:
 	VMOVDQU    (AX), Y0
 	VMOVDQU    (AX)(CX*1), Y1
 	VMOVDQU    (AX)(CX*2), Y2
-	VMOVDQU    (AX)(SI*1), Y3
+	VMOVDQU    (AX)(DI*1), Y3
 	VPXOR      Y15, Y0, Y0
 	VPXOR      Y15, Y1, Y1
 	VPXOR      Y15, Y2, Y2
 	VPXOR      Y15, Y3, Y3
 	LEAQ       (AX)(CX*4), AX
+	VPUNPCKLBW Y1, Y0, Y4
+	VPUNPCKHBW Y1, Y0, Y5
+	VPUNPCKLBW Y3, Y2, Y6
+	VPUNPCKHBW Y3, Y2, Y7
+	VPUNPCKLWD Y6, Y4, Y8
+	VPUNPCKHWD Y6, Y4, Y9
+	VPUNPCKLWD Y7, Y5, Y10
+	VPUNPCKHWD Y7, Y5, Y11
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x20, Y11, Y10, Y1
+	VPERM2I128 $0x31, Y9, Y8, Y2
+	VPERM2I128 $0x31, Y11, Y10, Y3
+	VMOVDQU    Y0, (DX)
+	VMOVDQU    Y1, 32(DX)
+	VMOVDQU    Y2, 64(DX)
+	VMOVDQU    Y3, 96(DX)
+	ADDQ       $0x80, DX
+	DECQ       BX
+	JNZ        loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func interleave4RowsAVX2(base *byte, rows *int, dst *byte, kg int, x byte)
+// Requires: AVX, AVX2
+TEXT ·interleave4RowsAVX2(SB), NOSPLIT, $0-33
+	MOVQ         base+0(FP), AX
+	MOVQ         rows+8(FP), CX
+	MOVQ         dst+16(FP), DX
+	MOVQ         kg+24(FP), BX
+	MOVBLZX      x+32(FP), SI
+	VMOVD        SI, X15
+	VPBROADCASTB X15, Y15
+	TESTQ        BX, BX
+	JZ           done
+
+loop:
+	MOVQ       (CX), SI
+	MOVQ       8(CX), DI
+	MOVQ       16(CX), R8
+	MOVQ       24(CX), R9
+	VMOVDQU    (AX)(SI*1), Y0
+	VMOVDQU    (AX)(DI*1), Y1
+	VMOVDQU    (AX)(R8*1), Y2
+	VMOVDQU    (AX)(R9*1), Y3
+	VPXOR      Y15, Y0, Y0
+	VPXOR      Y15, Y1, Y1
+	VPXOR      Y15, Y2, Y2
+	VPXOR      Y15, Y3, Y3
+	ADDQ       $0x20, CX
 	VPUNPCKLBW Y1, Y0, Y4
 	VPUNPCKHBW Y1, Y0, Y5
 	VPUNPCKLBW Y3, Y2, Y6
@@ -14939,6 +15030,12 @@ TEXT ·tileBF16x1(SB), NOSPLIT, $0-8
 	MOVQ   t+0(FP), AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
 	MOVQ   104(AX), BX
@@ -14969,59 +15066,59 @@ loop:
 	VMOVUPS      192(DX), Z31
 	VPBROADCASTD 48(CX), Z27
 
-	// VDPBF16PS Z0, Z27, Z30 (Intel order)
+	// VDPBF16PS Z2, Z27, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x26
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc6
+	BYTE $0xd6
 
-	// VDPBF16PS Z1, Z27, Z31 (Intel order)
+	// VDPBF16PS Z3, Z27, Z31 (Intel order)
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x26
 	BYTE         $0x40
 	BYTE         $0x52
-	BYTE         $0xcf
+	BYTE         $0xdf
 	VMOVUPS      256(DX), Z24
 	VMOVUPS      320(DX), Z25
 	VPBROADCASTD 96(CX), Z28
 
-	// VDPBF16PS Z0, Z28, Z24 (Intel order)
+	// VDPBF16PS Z4, Z28, Z24 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x1e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc0
+	BYTE $0xe0
 
-	// VDPBF16PS Z1, Z28, Z25 (Intel order)
+	// VDPBF16PS Z5, Z28, Z25 (Intel order)
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x1e
 	BYTE         $0x40
 	BYTE         $0x52
-	BYTE         $0xc9
+	BYTE         $0xe9
 	VMOVUPS      384(DX), Z30
 	VMOVUPS      448(DX), Z31
 	VPBROADCASTD 144(CX), Z29
 
-	// VDPBF16PS Z0, Z29, Z30 (Intel order)
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x16
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc6
+	BYTE $0xf6
 
-	// VDPBF16PS Z1, Z29, Z31 (Intel order)
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x16
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xcf
+	BYTE $0xff
 	ADDQ $0x000000c0, CX
 	ADDQ $0x00000200, DX
 	SUBQ $0x04, BX
@@ -15058,6 +15155,12 @@ tailloop:
 	JNZ  tailloop
 
 done:
+	VADDPS       Z2, Z0, Z0
+	VADDPS       Z3, Z1, Z1
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z7, Z1, Z1
 	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX
@@ -15124,6 +15227,10 @@ TEXT ·tileBF16x2(SB), NOSPLIT, $0-8
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 	MOVQ   (AX), CX
 	MOVQ   24(AX), DX
 	MOVQ   104(AX), BX
@@ -15171,38 +15278,38 @@ loop:
 	VMOVUPS      192(DX), Z31
 	VPBROADCASTD 48(CX), Z28
 
-	// VDPBF16PS Z0, Z28, Z30 (Intel order)
+	// VDPBF16PS Z4, Z28, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x1e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc6
+	BYTE $0xe6
 
-	// VDPBF16PS Z1, Z28, Z31 (Intel order)
+	// VDPBF16PS Z5, Z28, Z31 (Intel order)
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x1e
 	BYTE         $0x40
 	BYTE         $0x52
-	BYTE         $0xcf
+	BYTE         $0xef
 	VPBROADCASTD 52(CX), Z29
 
-	// VDPBF16PS Z2, Z29, Z30 (Intel order)
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x16
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xd6
+	BYTE $0xf6
 
-	// VDPBF16PS Z3, Z29, Z31 (Intel order)
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x16
 	BYTE         $0x40
 	BYTE         $0x52
-	BYTE         $0xdf
+	BYTE         $0xff
 	VMOVUPS      256(DX), Z24
 	VMOVUPS      320(DX), Z25
 	VPBROADCASTD 96(CX), Z26
@@ -15243,38 +15350,38 @@ loop:
 	VMOVUPS      448(DX), Z31
 	VPBROADCASTD 144(CX), Z28
 
-	// VDPBF16PS Z0, Z28, Z30 (Intel order)
+	// VDPBF16PS Z4, Z28, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x1e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc6
+	BYTE $0xe6
 
-	// VDPBF16PS Z1, Z28, Z31 (Intel order)
+	// VDPBF16PS Z5, Z28, Z31 (Intel order)
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x1e
 	BYTE         $0x40
 	BYTE         $0x52
-	BYTE         $0xcf
+	BYTE         $0xef
 	VPBROADCASTD 148(CX), Z29
 
-	// VDPBF16PS Z2, Z29, Z30 (Intel order)
+	// VDPBF16PS Z6, Z29, Z30 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x16
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xd6
+	BYTE $0xf6
 
-	// VDPBF16PS Z3, Z29, Z31 (Intel order)
+	// VDPBF16PS Z7, Z29, Z31 (Intel order)
 	BYTE $0x62
 	BYTE $0x92
 	BYTE $0x16
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xdf
+	BYTE $0xff
 	ADDQ $0x000000c0, CX
 	ADDQ $0x00000200, DX
 	SUBQ $0x04, BX
@@ -15328,6 +15435,10 @@ tailloop:
 	JNZ  tailloop
 
 done:
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z7, Z3, Z3
 	MOVL         144(AX), CX
 	KMOVW        CX, K1
 	SHRL         $0x10, CX

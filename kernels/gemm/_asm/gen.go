@@ -1,6 +1,7 @@
 // Command _asm generates kernels/gemm's amd64 micro-kernels with avo.
 //
-// Run go generate in this directory; it rewrites ../gemm_amd64.s. The Go
+// Run go generate in this directory; it rewrites ../gemm_amd64.s, and
+// with -set q (q.go's go:generate line) ../qgemm_amd64.s. The Go
 // declarations are written by hand in ../kernels_amd64.go, each with the
 // loop it computes (avo's stub writer would truncate that file before
 // loading the package whose types the generator reads).

@@ -41,6 +41,7 @@ func genQ() {
 		}
 	}
 	interleave4AVX2()
+	interleave4RowsAVX2()
 	peakVNNI512()
 	checkVEXEncodings()
 	for _, signedA := range []bool{false, true} {
@@ -85,11 +86,19 @@ func tileVNNI512(mr int, signedA bool) {
 	}
 	Doc(fmt.Sprintf("%s computes an %d×32 tile, %s, as tile8Generic documents.", name, mr, types))
 	t := Dereference(Param("t"))
-	acc := make([][]VecPhysical, mr)
-	for i := range acc {
-		acc[i] = []VecPhysical{zmm(2 * i), zmm(2*i + 1)}
-		VPXORD(acc[i][0], acc[i][0], acc[i][0])
-		VPXORD(acc[i][1], acc[i][1], acc[i][1])
+	// With one or two rows, k is split into phases (the step of each k
+	// group modulo phases) with accumulators of their own, so that eight
+	// VPDPBUSD chains are in flight; they are added before the epilogue.
+	phases := max(1, 4/mr)
+	acc := make([][][]VecPhysical, phases)
+	for p := range acc {
+		acc[p] = make([][]VecPhysical, mr)
+		for i := range acc[p] {
+			r := 2 * (p*mr + i)
+			acc[p][i] = []VecPhysical{zmm(r), zmm(r + 1)}
+			VPXORD(zmm(r), zmm(r), zmm(r))
+			VPXORD(zmm(r+1), zmm(r+1), zmm(r+1))
+		}
 	}
 	ap := Load(t.Field("a").Base(), GP64())
 	bp := Load(t.Field("b").Base(), GP64())
@@ -109,16 +118,24 @@ func tileVNNI512(mr int, signedA bool) {
 			for v := 0; v < 2; v++ {
 				// Go operand order: the int8 source, the uint8
 				// source, the accumulator.
+				a := acc[u%phases][i][v]
 				if signedA {
-					VPDPBUSD(x, b[v], acc[i][v])
+					VPDPBUSD(x, b[v], a)
 				} else {
-					VPDPBUSD(b[v], x, acc[i][v])
+					VPDPBUSD(b[v], x, a)
 				}
 			}
 		}
 	}
 	loop2(n, ap, bp, step, 4, a8Step, b8Step)
-	epilogue8(t, acc, false)
+	for p := 1; p < phases; p++ {
+		for i := range acc[0] {
+			for v := range acc[0][i] {
+				VPADDD(acc[p][i][v], acc[0][i][v], acc[0][i][v])
+			}
+		}
+	}
+	epilogue8(t, acc[0])
 }
 
 // loop2 emits a loop over n steps, unrolled unroll times, where step(u)
@@ -151,9 +168,8 @@ func loop2(n, ap, bp Register, step func(u int), unroll, aBytes, bBytes int) {
 // epilogue8 finishes an 8-bit tile whose int32 sums are in acc (acc[i][v]:
 // row i, columns [16v, 16v+16)) as tile8Generic documents, and returns.
 // Columns are loaded and stored under the masks K1 and K2 (from t.mask).
-// Z24–Z31 are free. With ymm, the accumulators are 256-bit halves and
-// masks K1, K2 cover 8 columns each (not used yet).
-func epilogue8(t gotypes.Component, acc [][]VecPhysical, _ bool) {
+// Z24–Z31 are free.
+func epilogue8(t gotypes.Component, acc [][]VecPhysical) {
 	each := func(f func(i, v int, x VecPhysical)) {
 		for i, row := range acc {
 			for v, x := range row {
@@ -298,22 +314,54 @@ func interleave4AVX2() {
 	dst := Load(Param("dst"), GP64())
 	n := Load(Param("kg"), GP64())
 	xb := Load(Param("x"), GP32())
-	VMOVD(xb, X15)
-	VPBROADCASTB(X15, Y15)
 	ld3 := GP64()
 	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	interleaveLoop(xb, dst, n, []Mem{{Base: src}, {Base: src, Index: ld, Scale: 1}, {Base: src, Index: ld, Scale: 2}, {Base: src, Index: ld3, Scale: 1}},
+		func() { LEAQ(Mem{Base: src, Index: ld, Scale: 4}, src) })
+}
+
+// interleave4RowsAVX2 writes the packer of a 32-column B panel whose rows
+// lie at offsets (Matrix8.Rows).
+func interleave4RowsAVX2() {
+	TEXT("interleave4RowsAVX2", NOSPLIT, "func(base *byte, rows *int, dst *byte, kg int, x byte)")
+	Doc("interleave4RowsAVX2 sets dst[g*128 + c*4 + s] = base[rows[4g+s] + c] ^ x for g < kg, c < 32, s < 4.")
+	base := Load(Param("base"), GP64())
+	rows := Load(Param("rows"), GP64())
+	dst := Load(Param("dst"), GP64())
+	n := Load(Param("kg"), GP64())
+	xb := Load(Param("x"), GP32())
+	off := []Register{GP64(), GP64(), GP64(), GP64()}
+	var srcs []Mem
+	for _, o := range off {
+		srcs = append(srcs, Mem{Base: base, Index: o, Scale: 1})
+	}
+	interleaveLoop(xb, dst, n, srcs, func() { ADDQ(U8(32), rows) }, func() {
+		for s, o := range off {
+			MOVQ(Mem{Base: rows, Disp: 8 * s}, o)
+		}
+	})
+}
+
+// interleaveLoop emits the loop of the B packers: before(), if given,
+// runs first in each group; the four rows are loaded from srcs, flipped
+// by x, interleaved and stored; then next() advances the sources.
+func interleaveLoop(xb, dst, n Register, srcs []Mem, next func(), before ...func()) {
+	VMOVD(xb, X15)
+	VPBROADCASTB(X15, Y15)
 	TESTQ(n, n)
 	JZ(LabelRef("done"))
 	Label("loop")
+	for _, f := range before {
+		f()
+	}
 	r := []VecPhysical{Y0, Y1, Y2, Y3}
-	VMOVDQU(Mem{Base: src}, r[0])
-	VMOVDQU(Mem{Base: src, Index: ld, Scale: 1}, r[1])
-	VMOVDQU(Mem{Base: src, Index: ld, Scale: 2}, r[2])
-	VMOVDQU(Mem{Base: src, Index: ld3, Scale: 1}, r[3])
+	for i, m := range srcs {
+		VMOVDQU(m, r[i])
+	}
 	for _, y := range r {
 		VPXOR(Y15, y, y)
 	}
-	LEAQ(Mem{Base: src, Index: ld, Scale: 4}, src)
+	next()
 	// Bytes of rows 0,1 and 2,3 interleaved (per 128-bit lane), then
 	// their 16-bit pairs: u[q] holds columns 4q..4q+3 in its low lane and
 	// 16+4q.. in its high lane.
@@ -399,11 +447,17 @@ func tileBF16(mr int) {
 	TEXT(name, NOSPLIT, "func(t *tileArgs)")
 	Doc(fmt.Sprintf("%s computes an %d×32 tile from bf16 pair panels as tileBF16Generic documents.", name, mr))
 	t := Dereference(Param("t"))
-	acc := make([][]VecPhysical, mr)
-	for i := range acc {
-		acc[i] = []VecPhysical{zmm(2 * i), zmm(2*i + 1)}
-		VPXORD(acc[i][0], acc[i][0], acc[i][0])
-		VPXORD(acc[i][1], acc[i][1], acc[i][1])
+	// Phases of k as in tileVNNI512, for one or two rows.
+	phases := max(1, 4/mr)
+	acc := make([][][]VecPhysical, phases)
+	for p := range acc {
+		acc[p] = make([][]VecPhysical, mr)
+		for i := range acc[p] {
+			r := 2 * (p*mr + i)
+			acc[p][i] = []VecPhysical{zmm(r), zmm(r + 1)}
+			VPXORD(zmm(r), zmm(r), zmm(r))
+			VPXORD(zmm(r+1), zmm(r+1), zmm(r+1))
+		}
 	}
 	ap := Load(t.Field("a").Base(), GP64())
 	bp := Load(t.Field("b").Base(), GP64())
@@ -419,12 +473,20 @@ func tileBF16(mr int) {
 			x := bc[nb%len(bc)]
 			nb++
 			VPBROADCASTD(Mem{Base: ap, Disp: 4 * (u*aStep + i)}, zmm(x))
-			vdpbf16ps(2*i, x, b[0])
-			vdpbf16ps(2*i+1, x, b[1])
+			r := 2 * ((u%phases)*mr + i)
+			vdpbf16ps(r, x, b[0])
+			vdpbf16ps(r+1, x, b[1])
 		}
 	}
 	loop2(n, ap, bp, step, 4, 4*aStep, 128)
-	epilogue512(t, acc, true)
+	for p := 1; p < phases; p++ {
+		for i := range acc[0] {
+			for v := range acc[0][i] {
+				VADDPS(acc[p][i][v], acc[0][i][v], acc[0][i][v])
+			}
+		}
+	}
+	epilogue512(t, acc[0], true)
 }
 
 // packBF16x12 writes the A packer of the bfloat16 GEMM: 12 rows of
