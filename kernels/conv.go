@@ -516,48 +516,19 @@ type nnConvParams struct {
 	K, P, inP int // kernel taps, output positions, input positions
 	pointwise bool
 	outShape  []int
-	dw        *nnDWGeom // depthwise 2-D geometry, or nil
+	dw        *dwconv.Plan // depthwise 2-D plan, or nil
 }
 
-// nnDWGeom is the geometry of a 2-D depthwise convolution for dwconv: the
-// output rows [rowLo, rowHi) and columns [colLo, colHi) whose taps all
-// fall inside the input, and for those the taps' input offsets from the
-// block's first output.
-type nnDWGeom struct {
-	rowLo, rowHi, colLo, colHi int
-	offs                       []int
-}
-
-// nnDWMaxTaps bounds the taps of the depthwise fast path (its border rows
-// gather taps on the stack).
-const nnDWMaxTaps = 64
-
-// nnDWSetup returns the dwconv geometry of p, or nil when the fast path
-// does not apply (not 2-D, a stride other than 1 or 2 across, too many
-// taps, or more than one input channel per group).
-func nnDWSetup(p *nnConvParams) *nnDWGeom {
+// nnDWSetup returns the dwconv plan of p, or nil when the fast path does
+// not apply (not 2-D, more than one input channel per group, or a
+// geometry dwconv does not take).
+func nnDWSetup(p *nnConvParams) *dwconv.Plan {
 	g := p.g
-	if p.cg != 1 || p.group == 1 || g.nd() != 2 || g.s[1] > 2 || p.K > nnDWMaxTaps {
+	if p.cg != 1 || p.group == 1 || g.nd() != 2 {
 		return nil
 	}
-	d := &nnDWGeom{rowLo: 0, rowHi: g.out[0], colLo: 0, colHi: g.out[1]}
-	for kh := 0; kh < g.k[0]; kh++ {
-		lo, hi := nnValidRange(g.out[0], g.in[0], g.s[0], kh*g.d[0]-g.pb[0])
-		d.rowLo, d.rowHi = max(d.rowLo, lo), min(d.rowHi, hi)
-	}
-	for kw := 0; kw < g.k[1]; kw++ {
-		lo, hi := nnValidRange(g.out[1], g.in[1], g.s[1], kw*g.d[1]-g.pb[1])
-		d.colLo, d.colHi = max(d.colLo, lo), min(d.colHi, hi)
-	}
-	if d.rowLo >= d.rowHi || d.colLo >= d.colHi {
-		d.rowLo, d.rowHi, d.colLo, d.colHi = 0, 0, 0, 0
-	}
-	d.offs = make([]int, p.K)
-	for t := range d.offs {
-		kh, kw := t/g.k[1], t%g.k[1]
-		d.offs[t] = (d.rowLo*g.s[0]-g.pb[0]+kh*g.d[0])*g.in[1] + d.colLo*g.s[1] - g.pb[1] + kw*g.d[1]
-	}
-	return d
+	return dwconv.NewPlan(dwconv.Geom{H: g.in[0], W: g.in[1], OH: g.out[0], OW: g.out[1],
+		KH: g.k[0], KW: g.k[1], SH: g.s[0], SW: g.s[1], DH: g.d[0], DW: g.d[1], PT: g.pb[0], PL: g.pb[1]})
 }
 
 // nnConvSetup validates X and W shapes against the attributes and computes
@@ -963,51 +934,79 @@ func (j *nnConvJob) item(c *Context, i int) {
 // convolution with one input channel per group.
 func (j *nnConvJob) depthwise(lo, hi int) {
 	p := j.p
-	for u := lo; u < hi; u++ {
-		n, m := u/p.m, u%p.m
-		ci := n*p.c + m/p.mg
-		x := j.x[ci*p.inP : (ci+1)*p.inP]
-		y := j.y[u*p.P : (u+1)*p.P]
-		var b float32
-		if j.bias != nil {
-			b = j.bias[m]
+	// The clamp runs in the kernel unless a residual must be added before
+	// it.
+	clo, chi := j.ep.lo, j.ep.hi
+	late := j.ep.residual != nil || p.dw == nil
+	if late {
+		clo, chi = float32(math.Inf(-1)), float32(math.Inf(1))
+	}
+	if p.dw != nil {
+		sc := nnRowScratch.get(p.dw.ScratchLen())
+		// Whole images' runs of channels at a time.
+		for u := lo; u < hi; {
+			n, m := u/p.m, u%p.m
+			cnt := min(hi-u, p.m-m)
+			var bias []float32
+			if j.bias != nil {
+				bias = j.bias[m : m+cnt]
+			}
+			ci := n*p.c + m/p.mg
+			// Channels from m share input planes mg at a time; start on
+			// a boundary so that Run's multiplier lines up.
+			first := min(cnt, (p.mg-m%p.mg)%p.mg)
+			if first > 0 {
+				p.dw.Run(j.y[u*p.P:], j.x[ci*p.inP:], j.w[m*p.K:], nnSub(bias, 0, first), first, first, clo, chi, sc.buf)
+				ci++
+			}
+			if cnt > first {
+				p.dw.Run(j.y[(u+first)*p.P:], j.x[ci*p.inP:], j.w[(m+first)*p.K:], nnSub(bias, first, cnt), cnt-first, p.mg, clo, chi, sc.buf)
+			}
+			u += cnt
 		}
-		w := j.w[m*p.K : (m+1)*p.K]
-		// The clamp runs in the kernel unless a residual must be added
-		// before it.
-		lo, hi := j.ep.lo, j.ep.hi
-		late := j.ep.residual != nil
-		if late {
-			lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
-		}
-		if p.dw != nil {
-			nnDepthwise2D(p, x, w, b, lo, hi, y)
-		} else {
+		nnRowScratch.put(sc)
+	} else {
+		for u := lo; u < hi; u++ {
+			n, m := u/p.m, u%p.m
+			ci := n*p.c + m/p.mg
+			y := j.y[u*p.P : (u+1)*p.P]
+			var b float32
+			if j.bias != nil {
+				b = j.bias[m]
+			}
 			for i := range y {
 				y[i] = b
 			}
-			nnConvDirect(x, p.g, w, y)
-			late = true
+			nnConvDirect(j.x[ci*p.inP:(ci+1)*p.inP], p.g, j.w[m*p.K:(m+1)*p.K], y)
 		}
-		if r := j.ep.residual; r != nil {
-			r = r[u*p.P : (u+1)*p.P]
-			for i := range y {
-				y[i] += r[i]
-			}
+	}
+	y := j.y[lo*p.P : hi*p.P]
+	if r := j.ep.residual; r != nil {
+		r = r[lo*p.P : hi*p.P]
+		for i := range y {
+			y[i] += r[i]
 		}
-		if late && j.ep.clamp {
-			for i, v := range y {
-				y[i] = nnClamp(v, j.ep.lo, j.ep.hi)
-			}
+	}
+	if late && j.ep.clamp {
+		for i, v := range y {
+			y[i] = nnClamp(v, j.ep.lo, j.ep.hi)
 		}
-		if j.ep.leaky {
-			for i, v := range y {
-				if v < 0 {
-					y[i] = v * j.ep.alpha
-				}
+	}
+	if j.ep.leaky {
+		for i, v := range y {
+			if v < 0 {
+				y[i] = v * j.ep.alpha
 			}
 		}
 	}
+}
+
+// nnSub returns s[i:j], or nil for a nil s.
+func nnSub(s []float32, i, j int) []float32 {
+	if s == nil {
+		return nil
+	}
+	return s[i:j]
 }
 
 // nnClamp returns min(max(v, lo), hi), keeping a NaN v.
@@ -1019,71 +1018,6 @@ func nnClamp(v, lo, hi float32) float32 {
 		return hi
 	}
 	return v
-}
-
-// nnDepthwise2D computes one output plane y of a 2-D depthwise
-// convolution of plane x with taps w, bias b and clamp [lo, hi]: dwconv
-// for the outputs whose taps all fall inside x, then the rows above and
-// below with the taps that do, and the columns left and right in Go.
-func nnDepthwise2D(p *nnConvParams, x, w []float32, b, lo, hi float32, y []float32) {
-	g, d := p.g, p.dw
-	H, W, OH, OW := g.in[0], g.in[1], g.out[0], g.out[1]
-	kwid := g.k[1]
-	sh, sw := g.s[0], g.s[1]
-	if d.rowHi > d.rowLo {
-		dwconv.Rows(y[d.rowLo*OW+d.colLo:], OW, x, sh*W, d.rowHi-d.rowLo, d.colHi-d.colLo, sw, d.offs, w, b, lo, hi)
-	}
-	// Rows above and below the interior, at the interior columns: the
-	// taps whose input row is inside x.
-	if d.colHi > d.colLo {
-		var offs [nnDWMaxTaps]int
-		var ws [nnDWMaxTaps]float32
-		for oh := 0; oh < OH; oh++ {
-			if oh == d.rowLo && d.rowHi > d.rowLo {
-				oh = d.rowHi - 1
-				continue
-			}
-			n := 0
-			for t := range w {
-				kh, kw := t/kwid, t%kwid
-				ih := oh*sh - g.pb[0] + kh*g.d[0]
-				if ih < 0 || ih >= H {
-					continue
-				}
-				offs[n] = ih*W + d.colLo*sw - g.pb[1] + kw*g.d[1]
-				ws[n] = w[t]
-				n++
-			}
-			row := y[oh*OW+d.colLo : oh*OW+d.colHi]
-			if n == 0 {
-				v := nnClamp(b, lo, hi)
-				for i := range row {
-					row[i] = v
-				}
-				continue
-			}
-			dwconv.Rows(row, len(row), x, 0, 1, len(row), sw, offs[:n], ws[:n], b, lo, hi)
-		}
-	}
-	// Columns left and right of the interior, every row.
-	for oh := 0; oh < OH; oh++ {
-		for ow := 0; ow < OW; ow++ {
-			if ow == d.colLo && d.colHi > d.colLo {
-				ow = d.colHi - 1
-				continue
-			}
-			s := b
-			for t, wt := range w {
-				kh, kw := t/kwid, t%kwid
-				ih := oh*sh - g.pb[0] + kh*g.d[0]
-				iw := ow*sw - g.pb[1] + kw*g.d[1]
-				if ih >= 0 && ih < H && iw >= 0 && iw < W {
-					s += wt * x[ih*W+iw]
-				}
-			}
-			y[oh*OW+ow] = nnClamp(s, lo, hi)
-		}
-	}
 }
 
 // nnIm2col2D writes columns [j0, j1) (output positions) of a 2-D

@@ -133,6 +133,9 @@ func TestConvRandomAgainstNaive(t *testing.T) {
 		{1, 6, 7, 9, 6, 3, 3, 6, []int{2, 2}, []int{1, 1}, []int{1, 1}, []int{1, 1}},    // depthwise stride 2
 		{2, 4, 6, 6, 8, 3, 3, 4, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{1, 1}},    // depthwise, multiplier 2
 		{1, 3, 11, 8, 5, 3, 3, 1, []int{1, 1}, []int{1, 1}, []int{0, 1}, []int{2, 1}},   // uneven padding
+		{1, 3, 6, 70, 3, 3, 3, 3, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{1, 1}},   // wide depthwise
+		{1, 2, 9, 75, 4, 3, 3, 2, []int{2, 2}, []int{1, 1}, []int{1, 1}, []int{1, 1}},   // wide depthwise, stride 2
+		{1, 2, 7, 81, 2, 5, 5, 2, []int{1, 2}, []int{1, 2}, []int{2, 3}, []int{1, 0}},   // wide depthwise, uneven
 	}
 	for ci, cs := range cases {
 		xs := []int{cs.n, cs.c, cs.h, cs.w}
@@ -280,6 +283,7 @@ func TestConvEpilogue(t *testing.T) {
 		{1, 8, 10, 9, 8, 3, 2, 1, 8}, // depthwise, dwconv
 		{2, 4, 7, 7, 8, 3, 1, 1, 4},  // depthwise, multiplier 2
 		{1, 4, 3, 3, 4, 5, 1, 2, 4},  // depthwise, no interior
+		{1, 3, 5, 40, 3, 3, 1, 1, 3}, // depthwise, wide
 	}
 	eps := []nnConvEpilogue{
 		{},

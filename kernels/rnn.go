@@ -6,16 +6,18 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/tensor"
 )
 
 // RNN, GRU and LSTM (every opset: 1, 3/7, 14 with layout, 22). All three
-// compute in float32 whatever the input type. The input projection
-// X·Wᵀ + bias of a block of time steps is one GEMM; each step then adds
-// H·Rᵀ and applies the gate functions. Large steps are split over hidden
-// units: a worker computes every gate of its units, so the cell update
-// needs no second pass (GRU without linear_before_reset needs two, as the
-// reset gate of every unit feeds the hidden gate).
+// compute in float32 whatever the input type. W and R are packed for gemm
+// (at build when they are constants): the input projection X·Wᵀ + bias of
+// a block of time steps is one GEMM; each step then computes H·Rᵀ of every
+// gate with one GEMM (a GEMV at batch 1) and applies the gate functions,
+// split over hidden units when large (GRU without linear_before_reset
+// takes two products and two passes, as the reset gate of every unit
+// feeds the hidden gate).
 
 func init() {
 	register("RNN", func(b *Build) (any, error) { return newRNNKernel(b, rnnPlain) })
@@ -153,6 +155,38 @@ type rnnKernel struct {
 	linearReset bool
 	layout      int
 	wantY       bool
+
+	// Constant float32 W and R, packed per direction at build (see
+	// rnnWeights).
+	constW, constR *tensor.Tensor
+	packed         []rnnPacked
+}
+
+// rnnPacked is one direction's weights packed for gemm as op(B) = Wᵀ:
+// w (I×GH) for the input projection, r (H×GH) for the recurrent one; for
+// GRU without linear_before_reset, rzr (H×2H, gates z and r) and rh (H×H,
+// the hidden gate, applied to r ⊙ H) instead of r.
+type rnnPacked struct {
+	w, r, rzr, rh *gemm.PackedB
+}
+
+// rnnPack packs direction d of W (D×GH×I) and R (D×GH×H); either may be
+// nil to skip it.
+func rnnPack(cell rnnCell, linearReset bool, w, r []float32, d, GH, I, H int) rnnPacked {
+	var p rnnPacked
+	if w != nil {
+		p.w = gemm.PackB(I, GH, gemm.Matrix{Data: w[d*GH*I:], Stride: I, Trans: true})
+	}
+	if r != nil {
+		rd := r[d*GH*H:]
+		if cell == rnnGRU && !linearReset {
+			p.rzr = gemm.PackB(H, 2*H, gemm.Matrix{Data: rd, Stride: H, Trans: true})
+			p.rh = gemm.PackB(H, H, gemm.Matrix{Data: rd[2*H*H:], Stride: H, Trans: true})
+		} else {
+			p.r = gemm.PackB(H, GH, gemm.Matrix{Data: rd, Stride: H, Trans: true})
+		}
+	}
+	return p
 }
 
 func newRNNKernel(b *Build, cell rnnCell) (any, error) {
@@ -241,6 +275,17 @@ func newRNNKernel(b *Build, cell rnnCell) (any, error) {
 		k.acts = append(k.acts, acts)
 	}
 	k.wantY = len(b.Node.Outputs) > 0 && b.Node.Outputs[0] != ""
+	// Constant float32 weights of the expected ranks are packed once.
+	cw, cr := b.Const(1), b.Const(2)
+	if cw != nil && cr != nil && cw.DType == tensor.Float32 && cr.DType == tensor.Float32 && cw.Rank() == 3 && cr.Rank() == 3 {
+		D, GH, I, H := cw.Shape[0], cw.Shape[1], cw.Shape[2], cr.Shape[2]
+		if D == k.dirs && GH == cell.gates()*H && tensor.EqualShapes(cr.Shape, []int{D, GH, H}) && H > 0 && I > 0 {
+			k.constW, k.constR = cw, cr
+			for d := 0; d < D; d++ {
+				k.packed = append(k.packed, rnnPack(cell, k.linearReset, cw.Data.([]float32), cr.Data.([]float32), d, GH, I, H))
+			}
+		}
+	}
 	return KernelFunc(k.run), nil
 }
 
@@ -254,6 +299,7 @@ type rnnRun struct {
 	h0, c0             []float32
 	lens               []int
 	y, yh, yc          []float32
+	packed             []rnnPacked // per direction
 }
 
 func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
@@ -380,6 +426,13 @@ func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 		t, s.yc = alloc(stateShape)
 		outs = append(outs, t)
 	}
+	if W == k.constW && R == k.constR && k.packed != nil {
+		s.packed = k.packed
+	} else {
+		for d := 0; d < D; d++ {
+			s.packed = append(s.packed, rnnPack(k.cell, k.linearReset, s.w, s.r, d, G*H, s.in, H))
+		}
+	}
 	for d := 0; d < D; d++ {
 		if err := s.direction(d, k.reverse || d == 1); err != nil {
 			return nil, err
@@ -436,9 +489,9 @@ func (s *rnnRun) yOff(t, d, b int) int {
 
 func (s *rnnRun) active(t, b int) bool { return s.lens == nil || t < s.lens[b] }
 
-// rnnStepWork is the multiply-adds per step above which a step runs in
-// parallel.
-const rnnStepWork = 1 << 15
+// rnnStepWork is the gate values per step above which a step's cell
+// update runs in parallel.
+const rnnStepWork = 1 << 12
 
 // direction runs one direction d over the whole sequence.
 func (s *rnnRun) direction(d int, reverse bool) error {
@@ -446,8 +499,7 @@ func (s *rnnRun) direction(d int, reverse bool) error {
 	B, H, G, I := s.batch, s.hd, s.g, s.in
 	GH := G * H
 	acts := k.acts[d]
-	w := s.w[d*GH*I : (d+1)*GH*I]
-	r := s.r[d*GH*H : (d+1)*GH*H]
+	pk := s.packed[d]
 	// Input-side bias folded into the projection; rb is what stays on
 	// the recurrent side (GRU's Rbh with linear_before_reset).
 	xb := make([]float32, GH)
@@ -500,6 +552,7 @@ func (s *rnnRun) direction(d int, reverse bool) error {
 	tb := max(1, min(s.seq, (1<<20)/max(1, B*GH)))
 	xrows := make([]float32, tb*B*I)
 	xw := make([]float32, tb*B*GH)
+	rec := make([]float32, B*GH) // one step's recurrent products
 	act := make([]int, 0, B)
 	for s0 := 0; s0 < s.seq; s0 += tb {
 		n := min(tb, s.seq-s0)
@@ -515,7 +568,9 @@ func (s *rnnRun) direction(d int, reverse bool) error {
 				copy(xrows[(i*B+b)*I:(i*B+b+1)*I], s.x[s.xOff(t, b):s.xOff(t, b)+I])
 			}
 		}
-		rnnGemm(s.c, xrows[:n*B*I], w, xb, xw[:n*B*GH], n*B, GH, I)
+		// The input projection of the block's steps: one GEMM against
+		// the packed W, the biases as its epilogue.
+		sgemmPackedB(s.c, n*B, 1, gemm.Matrix{Data: xrows[:n*B*I], Stride: I}, pk.w, 0, xw[:n*B*GH], GH, &gemm.Epilogue{Bias: xb})
 		for i := 0; i < n; i++ {
 			t := timeAt(s0 + i)
 			act = act[:0]
@@ -527,15 +582,23 @@ func (s *rnnRun) direction(d int, reverse bool) error {
 				}
 			}
 			xt := xw[i*B*GH : (i+1)*B*GH]
-			step := func(lo, hi int) {
-				s.cellStep(acts, act, xt, r, rbh, pi, po, pf, h, hn, cs, rh, zb, lo, hi, 0)
+			// The recurrent product H·Rᵀ of every gate (z and r only for
+			// GRU without linear_before_reset): a GEMV at batch 1.
+			if pk.r != nil {
+				sgemmPackedB(s.c, B, 1, gemm.Matrix{Data: h, Stride: H}, pk.r, 0, rec, GH, nil)
+			} else {
+				sgemmPackedB(s.c, B, 1, gemm.Matrix{Data: h, Stride: H}, pk.rzr, 0, rec, GH, nil)
 			}
-			s.runUnits(len(act)*GH*H, step)
+			step := func(lo, hi int) {
+				s.cellStep(acts, act, xt, rec, rbh, pi, po, pf, h, hn, cs, rh, zb, lo, hi, 0)
+			}
+			s.runUnits(len(act)*G*H, step)
 			if rh != nil {
 				// Second phase of GRU: the hidden gate needs r ⊙ H of
 				// every unit.
-				s.runUnits(len(act)*H*H, func(lo, hi int) {
-					s.cellStep(acts, act, xt, r, rbh, pi, po, pf, h, hn, cs, rh, zb, lo, hi, 1)
+				sgemmPackedB(s.c, B, 1, gemm.Matrix{Data: rh, Stride: H}, pk.rh, 0, rec[2*H:], GH, nil)
+				s.runUnits(len(act)*H, func(lo, hi int) {
+					s.cellStep(acts, act, xt, rec, rbh, pi, po, pf, h, hn, cs, rh, zb, lo, hi, 1)
 				})
 			}
 			if s.y != nil {
@@ -561,7 +624,7 @@ func (s *rnnRun) direction(d int, reverse bool) error {
 }
 
 // runUnits runs fn over the hidden units, in parallel when work (the
-// step's multiply-adds) is large.
+// step's gate values) is large.
 func (s *rnnRun) runUnits(work int, fn func(lo, hi int)) {
 	if work < rnnStepWork {
 		fn(0, s.hd)
@@ -571,10 +634,12 @@ func (s *rnnRun) runUnits(work int, fn func(lo, hi int)) {
 }
 
 // cellStep computes hidden units [lo, hi) of one time step for the active
-// batch rows. xt holds the input projections (bias included) of all batch
-// rows; h is the previous state, hn receives the new one. phase is 0
-// except for GRU's second (hidden gate) pass.
-func (s *rnnRun) cellStep(acts []rnnAct, active []int, xt, r, rbh, pi, po, pf, h, hn, cs, rh, zb []float32, lo, hi, phase int) {
+// batch rows. xt holds the input projections (bias included) and rec the
+// recurrent products H·Rᵀ of all batch rows, GH per row (for GRU without
+// linear_before_reset, z and r from H and, in phase 1, the hidden gate
+// from r ⊙ H); h is the previous state, hn receives the new one. phase is
+// 0 except for GRU's second (hidden gate) pass.
+func (s *rnnRun) cellStep(acts []rnnAct, active []int, xt, rec, rbh, pi, po, pf, h, hn, cs, rh, zb []float32, lo, hi, phase int) {
 	H, GH := s.hd, s.g*s.hd
 	clip := s.k.clip
 	cl := func(v float32) float32 {
@@ -583,47 +648,22 @@ func (s *rnnRun) cellStep(acts []rnnAct, active []int, xt, r, rbh, pi, po, pf, h
 		}
 		return v
 	}
-	var acc [4]float32
-	// dots computes, for gate row j of R, R[j]·v for the active rows in
-	// batches of four, calling put(b, value) for each.
-	dots := func(j int, vec []float32, put func(b int, v float32)) {
-		rj := r[j*H : (j+1)*H]
-		i := 0
-		for ; i+4 <= len(active); i += 4 {
-			b0, b1, b2, b3 := active[i], active[i+1], active[i+2], active[i+3]
-			acc[0], acc[1], acc[2], acc[3] = rnnDot4(rj, vec[b0*H:(b0+1)*H], vec[b1*H:(b1+1)*H], vec[b2*H:(b2+1)*H], vec[b3*H:(b3+1)*H])
-			put(b0, acc[0])
-			put(b1, acc[1])
-			put(b2, acc[2])
-			put(b3, acc[3])
-		}
-		for ; i < len(active); i++ {
-			b := active[i]
-			put(b, rnnDot(rj, vec[b*H:(b+1)*H]))
-		}
-	}
-	// g[b*G+gate] collects preactivations of one unit.
-	G := s.g
-	pre := make([]float32, len(h)/H*G)
 	for u := lo; u < hi; u++ {
 		switch {
 		case s.k.cell == rnnPlain:
-			dots(u, h, func(b int, v float32) { pre[b*G] = v })
 			for _, b := range active {
-				hn[b*H+u] = acts[0].apply(cl(xt[b*GH+u] + pre[b*G]))
+				hn[b*H+u] = acts[0].apply(cl(xt[b*GH+u] + rec[b*GH+u]))
 			}
 		case s.k.cell == rnnLSTM:
-			for g := 0; g < 4; g++ {
-				dots(g*H+u, h, func(b int, v float32) { pre[b*G+g] = v })
-			}
 			f, gf, hf := acts[0], acts[1], acts[2]
 			for _, b := range active {
 				x := xt[b*GH:]
+				pre := rec[b*GH:]
 				cp := cs[b*H+u]
-				vi := x[u] + pre[b*G]
-				vo := x[H+u] + pre[b*G+1]
-				vf := x[2*H+u] + pre[b*G+2]
-				vc := x[3*H+u] + pre[b*G+3]
+				vi := x[u] + pre[u]
+				vo := x[H+u] + pre[H+u]
+				vf := x[2*H+u] + pre[2*H+u]
+				vc := x[3*H+u] + pre[3*H+u]
 				if pi != nil {
 					vi += pi[u] * cp
 					vf += pf[u] * cp
@@ -645,100 +685,31 @@ func (s *rnnRun) cellStep(acts []rnnAct, active []int, xt, r, rbh, pi, po, pf, h
 				hn[b*H+u] = og * hf.apply(cn)
 			}
 		case s.k.linearReset: // GRU, one pass
-			for g := 0; g < 3; g++ {
-				dots(g*H+u, h, func(b int, v float32) { pre[b*G+g] = v })
-			}
 			f, gf := acts[0], acts[1]
 			for _, b := range active {
 				x := xt[b*GH:]
-				z := f.apply(cl(x[u] + pre[b*G]))
-				rg := f.apply(cl(x[H+u] + pre[b*G+1]))
-				hh := gf.apply(cl(x[2*H+u] + rg*(pre[b*G+2]+rbh[u])))
+				pre := rec[b*GH:]
+				z := f.apply(cl(x[u] + pre[u]))
+				rg := f.apply(cl(x[H+u] + pre[H+u]))
+				hh := gf.apply(cl(x[2*H+u] + rg*(pre[2*H+u]+rbh[u])))
 				hn[b*H+u] = (1-z)*hh + z*h[b*H+u]
 			}
 		case phase == 0: // GRU: gates z and r, then r ⊙ H
-			for g := 0; g < 2; g++ {
-				dots(g*H+u, h, func(b int, v float32) { pre[b*G+g] = v })
-			}
 			f := acts[0]
 			for _, b := range active {
 				x := xt[b*GH:]
-				zb[b*H+u] = f.apply(cl(x[u] + pre[b*G]))
-				rg := f.apply(cl(x[H+u] + pre[b*G+1]))
+				pre := rec[b*GH:]
+				zb[b*H+u] = f.apply(cl(x[u] + pre[u]))
+				rg := f.apply(cl(x[H+u] + pre[H+u]))
 				rh[b*H+u] = rg * h[b*H+u]
 			}
 		default: // GRU: hidden gate from (r ⊙ H)·Rhᵀ
-			dots(2*H+u, rh, func(b int, v float32) { pre[b*G+2] = v })
 			gf := acts[1]
 			for _, b := range active {
-				hh := gf.apply(cl(xt[b*GH+2*H+u] + pre[b*G+2]))
+				hh := gf.apply(cl(xt[b*GH+2*H+u] + rec[b*GH+2*H+u]))
 				z := zb[b*H+u]
 				hn[b*H+u] = (1-z)*hh + z*h[b*H+u]
 			}
 		}
 	}
-}
-
-// rnnDot returns a·b (len(b) ≥ len(a)).
-func rnnDot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// rnnDot4 returns w·a0 … w·a3, reading w once.
-func rnnDot4(w, a0, a1, a2, a3 []float32) (float32, float32, float32, float32) {
-	n := len(w)
-	a0, a1, a2, a3 = a0[:n], a1[:n], a2[:n], a3[:n]
-	var s0, s1, s2, s3 float32
-	for i, v := range w {
-		s0 += v * a0[i]
-		s1 += v * a1[i]
-		s2 += v * a2[i]
-		s3 += v * a3[i]
-	}
-	return s0, s1, s2, s3
-}
-
-// rnnGemm computes out[m×n] = a[m×k] · w[n×k]ᵀ + bias[n], in tiles split
-// across the session's threads when large.
-func rnnGemm(c *Context, a, w, bias, out []float32, m, n, k int) {
-	const tm, tn = 16, 64
-	mb, nb := (m+tm-1)/tm, (n+tn-1)/tn
-	tile := func(lo, hi int) {
-		for u := lo; u < hi; u++ {
-			i0, j0 := (u/nb)*tm, (u%nb)*tn
-			i1, j1 := min(m, i0+tm), min(n, j0+tn)
-			for j := j0; j < j1; j++ {
-				wj := w[j*k : (j+1)*k]
-				bj := bias[j]
-				i := i0
-				for ; i+4 <= i1; i += 4 {
-					s0, s1, s2, s3 := rnnDot4(wj, a[i*k:(i+1)*k], a[(i+1)*k:(i+2)*k], a[(i+2)*k:(i+3)*k], a[(i+3)*k:(i+4)*k])
-					out[i*n+j] = s0 + bj
-					out[(i+1)*n+j] = s1 + bj
-					out[(i+2)*n+j] = s2 + bj
-					out[(i+3)*n+j] = s3 + bj
-				}
-				for ; i < i1; i++ {
-					out[i*n+j] = rnnDot(wj, a[i*k:(i+1)*k]) + bj
-				}
-			}
-		}
-	}
-	if m*n*k < rnnStepWork {
-		tile(0, mb*nb)
-		return
-	}
-	c.Parallel(mb*nb, tile)
 }

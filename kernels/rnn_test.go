@@ -1,12 +1,14 @@
 package kernels
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand"
 	"strings"
 	"testing"
 
+	"github.com/inferd/inferd/internal/parallel"
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/tensor"
 )
@@ -362,16 +364,39 @@ func rnnRunConfig(t *testing.T, rng *rand.Rand, cf rnnRefConfig, dt tensor.DType
 	if cf.cell == rnnLSTM {
 		nout = 3
 	}
-	out, err := redTestNode(t, cf.cell.String(), 14, attrs, nout, in...)
-	if err != nil {
-		t.Fatalf("%+v: %v", cf, err)
-	}
 	y, yh, yc := rnnReference(cf, x, w, r, bias, p, h0, c0, acts, alphas, betas)
+	// W and R as runtime inputs (packed per run) and, for float32, as
+	// initializers (packed when the kernel is built).
+	for _, constWR := range []bool{false, true} {
+		if constWR && dt != tensor.Float32 {
+			continue
+		}
+		var out []*tensor.Tensor
+		var err error
+		if constWR {
+			out, err = rnnRunConst(cf.cell.String(), attrs, nout, in...)
+		} else {
+			out, err = redTestNode(t, cf.cell.String(), 14, attrs, nout, in...)
+		}
+		if err != nil {
+			t.Fatalf("%+v: %v", cf, err)
+		}
+		rnnCheckOut(t, cf, dt, out, y, yh, yc, constWR)
+	}
+}
+
+// rnnCheckOut compares a run's outputs with the reference's.
+func rnnCheckOut(t *testing.T, cf rnnRefConfig, dt tensor.DType, out []*tensor.Tensor, y, yh, yc []float64, constWR bool) {
+	t.Helper()
+	S, B, H, D := cf.seq, cf.batch, cf.hid, 1
+	if cf.dir == "bidirectional" {
+		D = 2
+	}
 	tol := 2e-5
 	if dt == tensor.Float16 {
 		tol = 5e-3
 	}
-	what := fmt.Sprintf("%v %s layout=%d lens=%v", cf.cell, cf.dir, cf.layout, cf.lens)
+	what := fmt.Sprintf("%v %s layout=%d lens=%v const=%v", cf.cell, cf.dir, cf.layout, cf.lens, constWR)
 	if cf.layout == 0 {
 		redCheckF(t, what+" Y", out[0], []int{S, D, B, H}, y, tol)
 		redCheckF(t, what+" Y_h", out[1], []int{D, B, H}, yh, tol)
@@ -394,6 +419,34 @@ func rnnRunConfig(t *testing.T, rng *rand.Rand, cf rnnRefConfig, dt tensor.DType
 			redCheckF(t, what+" Y_c", out[2], []int{B, D, H}, rnnSwap01(yc, D, B, H), tol)
 		}
 	}
+}
+
+// rnnRunConst builds op with inputs 1 and 2 (W and R) as compile-time
+// constants and runs it in parallel.
+func rnnRunConst(op string, attrs []*ir.Attribute, nout int, in ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+	n := &ir.Node{Name: "n", OpType: op, Attrs: attrs}
+	for i, x := range in {
+		if x == nil {
+			n.Inputs = append(n.Inputs, "")
+		} else {
+			n.Inputs = append(n.Inputs, "in"+string(rune('0'+i)))
+		}
+	}
+	for i := 0; i < nout; i++ {
+		n.Outputs = append(n.Outputs, "out"+string(rune('0'+i)))
+	}
+	k, err := Default.Build(&Build{Node: n, Opset: 14, Const: func(i int) *tensor.Tensor {
+		if i == 1 || i == 2 {
+			return in[i]
+		}
+		return nil
+	}})
+	if err != nil {
+		return nil, err
+	}
+	pool := parallel.New(2)
+	defer pool.Close()
+	return k.(Kernel).Run(&Context{Ctx: context.Background(), Par: pool.For, Threads: 2}, in)
 }
 
 func TestRNNAgainstReference(t *testing.T) {

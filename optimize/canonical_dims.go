@@ -14,7 +14,9 @@ import (
 // symbol "batch" of input_ids' declared shape, so each becomes
 // Gather(Shape(input_ids), 0), and common-subexpression elimination then
 // keeps one. The rewrite relies on ONNX's rule that dimensions with the same
-// dim_param have the same value. It runs on the main graph only, for values
+// dim_param have the same value (as ONNX Runtime's shape inference does);
+// for a model whose inputs reuse one name for sizes that differ, disable
+// it (--disable canonical-dims). It runs on the main graph only, for values
 // of one element (a scalar or a 1-element vector) of type int64.
 type canonicalDims struct{}
 

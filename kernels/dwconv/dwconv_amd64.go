@@ -17,6 +17,27 @@ func rowsS1AVX512(y *float32, ystep int, x *float32, xstep int, rows int, cols i
 //go:noescape
 func rowsS2AVX512(y *float32, ystep int, x *float32, xstep int, rows int, cols int, offs *int, w *float32, ntaps int, bias float32, lo float32, hi float32, perm *int32)
 
+// copyRowsAVX512 copies rows rows of cols floats from src to dst, rows
+// srcStride and dstStride floats apart.
+//
+//go:noescape
+func copyRowsAVX512(dst *float32, dstStride int, src *float32, srcStride int, rows int, cols int)
+
+// copyRows copies rows rows of cols floats from src to dst, rows
+// srcStride and dstStride apart.
+func copyRows(dst []float32, dstStride int, src []float32, srcStride int, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if !useAsm {
+		copyRowsGeneric(dst, dstStride, src, srcStride, rows, cols)
+		return
+	}
+	_ = dst[(rows-1)*dstStride+cols-1]
+	_ = src[(rows-1)*srcStride+cols-1]
+	copyRowsAVX512(&dst[0], dstStride, &src[0], srcStride, rows, cols)
+}
+
 var (
 	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasBMI2
 	useAsm    = hasAVX512

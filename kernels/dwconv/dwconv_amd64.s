@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func rowsS1AVX512(y *float32, ystep int, x *float32, xstep int, rows int, cols int, offs *int, w *float32, ntaps int, bias float32, lo float32, hi float32, perm *int32)
-// Requires: AVX, AVX512F, BMI2, CMOV, SSE
+// Requires: AVX, AVX512F, BMI2, SSE
 TEXT ·rowsS1AVX512(SB), NOSPLIT, $0-96
 	MOVQ         y+0(FP), AX
 	MOVQ         x+16(FP), CX
@@ -24,38 +24,139 @@ TEXT ·rowsS1AVX512(SB), NOSPLIT, $0-96
 	VBROADCASTSS X0, Z29
 	MOVSS        hi+80(FP), X0
 	VBROADCASTSS X0, Z30
-	CMPQ         DI, $0x10
+	CMPQ         DI, $0x20
 	JG           s1rows
+	CMPQ         DI, $0x10
+	JG           s1pairs
 	MOVQ         $-1, R11
 	BZHIQ        DI, R11, R11
 	KMOVW        R11, K1
+	LEAQ         (BX)(BX*2), DI
 
-s1quad:
-	CMPQ    SI, $0x04
-	JL      s1rows
+s1one:
+	CMPQ    SI, $0x08
+	JL      s1oneleft
 	VMOVAPS Z28, Z0
 	VMOVAPS Z28, Z1
 	VMOVAPS Z28, Z2
 	VMOVAPS Z28, Z3
-	LEAQ    (CX)(BX*1), R11
-	LEAQ    (R11)(BX*1), R12
-	LEAQ    (R12)(BX*1), R13
-	XORQ    R14, R14
+	VMOVAPS Z28, Z4
+	VMOVAPS Z28, Z5
+	VMOVAPS Z28, Z6
+	VMOVAPS Z28, Z7
+	XORQ    R11, R11
 
-s1quadtap:
-	MOVQ         (R8)(R14*8), R15
-	VBROADCASTSS (R9)(R14*4), Z4
-	VMOVUPS.Z    (CX)(R15*4), K1, Z5
-	VFMADD231PS  Z5, Z4, Z0
-	VMOVUPS.Z    (R11)(R15*4), K1, Z6
-	VFMADD231PS  Z6, Z4, Z1
-	VMOVUPS.Z    (R12)(R15*4), K1, Z7
-	VFMADD231PS  Z7, Z4, Z2
-	VMOVUPS.Z    (R13)(R15*4), K1, Z8
-	VFMADD231PS  Z8, Z4, Z3
-	INCQ         R14
-	CMPQ         R14, R10
-	JL           s1quadtap
+s1one8tap:
+	MOVQ         (R8)(R11*8), R12
+	LEAQ         (CX)(R12*4), R12
+	LEAQ         (R12)(BX*4), R13
+	ADDQ         BX, R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VMOVUPS.Z    (R12), K1, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (R12)(BX*1), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (R12)(BX*2), K1, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    (R12)(DI*1), K1, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VMOVUPS.Z    (R12)(BX*4), K1, Z12
+	VFMADD231PS  Z12, Z16, Z4
+	VMOVUPS.Z    (R13), K1, Z13
+	VFMADD231PS  Z13, Z16, Z5
+	VMOVUPS.Z    (R12)(DI*2), K1, Z14
+	VFMADD231PS  Z14, Z16, Z6
+	VMOVUPS.Z    (R13)(BX*2), K1, Z15
+	VFMADD231PS  Z15, Z16, Z7
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s1one8tap
+	MOVQ         AX, R11
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z5, Z29, Z5
+	VMINPS       Z5, Z30, Z5
+	VMOVUPS      Z5, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z6, Z29, Z6
+	VMINPS       Z6, Z30, Z6
+	VMOVUPS      Z6, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z7, Z29, Z7
+	VMINPS       Z7, Z30, Z7
+	VMOVUPS      Z7, K1, (R11)
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	SUBQ         $0x08, SI
+	JMP          s1one
+
+s1oneleft:
+	CMPQ    SI, $0x07
+	JNE     s1one6
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	VMOVAPS Z28, Z4
+	VMOVAPS Z28, Z5
+	VMOVAPS Z28, Z6
+	XORQ    SI, SI
+
+s1one7tap:
+	MOVQ         (R8)(SI*8), R11
+	LEAQ         (CX)(R11*4), R11
+	LEAQ         (R11)(BX*4), R12
+	ADDQ         BX, R12
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (R11), K1, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (R11)(BX*1), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (R11)(BX*2), K1, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    (R11)(DI*1), K1, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VMOVUPS.Z    (R11)(BX*4), K1, Z12
+	VFMADD231PS  Z12, Z16, Z4
+	VMOVUPS.Z    (R12), K1, Z13
+	VFMADD231PS  Z13, Z16, Z5
+	VMOVUPS.Z    (R11)(DI*2), K1, Z14
+	VFMADD231PS  Z14, Z16, Z6
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s1one7tap
 	VMAXPS       Z0, Z29, Z0
 	VMINPS       Z0, Z30, Z0
 	VMOVUPS      Z0, K1, (AX)
@@ -71,10 +172,442 @@ s1quadtap:
 	VMAXPS       Z3, Z29, Z3
 	VMINPS       Z3, Z30, Z3
 	VMOVUPS      Z3, K1, (AX)
-	LEAQ         (R13)(BX*1), CX
-	LEAQ         (AX)(DX*1), AX
+	ADDQ         DX, AX
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z5, Z29, Z5
+	VMINPS       Z5, Z30, Z5
+	VMOVUPS      Z5, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z6, Z29, Z6
+	VMINPS       Z6, Z30, Z6
+	VMOVUPS      Z6, K1, (AX)
+	JMP          s1done
+
+s1one6:
+	CMPQ    SI, $0x06
+	JNE     s1one5
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	VMOVAPS Z28, Z4
+	VMOVAPS Z28, Z5
+	XORQ    SI, SI
+
+s1one6tap:
+	MOVQ         (R8)(SI*8), R11
+	LEAQ         (CX)(R11*4), R11
+	LEAQ         (R11)(BX*4), R12
+	ADDQ         BX, R12
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (R11), K1, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (R11)(BX*1), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (R11)(BX*2), K1, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    (R11)(DI*1), K1, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VMOVUPS.Z    (R11)(BX*4), K1, Z12
+	VFMADD231PS  Z12, Z16, Z4
+	VMOVUPS.Z    (R12), K1, Z13
+	VFMADD231PS  Z13, Z16, Z5
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s1one6tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z5, Z29, Z5
+	VMINPS       Z5, Z30, Z5
+	VMOVUPS      Z5, K1, (AX)
+	JMP          s1done
+
+s1one5:
+	CMPQ    SI, $0x05
+	JNE     s1one4
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	VMOVAPS Z28, Z4
+	XORQ    SI, SI
+
+s1one5tap:
+	MOVQ         (R8)(SI*8), R11
+	LEAQ         (CX)(R11*4), R11
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (R11), K1, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (R11)(BX*1), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (R11)(BX*2), K1, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    (R11)(DI*1), K1, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VMOVUPS.Z    (R11)(BX*4), K1, Z12
+	VFMADD231PS  Z12, Z16, Z4
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s1one5tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, K1, (AX)
+	JMP          s1done
+
+s1one4:
+	CMPQ    SI, $0x04
+	JNE     s1one3
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	XORQ    SI, SI
+
+s1one4tap:
+	MOVQ         (R8)(SI*8), R11
+	LEAQ         (CX)(R11*4), R11
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (R11), K1, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (R11)(BX*1), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (R11)(BX*2), K1, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    (R11)(DI*1), K1, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s1one4tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, (AX)
+	JMP          s1done
+
+s1one3:
+	CMPQ    SI, $0x03
+	JNE     s1one2
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	XORQ    SI, SI
+
+s1one3tap:
+	MOVQ         (R8)(SI*8), DI
+	LEAQ         (CX)(DI*4), DI
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (DI), K1, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (DI)(BX*1), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (DI)(BX*2), K1, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s1one3tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, (AX)
+	JMP          s1done
+
+s1one2:
+	CMPQ    SI, $0x02
+	JNE     s1one1
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	XORQ    SI, SI
+
+s1one2tap:
+	MOVQ         (R8)(SI*8), DI
+	LEAQ         (CX)(DI*4), DI
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (DI), K1, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (DI)(BX*1), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s1one2tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (AX)
+	JMP          s1done
+
+s1one1:
+	CMPQ    SI, $0x01
+	JNE     s1one0
+	VMOVAPS Z28, Z0
+	XORQ    DX, DX
+
+s1one1tap:
+	MOVQ         (R8)(DX*8), BX
+	LEAQ         (CX)(BX*4), BX
+	VBROADCASTSS (R9)(DX*4), Z16
+	VMOVUPS.Z    (BX), K1, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	INCQ         DX
+	CMPQ         DX, R10
+	JL           s1one1tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	JMP          s1done
+
+s1one0:
+	JMP s1done
+
+s1pairs:
+	MOVQ  DI, R11
+	SUBQ  $0x10, R11
+	MOVQ  $-1, DI
+	BZHIQ R11, DI, DI
+	KMOVW DI, K1
+	LEAQ  (BX)(BX*2), DI
+
+s1two:
+	CMPQ    SI, $0x04
+	JL      s1twoleft
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	VMOVAPS Z28, Z4
+	VMOVAPS Z28, Z5
+	VMOVAPS Z28, Z6
+	VMOVAPS Z28, Z7
+	XORQ    R11, R11
+
+s1two4tap:
+	MOVQ         (R8)(R11*8), R12
+	LEAQ         (CX)(R12*4), R12
+	VBROADCASTSS (R9)(R11*4), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VFMADD231PS  (R12)(BX*1), Z16, Z2
+	VMOVUPS.Z    64(R12)(BX*1), K1, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VFMADD231PS  (R12)(BX*2), Z16, Z4
+	VMOVUPS.Z    64(R12)(BX*2), K1, Z13
+	VFMADD231PS  Z13, Z16, Z5
+	VFMADD231PS  (R12)(DI*1), Z16, Z6
+	VMOVUPS.Z    64(R12)(DI*1), K1, Z15
+	VFMADD231PS  Z15, Z16, Z7
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s1two4tap
+	MOVQ         AX, R11
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (R11)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, 64(R11)
+	ADDQ         DX, R11
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, (R11)
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, 64(R11)
+	ADDQ         DX, R11
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, (R11)
+	VMAXPS       Z5, Z29, Z5
+	VMINPS       Z5, Z30, Z5
+	VMOVUPS      Z5, K1, 64(R11)
+	ADDQ         DX, R11
+	VMAXPS       Z6, Z29, Z6
+	VMINPS       Z6, Z30, Z6
+	VMOVUPS      Z6, (R11)
+	VMAXPS       Z7, Z29, Z7
+	VMINPS       Z7, Z30, Z7
+	VMOVUPS      Z7, K1, 64(R11)
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
 	SUBQ         $0x04, SI
-	JMP          s1quad
+	JMP          s1two
+
+s1twoleft:
+	CMPQ    SI, $0x03
+	JNE     s1two2
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	VMOVAPS Z28, Z4
+	VMOVAPS Z28, Z5
+	XORQ    SI, SI
+
+s1two3tap:
+	MOVQ         (R8)(SI*8), DI
+	LEAQ         (CX)(DI*4), DI
+	VBROADCASTSS (R9)(SI*4), Z16
+	VFMADD231PS  (DI), Z16, Z0
+	VMOVUPS.Z    64(DI), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VFMADD231PS  (DI)(BX*1), Z16, Z2
+	VMOVUPS.Z    64(DI)(BX*1), K1, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VFMADD231PS  (DI)(BX*2), Z16, Z4
+	VMOVUPS.Z    64(DI)(BX*2), K1, Z13
+	VFMADD231PS  Z13, Z16, Z5
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s1two3tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, (AX)
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, 64(AX)
+	ADDQ         DX, AX
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, (AX)
+	VMAXPS       Z5, Z29, Z5
+	VMINPS       Z5, Z30, Z5
+	VMOVUPS      Z5, K1, 64(AX)
+	JMP          s1done
+
+s1two2:
+	CMPQ    SI, $0x02
+	JNE     s1two1
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	XORQ    SI, SI
+
+s1two2tap:
+	MOVQ         (R8)(SI*8), DI
+	LEAQ         (CX)(DI*4), DI
+	VBROADCASTSS (R9)(SI*4), Z16
+	VFMADD231PS  (DI), Z16, Z0
+	VMOVUPS.Z    64(DI), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VFMADD231PS  (DI)(BX*1), Z16, Z2
+	VMOVUPS.Z    64(DI)(BX*1), K1, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s1two2tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, (AX)
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, 64(AX)
+	JMP          s1done
+
+s1two1:
+	CMPQ    SI, $0x01
+	JNE     s1two0
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	XORQ    DX, DX
+
+s1two1tap:
+	MOVQ         (R8)(DX*8), BX
+	LEAQ         (CX)(BX*4), BX
+	VBROADCASTSS (R9)(DX*4), Z16
+	VFMADD231PS  (BX), Z16, Z0
+	VMOVUPS.Z    64(BX), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	INCQ         DX
+	CMPQ         DX, R10
+	JL           s1two1tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, 64(AX)
+	JMP          s1done
+
+s1two0:
+	JMP s1done
 
 s1rows:
 	TESTQ SI, SI
@@ -82,10 +615,10 @@ s1rows:
 	XORQ  R12, R12
 
 s1block:
-	MOVQ    DI, R13
-	SUBQ    R12, R13
-	CMPQ    R13, $0x40
-	JL      s1vec
+	MOVQ    DI, R11
+	SUBQ    R12, R11
+	CMPQ    R11, $0x40
+	JL      s1tail
 	VMOVAPS Z28, Z0
 	VMOVAPS Z28, Z1
 	VMOVAPS Z28, Z2
@@ -94,12 +627,13 @@ s1block:
 
 s1blocktap:
 	MOVQ         (R8)(R11*8), R13
-	VBROADCASTSS (R9)(R11*4), Z4
-	ADDQ         R12, R13
-	VFMADD231PS  (CX)(R13*4), Z4, Z0
-	VFMADD231PS  64(CX)(R13*4), Z4, Z1
-	VFMADD231PS  128(CX)(R13*4), Z4, Z2
-	VFMADD231PS  192(CX)(R13*4), Z4, Z3
+	LEAQ         (R13)(R12*1), R13
+	LEAQ         (CX)(R13*4), R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VFMADD231PS  (R13), Z16, Z0
+	VFMADD231PS  64(R13), Z16, Z1
+	VFMADD231PS  128(R13), Z16, Z2
+	VFMADD231PS  192(R13), Z16, Z3
 	INCQ         R11
 	CMPQ         R11, R10
 	JL           s1blocktap
@@ -118,33 +652,134 @@ s1blocktap:
 	ADDQ         $0x40, R12
 	JMP          s1block
 
-s1vec:
-	CMPQ    R12, DI
-	JGE     s1next
-	MOVQ    DI, R13
-	SUBQ    R12, R13
-	MOVQ    $0x00000010, R11
-	CMPQ    R13, R11
-	CMOVQGT R11, R13
-	MOVQ    $-1, R11
-	BZHIQ   R13, R11, R11
-	KMOVW   R11, K1
+s1tail:
+	TESTQ   R11, R11
+	JLE     s1next
+	CMPQ    R11, $0x30
+	JLE     s1tail3
+	SUBQ    $0x30, R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K1
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	XORQ    R11, R11
+
+s1tail4tap:
+	MOVQ         (R8)(R11*8), R13
+	LEAQ         (R13)(R12*1), R13
+	LEAQ         (CX)(R13*4), R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VFMADD231PS  (R13), Z16, Z0
+	VFMADD231PS  64(R13), Z16, Z1
+	VFMADD231PS  128(R13), Z16, Z2
+	VMOVUPS.Z    192(R13), K1, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s1tail4tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)(R12*4)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, 64(AX)(R12*4)
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, 128(AX)(R12*4)
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, 192(AX)(R12*4)
+	JMP          s1next
+
+s1tail3:
+	CMPQ    R11, $0x20
+	JLE     s1tail2
+	SUBQ    $0x20, R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K1
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	XORQ    R11, R11
+
+s1tail3tap:
+	MOVQ         (R8)(R11*8), R13
+	LEAQ         (R13)(R12*1), R13
+	LEAQ         (CX)(R13*4), R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VFMADD231PS  (R13), Z16, Z0
+	VFMADD231PS  64(R13), Z16, Z1
+	VMOVUPS.Z    128(R13), K1, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s1tail3tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)(R12*4)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, 64(AX)(R12*4)
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, 128(AX)(R12*4)
+	JMP          s1next
+
+s1tail2:
+	CMPQ    R11, $0x10
+	JLE     s1tail1
+	SUBQ    $0x10, R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K1
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	XORQ    R11, R11
+
+s1tail2tap:
+	MOVQ         (R8)(R11*8), R13
+	LEAQ         (R13)(R12*1), R13
+	LEAQ         (CX)(R13*4), R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VFMADD231PS  (R13), Z16, Z0
+	VMOVUPS.Z    64(R13), K1, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s1tail2tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)(R12*4)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, 64(AX)(R12*4)
+	JMP          s1next
+
+s1tail1:
+	SUBQ    $0x00, R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K1
 	VMOVAPS Z28, Z0
 	XORQ    R11, R11
 
-s1vectap:
-	MOVQ             (R8)(R11*8), R13
-	ADDQ             R12, R13
-	VMOVUPS.Z        (CX)(R13*4), K1, Z5
-	VFMADD231PS.BCST (R9)(R11*4), Z5, Z0
-	INCQ             R11
-	CMPQ             R11, R10
-	JL               s1vectap
-	VMAXPS           Z0, Z29, Z0
-	VMINPS           Z0, Z30, Z0
-	VMOVUPS          Z0, K1, (AX)(R12*4)
-	ADDQ             $0x10, R12
-	JMP              s1vec
+s1tail1tap:
+	MOVQ         (R8)(R11*8), R13
+	LEAQ         (R13)(R12*1), R13
+	LEAQ         (CX)(R13*4), R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VMOVUPS.Z    (R13), K1, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s1tail1tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)(R12*4)
 
 s1next:
 	ADDQ BX, CX
@@ -157,7 +792,7 @@ s1done:
 	RET
 
 // func rowsS2AVX512(y *float32, ystep int, x *float32, xstep int, rows int, cols int, offs *int, w *float32, ntaps int, bias float32, lo float32, hi float32, perm *int32)
-// Requires: AVX, AVX512F, BMI2, CMOV, SSE
+// Requires: AVX, AVX512F, BMI2, SSE
 TEXT ·rowsS2AVX512(SB), NOSPLIT, $0-96
 	MOVQ         y+0(FP), AX
 	MOVQ         x+16(FP), CX
@@ -178,52 +813,175 @@ TEXT ·rowsS2AVX512(SB), NOSPLIT, $0-96
 	VBROADCASTSS X0, Z30
 	MOVQ         perm+88(FP), R11
 	VMOVDQU32    (R11), Z31
-	CMPQ         DI, $0x10
+	CMPQ         DI, $0x20
 	JG           s2rows
-	LEAQ         -1(DI)(DI*1), R12
-	MOVQ         $-1, R11
-	BZHIQ        R12, R11, R11
-	KMOVW        R11, K2
-	SHRQ         $0x10, R11
-	KMOVW        R11, K3
+	CMPQ         DI, $0x10
+	JG           s2pairs
 	MOVQ         $-1, R11
 	BZHIQ        DI, R11, R11
 	KMOVW        R11, K1
+	LEAQ         -1(DI)(DI*1), DI
+	MOVQ         $-1, R11
+	BZHIQ        DI, R11, R11
+	KMOVW        R11, K2
+	SHRQ         $0x10, R11
+	KMOVW        R11, K3
+	LEAQ         (BX)(BX*2), DI
 
-s2quad:
-	CMPQ    SI, $0x04
-	JL      s2rows
+s2one:
+	CMPQ    SI, $0x08
+	JL      s2oneleft
 	VMOVAPS Z28, Z0
 	VMOVAPS Z28, Z1
 	VMOVAPS Z28, Z2
 	VMOVAPS Z28, Z3
-	LEAQ    (CX)(BX*1), R11
-	LEAQ    (R11)(BX*1), R12
-	LEAQ    (R12)(BX*1), R13
-	XORQ    R14, R14
+	VMOVAPS Z28, Z4
+	VMOVAPS Z28, Z5
+	VMOVAPS Z28, Z6
+	VMOVAPS Z28, Z7
+	XORQ    R11, R11
 
-s2quadtap:
-	MOVQ         (R8)(R14*8), R15
-	VBROADCASTSS (R9)(R14*4), Z4
-	VMOVUPS.Z    (CX)(R15*4), K2, Z5
-	VMOVUPS.Z    64(CX)(R15*4), K3, Z9
-	VPERMT2PS    Z9, Z31, Z5
-	VFMADD231PS  Z5, Z4, Z0
-	VMOVUPS.Z    (R11)(R15*4), K2, Z6
-	VMOVUPS.Z    64(R11)(R15*4), K3, Z10
-	VPERMT2PS    Z10, Z31, Z6
-	VFMADD231PS  Z6, Z4, Z1
-	VMOVUPS.Z    (R12)(R15*4), K2, Z7
-	VMOVUPS.Z    64(R12)(R15*4), K3, Z11
-	VPERMT2PS    Z11, Z31, Z7
-	VFMADD231PS  Z7, Z4, Z2
-	VMOVUPS.Z    (R13)(R15*4), K2, Z8
-	VMOVUPS.Z    64(R13)(R15*4), K3, Z12
-	VPERMT2PS    Z12, Z31, Z8
-	VFMADD231PS  Z8, Z4, Z3
-	INCQ         R14
-	CMPQ         R14, R10
-	JL           s2quadtap
+s2one8tap:
+	MOVQ         (R8)(R11*8), R12
+	LEAQ         (CX)(R12*4), R12
+	LEAQ         (R12)(BX*4), R13
+	ADDQ         BX, R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VMOVUPS.Z    (R12), K2, Z8
+	VMOVUPS.Z    64(R12), K3, Z17
+	VPERMT2PS    Z17, Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (R12)(BX*1), K2, Z9
+	VMOVUPS.Z    64(R12)(BX*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (R12)(BX*2), K2, Z10
+	VMOVUPS.Z    64(R12)(BX*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    (R12)(DI*1), K2, Z11
+	VMOVUPS.Z    64(R12)(DI*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VMOVUPS.Z    (R12)(BX*4), K2, Z12
+	VMOVUPS.Z    64(R12)(BX*4), K3, Z17
+	VPERMT2PS    Z17, Z31, Z12
+	VFMADD231PS  Z12, Z16, Z4
+	VMOVUPS.Z    (R13), K2, Z13
+	VMOVUPS.Z    64(R13), K3, Z17
+	VPERMT2PS    Z17, Z31, Z13
+	VFMADD231PS  Z13, Z16, Z5
+	VMOVUPS.Z    (R12)(DI*2), K2, Z14
+	VMOVUPS.Z    64(R12)(DI*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z14
+	VFMADD231PS  Z14, Z16, Z6
+	VMOVUPS.Z    (R13)(BX*2), K2, Z15
+	VMOVUPS.Z    64(R13)(BX*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z15
+	VFMADD231PS  Z15, Z16, Z7
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s2one8tap
+	MOVQ         AX, R11
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z5, Z29, Z5
+	VMINPS       Z5, Z30, Z5
+	VMOVUPS      Z5, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z6, Z29, Z6
+	VMINPS       Z6, Z30, Z6
+	VMOVUPS      Z6, K1, (R11)
+	ADDQ         DX, R11
+	VMAXPS       Z7, Z29, Z7
+	VMINPS       Z7, Z30, Z7
+	VMOVUPS      Z7, K1, (R11)
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	SUBQ         $0x08, SI
+	JMP          s2one
+
+s2oneleft:
+	CMPQ    SI, $0x07
+	JNE     s2one6
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	VMOVAPS Z28, Z4
+	VMOVAPS Z28, Z5
+	VMOVAPS Z28, Z6
+	XORQ    SI, SI
+
+s2one7tap:
+	MOVQ         (R8)(SI*8), R11
+	LEAQ         (CX)(R11*4), R11
+	LEAQ         (R11)(BX*4), R12
+	ADDQ         BX, R12
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (R11), K2, Z8
+	VMOVUPS.Z    64(R11), K3, Z17
+	VPERMT2PS    Z17, Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (R11)(BX*1), K2, Z9
+	VMOVUPS.Z    64(R11)(BX*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (R11)(BX*2), K2, Z10
+	VMOVUPS.Z    64(R11)(BX*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    (R11)(DI*1), K2, Z11
+	VMOVUPS.Z    64(R11)(DI*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VMOVUPS.Z    (R11)(BX*4), K2, Z12
+	VMOVUPS.Z    64(R11)(BX*4), K3, Z17
+	VPERMT2PS    Z17, Z31, Z12
+	VFMADD231PS  Z12, Z16, Z4
+	VMOVUPS.Z    (R12), K2, Z13
+	VMOVUPS.Z    64(R12), K3, Z17
+	VPERMT2PS    Z17, Z31, Z13
+	VFMADD231PS  Z13, Z16, Z5
+	VMOVUPS.Z    (R11)(DI*2), K2, Z14
+	VMOVUPS.Z    64(R11)(DI*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z14
+	VFMADD231PS  Z14, Z16, Z6
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s2one7tap
 	VMAXPS       Z0, Z29, Z0
 	VMINPS       Z0, Z30, Z0
 	VMOVUPS      Z0, K1, (AX)
@@ -239,10 +997,530 @@ s2quadtap:
 	VMAXPS       Z3, Z29, Z3
 	VMINPS       Z3, Z30, Z3
 	VMOVUPS      Z3, K1, (AX)
-	LEAQ         (R13)(BX*1), CX
-	LEAQ         (AX)(DX*1), AX
+	ADDQ         DX, AX
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z5, Z29, Z5
+	VMINPS       Z5, Z30, Z5
+	VMOVUPS      Z5, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z6, Z29, Z6
+	VMINPS       Z6, Z30, Z6
+	VMOVUPS      Z6, K1, (AX)
+	JMP          s2done
+
+s2one6:
+	CMPQ    SI, $0x06
+	JNE     s2one5
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	VMOVAPS Z28, Z4
+	VMOVAPS Z28, Z5
+	XORQ    SI, SI
+
+s2one6tap:
+	MOVQ         (R8)(SI*8), R11
+	LEAQ         (CX)(R11*4), R11
+	LEAQ         (R11)(BX*4), R12
+	ADDQ         BX, R12
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (R11), K2, Z8
+	VMOVUPS.Z    64(R11), K3, Z17
+	VPERMT2PS    Z17, Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (R11)(BX*1), K2, Z9
+	VMOVUPS.Z    64(R11)(BX*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (R11)(BX*2), K2, Z10
+	VMOVUPS.Z    64(R11)(BX*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    (R11)(DI*1), K2, Z11
+	VMOVUPS.Z    64(R11)(DI*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VMOVUPS.Z    (R11)(BX*4), K2, Z12
+	VMOVUPS.Z    64(R11)(BX*4), K3, Z17
+	VPERMT2PS    Z17, Z31, Z12
+	VFMADD231PS  Z12, Z16, Z4
+	VMOVUPS.Z    (R12), K2, Z13
+	VMOVUPS.Z    64(R12), K3, Z17
+	VPERMT2PS    Z17, Z31, Z13
+	VFMADD231PS  Z13, Z16, Z5
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s2one6tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z5, Z29, Z5
+	VMINPS       Z5, Z30, Z5
+	VMOVUPS      Z5, K1, (AX)
+	JMP          s2done
+
+s2one5:
+	CMPQ    SI, $0x05
+	JNE     s2one4
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	VMOVAPS Z28, Z4
+	XORQ    SI, SI
+
+s2one5tap:
+	MOVQ         (R8)(SI*8), R11
+	LEAQ         (CX)(R11*4), R11
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (R11), K2, Z8
+	VMOVUPS.Z    64(R11), K3, Z17
+	VPERMT2PS    Z17, Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (R11)(BX*1), K2, Z9
+	VMOVUPS.Z    64(R11)(BX*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (R11)(BX*2), K2, Z10
+	VMOVUPS.Z    64(R11)(BX*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    (R11)(DI*1), K2, Z11
+	VMOVUPS.Z    64(R11)(DI*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VMOVUPS.Z    (R11)(BX*4), K2, Z12
+	VMOVUPS.Z    64(R11)(BX*4), K3, Z17
+	VPERMT2PS    Z17, Z31, Z12
+	VFMADD231PS  Z12, Z16, Z4
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s2one5tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, K1, (AX)
+	JMP          s2done
+
+s2one4:
+	CMPQ    SI, $0x04
+	JNE     s2one3
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	XORQ    SI, SI
+
+s2one4tap:
+	MOVQ         (R8)(SI*8), R11
+	LEAQ         (CX)(R11*4), R11
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (R11), K2, Z8
+	VMOVUPS.Z    64(R11), K3, Z17
+	VPERMT2PS    Z17, Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (R11)(BX*1), K2, Z9
+	VMOVUPS.Z    64(R11)(BX*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (R11)(BX*2), K2, Z10
+	VMOVUPS.Z    64(R11)(BX*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    (R11)(DI*1), K2, Z11
+	VMOVUPS.Z    64(R11)(DI*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s2one4tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, (AX)
+	JMP          s2done
+
+s2one3:
+	CMPQ    SI, $0x03
+	JNE     s2one2
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	XORQ    SI, SI
+
+s2one3tap:
+	MOVQ         (R8)(SI*8), DI
+	LEAQ         (CX)(DI*4), DI
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (DI), K2, Z8
+	VMOVUPS.Z    64(DI), K3, Z17
+	VPERMT2PS    Z17, Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (DI)(BX*1), K2, Z9
+	VMOVUPS.Z    64(DI)(BX*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    (DI)(BX*2), K2, Z10
+	VMOVUPS.Z    64(DI)(BX*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s2one3tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, (AX)
+	JMP          s2done
+
+s2one2:
+	CMPQ    SI, $0x02
+	JNE     s2one1
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	XORQ    SI, SI
+
+s2one2tap:
+	MOVQ         (R8)(SI*8), DI
+	LEAQ         (CX)(DI*4), DI
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS.Z    (DI), K2, Z8
+	VMOVUPS.Z    64(DI), K3, Z17
+	VPERMT2PS    Z17, Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    (DI)(BX*1), K2, Z9
+	VMOVUPS.Z    64(DI)(BX*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s2one2tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	ADDQ         DX, AX
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, (AX)
+	JMP          s2done
+
+s2one1:
+	CMPQ    SI, $0x01
+	JNE     s2one0
+	VMOVAPS Z28, Z0
+	XORQ    DX, DX
+
+s2one1tap:
+	MOVQ         (R8)(DX*8), BX
+	LEAQ         (CX)(BX*4), BX
+	VBROADCASTSS (R9)(DX*4), Z16
+	VMOVUPS.Z    (BX), K2, Z8
+	VMOVUPS.Z    64(BX), K3, Z17
+	VPERMT2PS    Z17, Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	INCQ         DX
+	CMPQ         DX, R10
+	JL           s2one1tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)
+	JMP          s2done
+
+s2one0:
+	JMP s2done
+
+s2pairs:
+	MOVQ  DI, R11
+	SUBQ  $0x10, R11
+	MOVQ  $-1, DI
+	BZHIQ R11, DI, DI
+	KMOVW DI, K1
+	LEAQ  -1(R11)(R11*1), R11
+	MOVQ  $-1, DI
+	BZHIQ R11, DI, DI
+	KMOVW DI, K2
+	SHRQ  $0x10, DI
+	KMOVW DI, K3
+	LEAQ  (BX)(BX*2), DI
+
+s2two:
+	CMPQ    SI, $0x04
+	JL      s2twoleft
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	VMOVAPS Z28, Z4
+	VMOVAPS Z28, Z5
+	VMOVAPS Z28, Z6
+	VMOVAPS Z28, Z7
+	XORQ    R11, R11
+
+s2two4tap:
+	MOVQ         (R8)(R11*8), R12
+	LEAQ         (CX)(R12*4), R12
+	VBROADCASTSS (R9)(R11*4), Z16
+	VMOVUPS      (R12), Z8
+	VPERMT2PS    64(R12), Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    128(R12), K2, Z9
+	VMOVUPS.Z    192(R12), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS      (R12)(BX*1), Z10
+	VPERMT2PS    64(R12)(BX*1), Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    128(R12)(BX*1), K2, Z11
+	VMOVUPS.Z    192(R12)(BX*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VMOVUPS      (R12)(BX*2), Z12
+	VPERMT2PS    64(R12)(BX*2), Z31, Z12
+	VFMADD231PS  Z12, Z16, Z4
+	VMOVUPS.Z    128(R12)(BX*2), K2, Z13
+	VMOVUPS.Z    192(R12)(BX*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z13
+	VFMADD231PS  Z13, Z16, Z5
+	VMOVUPS      (R12)(DI*1), Z14
+	VPERMT2PS    64(R12)(DI*1), Z31, Z14
+	VFMADD231PS  Z14, Z16, Z6
+	VMOVUPS.Z    128(R12)(DI*1), K2, Z15
+	VMOVUPS.Z    192(R12)(DI*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z15
+	VFMADD231PS  Z15, Z16, Z7
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s2two4tap
+	MOVQ         AX, R11
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (R11)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, 64(R11)
+	ADDQ         DX, R11
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, (R11)
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, 64(R11)
+	ADDQ         DX, R11
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, (R11)
+	VMAXPS       Z5, Z29, Z5
+	VMINPS       Z5, Z30, Z5
+	VMOVUPS      Z5, K1, 64(R11)
+	ADDQ         DX, R11
+	VMAXPS       Z6, Z29, Z6
+	VMINPS       Z6, Z30, Z6
+	VMOVUPS      Z6, (R11)
+	VMAXPS       Z7, Z29, Z7
+	VMINPS       Z7, Z30, Z7
+	VMOVUPS      Z7, K1, 64(R11)
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
+	ADDQ         BX, CX
+	ADDQ         DX, AX
 	SUBQ         $0x04, SI
-	JMP          s2quad
+	JMP          s2two
+
+s2twoleft:
+	CMPQ    SI, $0x03
+	JNE     s2two2
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	VMOVAPS Z28, Z4
+	VMOVAPS Z28, Z5
+	XORQ    SI, SI
+
+s2two3tap:
+	MOVQ         (R8)(SI*8), DI
+	LEAQ         (CX)(DI*4), DI
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS      (DI), Z8
+	VPERMT2PS    64(DI), Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    128(DI), K2, Z9
+	VMOVUPS.Z    192(DI), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS      (DI)(BX*1), Z10
+	VPERMT2PS    64(DI)(BX*1), Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    128(DI)(BX*1), K2, Z11
+	VMOVUPS.Z    192(DI)(BX*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	VMOVUPS      (DI)(BX*2), Z12
+	VPERMT2PS    64(DI)(BX*2), Z31, Z12
+	VFMADD231PS  Z12, Z16, Z4
+	VMOVUPS.Z    128(DI)(BX*2), K2, Z13
+	VMOVUPS.Z    192(DI)(BX*2), K3, Z17
+	VPERMT2PS    Z17, Z31, Z13
+	VFMADD231PS  Z13, Z16, Z5
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s2two3tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, (AX)
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, 64(AX)
+	ADDQ         DX, AX
+	VMAXPS       Z4, Z29, Z4
+	VMINPS       Z4, Z30, Z4
+	VMOVUPS      Z4, (AX)
+	VMAXPS       Z5, Z29, Z5
+	VMINPS       Z5, Z30, Z5
+	VMOVUPS      Z5, K1, 64(AX)
+	JMP          s2done
+
+s2two2:
+	CMPQ    SI, $0x02
+	JNE     s2two1
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	XORQ    SI, SI
+
+s2two2tap:
+	MOVQ         (R8)(SI*8), DI
+	LEAQ         (CX)(DI*4), DI
+	VBROADCASTSS (R9)(SI*4), Z16
+	VMOVUPS      (DI), Z8
+	VPERMT2PS    64(DI), Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    128(DI), K2, Z9
+	VMOVUPS.Z    192(DI), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS      (DI)(BX*1), Z10
+	VPERMT2PS    64(DI)(BX*1), Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    128(DI)(BX*1), K2, Z11
+	VMOVUPS.Z    192(DI)(BX*1), K3, Z17
+	VPERMT2PS    Z17, Z31, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	INCQ         SI
+	CMPQ         SI, R10
+	JL           s2two2tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         DX, AX
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, (AX)
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, 64(AX)
+	JMP          s2done
+
+s2two1:
+	CMPQ    SI, $0x01
+	JNE     s2two0
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	XORQ    DX, DX
+
+s2two1tap:
+	MOVQ         (R8)(DX*8), BX
+	LEAQ         (CX)(BX*4), BX
+	VBROADCASTSS (R9)(DX*4), Z16
+	VMOVUPS      (BX), Z8
+	VPERMT2PS    64(BX), Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    128(BX), K2, Z9
+	VMOVUPS.Z    192(BX), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	INCQ         DX
+	CMPQ         DX, R10
+	JL           s2two1tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, 64(AX)
+	JMP          s2done
+
+s2two0:
+	JMP s2done
 
 s2rows:
 	TESTQ SI, SI
@@ -250,24 +1528,33 @@ s2rows:
 	XORQ  R12, R12
 
 s2block:
-	MOVQ    DI, R13
-	SUBQ    R12, R13
-	CMPQ    R13, $0x20
-	JLE     s2vec
+	MOVQ    DI, R11
+	SUBQ    R12, R11
+	CMPQ    R11, $0x40
+	JLE     s2tail
 	VMOVAPS Z28, Z0
 	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
 	XORQ    R11, R11
 
 s2blocktap:
 	MOVQ         (R8)(R11*8), R13
-	VBROADCASTSS (R9)(R11*4), Z4
 	LEAQ         (R13)(R12*2), R13
-	VMOVUPS      (CX)(R13*4), Z5
-	VPERMT2PS    64(CX)(R13*4), Z31, Z5
-	VFMADD231PS  Z5, Z4, Z0
-	VMOVUPS      128(CX)(R13*4), Z6
-	VPERMT2PS    192(CX)(R13*4), Z31, Z6
-	VFMADD231PS  Z6, Z4, Z1
+	LEAQ         (CX)(R13*4), R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VMOVUPS      (R13), Z8
+	VPERMT2PS    64(R13), Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS      128(R13), Z9
+	VPERMT2PS    192(R13), Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS      256(R13), Z10
+	VPERMT2PS    320(R13), Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS      384(R13), Z11
+	VPERMT2PS    448(R13), Z31, Z11
+	VFMADD231PS  Z11, Z16, Z3
 	INCQ         R11
 	CMPQ         R11, R10
 	JL           s2blocktap
@@ -277,44 +1564,187 @@ s2blocktap:
 	VMAXPS       Z1, Z29, Z1
 	VMINPS       Z1, Z30, Z1
 	VMOVUPS      Z1, 64(AX)(R12*4)
-	ADDQ         $0x20, R12
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, 128(AX)(R12*4)
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, 192(AX)(R12*4)
+	ADDQ         $0x40, R12
 	JMP          s2block
 
-s2vec:
-	CMPQ    R12, DI
-	JGE     s2next
-	MOVQ    DI, R13
-	SUBQ    R12, R13
-	MOVQ    $0x00000010, R11
-	CMPQ    R13, R11
-	CMOVQGT R11, R13
-	LEAQ    -1(R13)(R13*1), R14
-	MOVQ    $-1, R11
-	BZHIQ   R14, R11, R11
-	KMOVW   R11, K2
-	SHRQ    $0x10, R11
-	KMOVW   R11, K3
-	MOVQ    $-1, R11
-	BZHIQ   R13, R11, R11
-	KMOVW   R11, K1
+s2tail:
+	TESTQ   R11, R11
+	JLE     s2next
+	CMPQ    R11, $0x30
+	JLE     s2tail3
+	SUBQ    $0x30, R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K1
+	LEAQ    -1(R11)(R11*1), R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K2
+	SHRQ    $0x10, R13
+	KMOVW   R13, K3
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	VMOVAPS Z28, Z3
+	XORQ    R11, R11
+
+s2tail4tap:
+	MOVQ         (R8)(R11*8), R13
+	LEAQ         (R13)(R12*2), R13
+	LEAQ         (CX)(R13*4), R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VMOVUPS      (R13), Z8
+	VPERMT2PS    64(R13), Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS      128(R13), Z9
+	VPERMT2PS    192(R13), Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS      256(R13), Z10
+	VPERMT2PS    320(R13), Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	VMOVUPS.Z    384(R13), K2, Z11
+	VMOVUPS.Z    448(R13), K3, Z17
+	VPERMT2PS    Z17, Z31, Z11
+	VFMADD231PS  Z11, Z16, Z3
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s2tail4tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)(R12*4)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, 64(AX)(R12*4)
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, 128(AX)(R12*4)
+	VMAXPS       Z3, Z29, Z3
+	VMINPS       Z3, Z30, Z3
+	VMOVUPS      Z3, K1, 192(AX)(R12*4)
+	JMP          s2next
+
+s2tail3:
+	CMPQ    R11, $0x20
+	JLE     s2tail2
+	SUBQ    $0x20, R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K1
+	LEAQ    -1(R11)(R11*1), R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K2
+	SHRQ    $0x10, R13
+	KMOVW   R13, K3
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	VMOVAPS Z28, Z2
+	XORQ    R11, R11
+
+s2tail3tap:
+	MOVQ         (R8)(R11*8), R13
+	LEAQ         (R13)(R12*2), R13
+	LEAQ         (CX)(R13*4), R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VMOVUPS      (R13), Z8
+	VPERMT2PS    64(R13), Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS      128(R13), Z9
+	VPERMT2PS    192(R13), Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	VMOVUPS.Z    256(R13), K2, Z10
+	VMOVUPS.Z    320(R13), K3, Z17
+	VPERMT2PS    Z17, Z31, Z10
+	VFMADD231PS  Z10, Z16, Z2
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s2tail3tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)(R12*4)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, 64(AX)(R12*4)
+	VMAXPS       Z2, Z29, Z2
+	VMINPS       Z2, Z30, Z2
+	VMOVUPS      Z2, K1, 128(AX)(R12*4)
+	JMP          s2next
+
+s2tail2:
+	CMPQ    R11, $0x10
+	JLE     s2tail1
+	SUBQ    $0x10, R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K1
+	LEAQ    -1(R11)(R11*1), R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K2
+	SHRQ    $0x10, R13
+	KMOVW   R13, K3
+	VMOVAPS Z28, Z0
+	VMOVAPS Z28, Z1
+	XORQ    R11, R11
+
+s2tail2tap:
+	MOVQ         (R8)(R11*8), R13
+	LEAQ         (R13)(R12*2), R13
+	LEAQ         (CX)(R13*4), R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VMOVUPS      (R13), Z8
+	VPERMT2PS    64(R13), Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	VMOVUPS.Z    128(R13), K2, Z9
+	VMOVUPS.Z    192(R13), K3, Z17
+	VPERMT2PS    Z17, Z31, Z9
+	VFMADD231PS  Z9, Z16, Z1
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s2tail2tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, (AX)(R12*4)
+	VMAXPS       Z1, Z29, Z1
+	VMINPS       Z1, Z30, Z1
+	VMOVUPS      Z1, K1, 64(AX)(R12*4)
+	JMP          s2next
+
+s2tail1:
+	SUBQ    $0x00, R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K1
+	LEAQ    -1(R11)(R11*1), R11
+	MOVQ    $-1, R13
+	BZHIQ   R11, R13, R13
+	KMOVW   R13, K2
+	SHRQ    $0x10, R13
+	KMOVW   R13, K3
 	VMOVAPS Z28, Z0
 	XORQ    R11, R11
 
-s2vectap:
-	MOVQ             (R8)(R11*8), R13
-	LEAQ             (R13)(R12*2), R13
-	VMOVUPS.Z        (CX)(R13*4), K2, Z5
-	VMOVUPS.Z        64(CX)(R13*4), K3, Z6
-	VPERMT2PS        Z6, Z31, Z5
-	VFMADD231PS.BCST (R9)(R11*4), Z5, Z0
-	INCQ             R11
-	CMPQ             R11, R10
-	JL               s2vectap
-	VMAXPS           Z0, Z29, Z0
-	VMINPS           Z0, Z30, Z0
-	VMOVUPS          Z0, K1, (AX)(R12*4)
-	ADDQ             $0x10, R12
-	JMP              s2vec
+s2tail1tap:
+	MOVQ         (R8)(R11*8), R13
+	LEAQ         (R13)(R12*2), R13
+	LEAQ         (CX)(R13*4), R13
+	VBROADCASTSS (R9)(R11*4), Z16
+	VMOVUPS.Z    (R13), K2, Z8
+	VMOVUPS.Z    64(R13), K3, Z17
+	VPERMT2PS    Z17, Z31, Z8
+	VFMADD231PS  Z8, Z16, Z0
+	INCQ         R11
+	CMPQ         R11, R10
+	JL           s2tail1tap
+	VMAXPS       Z0, Z29, Z0
+	VMINPS       Z0, Z30, Z0
+	VMOVUPS      Z0, K1, (AX)(R12*4)
 
 s2next:
 	ADDQ BX, CX
@@ -323,5 +1753,64 @@ s2next:
 	JMP  s2rows
 
 s2done:
+	VZEROUPPER
+	RET
+
+// func copyRowsAVX512(dst *float32, dstStride int, src *float32, srcStride int, rows int, cols int)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ dstStride+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ src+16(FP), DX
+	MOVQ srcStride+24(FP), BX
+	SHLQ $0x02, BX
+	MOVQ rows+32(FP), SI
+	MOVQ cols+40(FP), DI
+	MOVQ $0x00000010, R11
+
+row:
+	TESTQ SI, SI
+	JLE   done
+	XORQ  R8, R8
+
+block:
+	MOVQ    DI, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x40
+	JL      tail
+	VMOVUPS (DX)(R8*4), Z0
+	VMOVUPS 64(DX)(R8*4), Z1
+	VMOVUPS 128(DX)(R8*4), Z2
+	VMOVUPS 192(DX)(R8*4), Z3
+	VMOVUPS Z0, (AX)(R8*4)
+	VMOVUPS Z1, 64(AX)(R8*4)
+	VMOVUPS Z2, 128(AX)(R8*4)
+	VMOVUPS Z3, 192(AX)(R8*4)
+	ADDQ    $0x40, R8
+	JMP     block
+
+tail:
+	TESTQ     R9, R9
+	JLE       next
+	CMPQ      R9, R11
+	CMOVQGT   R11, R9
+	MOVQ      $-1, R10
+	BZHIQ     R9, R10, R10
+	KMOVW     R10, K1
+	VMOVUPS.Z (DX)(R8*4), K1, Z0
+	VMOVUPS   Z0, K1, (AX)(R8*4)
+	ADDQ      $0x10, R8
+	MOVQ      DI, R9
+	SUBQ      R8, R9
+	JMP       tail
+
+next:
+	ADDQ CX, AX
+	ADDQ BX, DX
+	DECQ SI
+	JMP  row
+
+done:
 	VZEROUPPER
 	RET
