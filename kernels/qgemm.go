@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"sync"
 	"unsafe"
 
@@ -12,7 +13,9 @@ import (
 // Fast integer kernels for MatMulInteger, QLinearMatMul, ConvInteger and
 // QLinearConv on kernels/gemm's 8-bit GEMM (VPDPBUSD where the CPU has
 // it). They register above the reference kernels of quant.go and
-// conv_integer.go. A constant weight (with a constant zero point) is packed
+// conv_integer.go. ONNX Runtime's com.microsoft.MatMulIntegerToFloat,
+// dynamic quantization's MatMulInteger → Cast → Mul (→ Add) in one node,
+// runs on the same path with the float output of the GEMM's epilogue. A constant weight (with a constant zero point) is packed
 // once when the plan is built; any other 8-bit weight is packed per call.
 //
 // What they cover: 8-bit operands of either type; MatMul with a 2-D B
@@ -46,6 +49,7 @@ func init() {
 	} {
 		Default.Register(Spec{Op: s.op, Priority: qgemmPriority, New: s.new})
 	}
+	Default.Register(Spec{Domain: "com.microsoft", Op: "MatMulIntegerToFloat", Priority: qgemmPriority, New: newQMatMulIntegerToFloat})
 }
 
 // ---- operands ----
@@ -125,18 +129,22 @@ func q8Input(in []*tensor.Tensor, i int) *tensor.Tensor {
 // qMatMul runs C = (A - za)·(B - zb) with a 2-D B, as MatMulInteger
 // (int32 out) or QLinearMatMul (requantized out).
 type qMatMul struct {
-	linear bool // QLinearMatMul
-	ref    Kernel
+	linear  bool   // QLinearMatMul
+	toFloat bool   // com.microsoft.MatMulIntegerToFloat
+	ref     Kernel // nil for MatMulIntegerToFloat, which has no reference
 	// The weight packed at build, for inputs that are the constants seen
 	// then.
 	constB, constBZ *tensor.Tensor
 	packed          *gemm.PackedB8
 }
 
-// Input positions of the two ops.
+// Input positions of the ops.
 func (k *qMatMul) slots() (a, az, b, bz int) {
-	if k.linear {
+	switch {
+	case k.linear:
 		return 0, 2, 3, 5
+	case k.toFloat:
+		return 0, 4, 1, 5
 	}
 	return 0, 2, 1, 3
 }
@@ -161,6 +169,20 @@ func newQLinearMatMulFast(b *Build) (any, error) {
 		return nil, err
 	}
 	return newQMatMul(b, true, ref.(Kernel)), nil
+}
+
+// newQMatMulIntegerToFloat builds ONNX Runtime's contrib op
+// MatMulIntegerToFloat(A, B, a_scale, b_scale, a_zero_point, b_zero_point,
+// bias): Y = (A - za)·(B - zb)·a_scale·b_scale[j] + bias[j] in float32,
+// the fused form of dynamic quantization's MatMulInteger → Cast → Mul
+// (→ Add), with the same float32 arithmetic as those nodes.
+func newQMatMulIntegerToFloat(b *Build) (any, error) {
+	if q8NotInt8(b, 0) || q8NotInt8(b, 1) {
+		return nil, ErrDecline
+	}
+	k := newQMatMul(b, false, nil)
+	k.toFloat = true
+	return k, nil
 }
 
 func newQMatMul(b *Build, linear bool, ref Kernel) *qMatMul {
@@ -191,7 +213,18 @@ func (k *qMatMul) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 	if y := k.fast(c, in); y != nil {
 		return c.Outs(y), nil
 	}
+	if k.ref == nil {
+		return nil, fmt.Errorf("MatMulIntegerToFloat of %v and %v with these scales, zero points and bias: %w",
+			shapeOf(q8Input(in, 0)), shapeOf(q8Input(in, 1)), ErrUnsupported)
+	}
 	return k.ref.Run(c, in)
+}
+
+func shapeOf(t *tensor.Tensor) []int {
+	if t == nil {
+		return nil
+	}
+	return t.Shape
 }
 
 // fast runs the call on the 8-bit GEMM and returns its output, or nil
@@ -269,6 +302,28 @@ func (k *qMatMul) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		} else {
 			e.Int8 = y.Data.([]int8)
 		}
+	} else if k.toFloat {
+		sa, ok1 := q8Scales(q8Input(in, 2), 1)
+		sb, ok2 := q8Scales(q8Input(in, 3), n)
+		if !ok1 || !ok2 {
+			return nil
+		}
+		// As MatMulInteger → Cast → Mul(a_scale·b_scale): the scales'
+		// product first, in float32.
+		scale := make([]float32, len(sb))
+		for j, s := range sb {
+			scale[j] = sa[0] * s
+		}
+		e.Scale = scale
+		if bt := q8Input(in, 6); bt != nil {
+			bias, ok := bt.Data.([]float32)
+			if !ok || len(bias) != n || len(bt.Shape) != 1 {
+				return nil
+			}
+			e.Bias = bias
+		}
+		y = c.AllocRaw(tensor.Float32, outShape...)
+		e.Float32 = y.Data.([]float32)
 	} else {
 		y = c.AllocRaw(tensor.Int32, outShape...)
 		e.Int32 = y.Data.([]int32)
@@ -289,6 +344,8 @@ func (k *qMatMul) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		switch {
 		case e.Int32 != nil:
 			eb.Int32 = e.Int32[off:]
+		case e.Float32 != nil:
+			eb.Float32 = e.Float32[off:]
 		case e.Uint8 != nil:
 			eb.Uint8 = e.Uint8[off:]
 		default:

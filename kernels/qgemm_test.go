@@ -336,3 +336,55 @@ func TestQRegistered(t *testing.T) {
 		t.Errorf("float input: err = %v, want ErrDecline", err)
 	}
 }
+
+// TestQMatMulIntegerToFloat holds the fused op to the nodes it replaces,
+// MatMulInteger → Cast → Mul(a_scale·b_scale) → Add(bias), bit for bit.
+func TestQMatMulIntegerToFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(47, 48))
+	for v, s := range []struct{ a, b []int }{
+		{[]int{1, 64}, []int{64, 40}},
+		{[]int{3, 17, 100}, []int{100, 70}},
+		{[]int{128, 96}, []int{96, 33}},
+	} {
+		n := s.b[1]
+		a, b := qRand8(rng, false, s.a...), qRand8(rng, true, s.b...)
+		za, zb := qZero(rng, false), qZero(rng, true)
+		sa := qScales(rng, 0.01, 0.02)
+		sb := qScales(rng, 0.001, 0.002, n)
+		var bias *tensor.Tensor
+		if v != 1 {
+			bias = qScales(rng, -1, 1, n)
+		}
+		in := []*tensor.Tensor{a, b, sa, sb, za, zb, bias}
+		consts := map[int]*tensor.Tensor{}
+		if v != 2 {
+			consts[1], consts[3], consts[5] = b, sb, zb
+		}
+		bd := qBuild("MatMulIntegerToFloat", 7, consts)
+		bd.Node.Domain = "com.microsoft"
+		k, err := Default.Build(bd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := k.(Kernel).Run(&Context{Par: qPar3}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rk, _ := newMatMulInteger(qBuild("MatMulInteger", 4, nil))
+		acc, err := rk.(Kernel).Run(&Context{}, []*tensor.Tensor{a, b, za, zb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := got[0].Data.([]float32)
+		for i, x := range acc[0].Data.([]int32) {
+			j := i % n
+			want := float32(x) * (sa.Data.([]float32)[0] * sb.Data.([]float32)[j])
+			if bias != nil {
+				want += bias.Data.([]float32)[j]
+			}
+			if math.Float32bits(g[i]) != math.Float32bits(want) {
+				t.Fatalf("case %d: element %d = %g, want %g", v, i, g[i], want)
+			}
+		}
+	}
+}
