@@ -21,6 +21,7 @@ import (
 
 func init() {
 	register("Conv", newConv)
+	Default.Register(Spec{Domain: ir.DomainInferd, Op: "FusedConv", Priority: fusedPriority, New: newFusedConvF32})
 }
 
 // nnFloat is the set of storage types the float kernels compute in.
@@ -598,6 +599,13 @@ type nnConvKernel struct {
 	constW *tensor.Tensor  // the constant W input, if any
 	packed []*gemm.PackedA // constW packed per group (nil if not float32 or depthwise)
 	params atomic.Pointer[nnConvCached]
+
+	// FusedConv: its epilogue (less the residual, input 3) and the
+	// reference kernel that takes other types than float32 (nil when X
+	// is known float32).
+	fused bool
+	ep    nnConvEpilogue
+	ref   Kernel
 }
 
 type nnConvCached struct {
@@ -638,6 +646,9 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return nil, fmt.Errorf("Conv needs inputs X and W")
 	}
 	x, wt := in[0], in[1]
+	if k.fused && x.DType != tensor.Float32 {
+		return fusedFallback(c, k.ref, in)
+	}
 	var bias *tensor.Tensor
 	if len(in) > 2 {
 		bias = in[2]
@@ -653,12 +664,23 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return nil, fmt.Errorf("bias B has shape %v, want [%d]", bias.Shape, p.m)
 	}
 	if x.DType == tensor.Float32 {
+		var ep *nnConvEpilogue
+		if k.fused {
+			e := k.ep
+			if z := input(in, 3); z != nil {
+				if z.DType != tensor.Float32 || !tensor.EqualShapes(z.Shape, p.outShape) {
+					return nil, fmt.Errorf("FusedConv: Z is %v, the convolution %v", z, tensor.ShapeString(p.outShape))
+				}
+				e.residual = z.Data.([]float32)
+			}
+			ep = &e
+		}
 		y := c.AllocRaw(tensor.Float32, p.outShape...)
 		packed := k.packed
 		if wt != k.constW || packed == nil {
 			packed = nnPackFilter(wt.Data.([]float32), wt.Shape, k.group)
 		}
-		nnConvF32(c, p, x.Data.([]float32), wt.Data.([]float32), packed, nnBias[float32](bias), y.Data.([]float32), nil)
+		nnConvF32(c, p, x.Data.([]float32), wt.Data.([]float32), packed, nnBias[float32](bias), y.Data.([]float32), ep)
 		return c.Outs(y), nil
 	}
 	y := c.Alloc(x.DType, p.outShape...)
@@ -679,6 +701,28 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return nil, fmt.Errorf("Conv of %v: %w", x.DType, ErrUnsupported)
 	}
 	return c.Outs(y), nil
+}
+
+// newFusedConvF32 builds FusedConv(X, W, [B], [Z]) = act(Conv(X, W, B) +
+// Z) with the residual Z and the activation in the convolution's
+// epilogue, for float32; other types go to the reference kernel.
+func newFusedConvF32(b *Build) (any, error) {
+	act, err := linalgReadFusedAct(b)
+	if err != nil {
+		return nil, ErrDecline
+	}
+	ref, err := fusedRef(b, newFusedConv)
+	if err != nil {
+		return nil, err
+	}
+	conv, err := newConv(b)
+	if err != nil {
+		return nil, err
+	}
+	k := conv.(*nnConvKernel)
+	k.fused, k.ref = true, ref
+	k.ep = nnConvEpilogue{act: act.act, min: act.min, max: act.max, alpha: act.alpha, fn: act.fn}
+	return k, nil
 }
 
 func nnBias[T nnFloat](b *tensor.Tensor) []T {
@@ -788,6 +832,9 @@ type nnConvEpilogue struct {
 	min, max float32   // ActClip's bounds (±Inf for none)
 	alpha    float32   // ActLeakyRelu's slope
 	residual []float32 // nil for none
+	// fn, if set, is an activation with no kernel form, run on finished
+	// stretches of y (i and j0 unused).
+	fn func(row []float32, i, j0 int)
 }
 
 // nnConvF32 computes y = act(conv(x, w) + bias + residual) in float32 (ep
@@ -854,6 +901,7 @@ type nnConvJobEpilogue struct {
 	lo, hi   float32
 	leaky    bool
 	alpha    float32
+	fn       func(row []float32, i, j0 int)
 }
 
 var nnConvJobPool = sync.Pool{New: func() any {
@@ -869,7 +917,8 @@ func (j *nnConvJob) setEpilogue(ep *nnConvEpilogue) {
 	if ep == nil {
 		return
 	}
-	j.ep.gemm = gemm.Epilogue{Act: ep.act, Min: ep.min, Max: ep.max, Alpha: ep.alpha}
+	j.ep.gemm = gemm.Epilogue{Act: ep.act, Min: ep.min, Max: ep.max, Alpha: ep.alpha, Func: ep.fn}
+	j.ep.fn = ep.fn
 	j.ep.residual = ep.residual
 	switch ep.act {
 	case gemm.ActRelu:
@@ -998,6 +1047,9 @@ func (j *nnConvJob) depthwise(lo, hi int) {
 				y[i] = v * j.ep.alpha
 			}
 		}
+	}
+	if j.ep.fn != nil {
+		j.ep.fn(y, 0, 0)
 	}
 }
 
