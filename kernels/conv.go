@@ -1078,94 +1078,111 @@ func nnClamp(v, lo, hi float32) float32 {
 // padding. x holds the group's input channels.
 func nnIm2col2D(x []float32, p *nnConvParams, col []float32, ld, j0, j1 int) {
 	g := p.g
-	h, w, ow := g.in[0], g.in[1], g.out[1]
+	h, w, oh, ow := g.in[0], g.in[1], g.out[0], g.out[1]
 	kwid := g.k[1]
-	sh, sw, dh, dw := g.s[0], g.s[1], g.d[0], g.d[1]
-	ph, pw := g.pb[0], g.pb[1]
-	oh0, ow0 := j0/ow, j0%ow
+	sh, sw := g.s[0], g.s[1]
+	// Per tap: the input offsets, and the output rows and columns whose
+	// input falls inside the image.
+	type tap struct{ offH, offW, rlo, rhi, lo, hi int }
+	var buf [64]tap
+	taps := buf[:0]
+	if p.K > len(buf) {
+		taps = make([]tap, 0, p.K)
+	}
+	for t := 0; t < p.K; t++ {
+		kh, kw := t/kwid, t%kwid
+		var tp tap
+		tp.offH, tp.offW = kh*g.d[0]-g.pb[0], kw*g.d[1]-g.pb[1]
+		tp.rlo, tp.rhi = nnValidRange(oh, h, sh, tp.offH)
+		tp.lo, tp.hi = nnValidRange(ow, w, sw, tp.offW)
+		taps = append(taps, tp)
+	}
 	// With unit strides and as many output columns as input columns
 	// ("same" padding across), a tap reads output position j at input
 	// position j + offH·w + offW: one copy per row of col, then the
 	// columns that fall in the left or right padding are zeroed.
 	flat := sh == 1 && sw == 1 && ow == w
-	for r := 0; r < p.cg*p.K; r++ {
-		d := col[r*ld : r*ld+j1-j0]
-		ch, t := r/p.K, r%p.K
-		kh, kw := t/kwid, t%kwid
+	n := j1 - j0
+	r := 0
+	for ch := 0; ch < p.cg; ch++ {
 		xs := x[ch*h*w : (ch+1)*h*w]
-		offH, offW := kh*dh-ph, kw*dw-pw
-		lo, hi := nnValidRange(ow, w, sw, offW)
-		if flat {
-			// Output rows [rlo, rhi) read input rows inside the image.
-			rlo, rhi := nnValidRange(g.out[0], h, 1, offH)
-			a, b := max(j0, rlo*ow), min(j1, rhi*ow)
-			if a >= b {
+		for ti := range taps {
+			tp := &taps[ti]
+			d := col[r*ld : r*ld+n]
+			r++
+			a, b := max(j0, tp.rlo*ow), min(j1, tp.rhi*ow)
+			if tp.lo >= tp.hi || a >= b {
 				clear(d)
+				continue
+			}
+			if !flat {
+				nnIm2colRow(d, xs, w, ow, sh, sw, tp.offH, tp.offW, tp.lo, tp.hi, j0, a, b)
 				continue
 			}
 			clear(d[:a-j0])
 			clear(d[b-j0:])
-			delta := offH*w + offW
 			// The copy's ends may run past the plane by the padding
 			// columns; those elements are zeroed below.
-			sa, sb := a+delta, b+delta
+			delta := tp.offH*w + tp.offW
+			sa, sb := a+delta, min(b+delta, len(xs))
 			da := a - j0
 			if sa < 0 {
 				da -= sa
 				sa = 0
 			}
-			sb = min(sb, len(xs))
 			if sa < sb {
 				copy(d[da:da+sb-sa], xs[sa:sb])
 			}
-			if lo > 0 || hi < ow {
-				// Zero the padding columns of each output row in [a, b).
-				for rowStart := (a / ow) * ow; rowStart < b; rowStart += ow {
-					for c := rowStart; c < rowStart+lo; c++ {
-						if c >= a && c < b {
-							d[c-j0] = 0
-						}
+			if tp.lo == 0 && tp.hi == ow {
+				continue
+			}
+			// Zero the padding columns of the output rows in [a, b).
+			for rs := a - a%ow; rs < b; rs += ow {
+				for c := rs; c < rs+tp.lo; c++ {
+					if c >= a && c < b {
+						d[c-j0] = 0
 					}
-					for c := rowStart + hi; c < rowStart+ow; c++ {
-						if c >= a && c < b {
-							d[c-j0] = 0
-						}
+				}
+				for c := rs + tp.hi; c < rs+ow; c++ {
+					if c >= a && c < b {
+						d[c-j0] = 0
 					}
 				}
 			}
-			continue
 		}
-		oh, o := oh0, ow0
-		for i := 0; i < len(d); {
-			seg := min(len(d)-i, ow-o)
-			row := d[i : i+seg]
-			ih := oh*sh + offH
-			a, b := max(o, lo), min(o+seg, hi)
-			if ih < 0 || ih >= h || a >= b {
-				clear(row)
+	}
+}
+
+// nnIm2colRow writes one row of the column matrix, output positions [j0,
+// j0+len(d)), of which [a, b) read input rows inside the plane xs (w
+// wide): output (oy, ox) reads xs[oy·sh+offH][ox·sw+offW], inside for ox
+// in [lo, hi).
+func nnIm2colRow(d, xs []float32, w, ow, sh, sw, offH, offW, lo, hi, j0, a, b int) {
+	clear(d[:a-j0])
+	clear(d[b-j0:])
+	for j := a; j < b; {
+		oy, ox := j/ow, j%ow
+		seg := min(b-j, ow-ox) // this output row's part
+		row := d[j-j0 : j-j0+seg]
+		va, vb := max(ox, lo), min(ox+seg, hi)
+		if va >= vb {
+			clear(row)
+		} else {
+			clear(row[:va-ox])
+			clear(row[vb-ox:])
+			src := xs[(oy*sh+offH)*w:]
+			out := row[va-ox : vb-ox]
+			if sw == 1 {
+				copy(out, src[va+offW:vb+offW])
 			} else {
-				if a > o {
-					clear(row[:a-o])
-				}
-				if b < o+seg {
-					clear(row[b-o:])
-				}
-				src := xs[ih*w:]
-				if sw == 1 {
-					copy(row[a-o:b-o], src[a+offW:b+offW])
-				} else {
-					out := row[a-o : b-o]
-					s := a*sw + offW
-					for q := range out {
-						out[q] = src[s]
-						s += sw
-					}
+				s := va*sw + offW
+				for q := range out {
+					out[q] = src[s]
+					s += sw
 				}
 			}
-			i += seg
-			o = 0
-			oh++
 		}
+		j += seg
 	}
 }
 
