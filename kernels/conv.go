@@ -10,6 +10,7 @@ import (
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels/dwconv"
 	"github.com/inferd/inferd/kernels/gemm"
+	"github.com/inferd/inferd/kernels/im2col"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -518,6 +519,7 @@ type nnConvParams struct {
 	pointwise bool
 	outShape  []int
 	dw        *dwconv.Plan // depthwise 2-D plan, or nil
+	flat      *im2col.Flat // 2-D unit strides and OW = W: implicit GEMM, or nil
 }
 
 // nnDWSetup returns the dwconv plan of p, or nil when the fast path does
@@ -568,6 +570,9 @@ func nnConvSetup(w *nnWindow, group int, xs, ws []int) (*nnConvParams, error) {
 	}
 	p.outShape = append([]int{p.n, p.m}, g.out...)
 	p.dw = nnDWSetup(p)
+	if g.nd() == 2 && !p.pointwise && g.s[0] == 1 && g.s[1] == 1 && g.out[1] == g.in[1] && g.pb[0] >= 0 && g.pb[1] >= 0 {
+		p.flat = im2col.NewFlat(p.cg, g.in[0], g.in[1], g.out[0], g.k[0], g.k[1], g.d[0], g.d[1], g.pb[0], g.pb[1])
+	}
 	return p, nil
 }
 
@@ -843,8 +848,11 @@ type nnConvEpilogue struct {
 // W·col, with the bias, residual and activation in its epilogue: a 1×1
 // stride-1 convolution reads X in place as col; others im2col a block of
 // output columns at a time into a scratch matrix small enough to stay in
-// L2, which the GEMM then reads in place. Depthwise filters (packed nil)
-// run directly, through dwconv in two dimensions.
+// L2, which the GEMM then reads in place, except that a 2-D convolution
+// with unit strides whose output is as wide as its input runs as an
+// implicit GEMM, im2col writing each panel into the GEMM's packing buffer.
+// Depthwise filters (packed nil) run directly, through dwconv in two
+// dimensions.
 func nnConvF32(c *Context, p *nnConvParams, x, w []float32, packed []*gemm.PackedA, bias, y []float32, ep *nnConvEpilogue) {
 	j := nnConvJobPool.Get().(*nnConvJob)
 	j.p, j.x, j.w, j.bias, j.y, j.packed = p, x, w, bias, y, packed
@@ -855,7 +863,7 @@ func nnConvF32(c *Context, p *nnConvParams, x, w []float32, packed []*gemm.Packe
 		return
 	}
 	j.chunk = p.P
-	if !p.pointwise {
+	if !p.pointwise && p.flat == nil {
 		// Columns per block: the block's column matrix within
 		// nnColBytes, a whole number of GEMM panels.
 		kd := p.cg * p.K
@@ -968,6 +976,16 @@ func (j *nnConvJob) item(c *Context, i int) {
 		gemm.GemmPackedA(p.P, 1, j.packed[g], gemm.Matrix{Data: xg, Stride: p.P}, beta, yg, p.P, &o)
 		return
 	}
+	if p.flat != nil {
+		// Implicit GEMM: the column matrix's panels are written straight
+		// into the GEMM's packing buffer.
+		f := nnFillPool.Get().(*nnFill)
+		f.flat, f.x = p.flat, xg
+		gemm.GemmPackedAFunc(p.P, 1, j.packed[g], f.fillFn, beta, yg, p.P, &o)
+		f.flat, f.x = nil, nil
+		nnFillPool.Put(f)
+		return
+	}
 	sc := nnColScratch.get(kd * (j1 - j0))
 	col := sc.buf
 	if p.g.nd() == 2 {
@@ -978,6 +996,22 @@ func (j *nnConvJob) item(c *Context, i int) {
 	gemm.GemmPackedA(j1-j0, 1, j.packed[g], gemm.Matrix{Data: col, Stride: j1 - j0}, beta, yg[j0:], p.P, &o)
 	nnColScratch.put(sc)
 }
+
+// nnFill binds an im2col.Flat to one input as a gemm.PanelFunc, pooled
+// with its method value so that a call allocates nothing.
+type nnFill struct {
+	flat   *im2col.Flat
+	x      []float32
+	fillFn gemm.PanelFunc
+}
+
+var nnFillPool = sync.Pool{New: func() any {
+	f := new(nnFill)
+	f.fillFn = f.fill
+	return f
+}}
+
+func (f *nnFill) fill(dst []float32, p0, p1, j0 int) { f.flat.Fill(dst, f.x, p0, p1, j0) }
 
 // depthwise computes output planes [lo, hi) (image-major) of a
 // convolution with one input channel per group.
