@@ -1206,9 +1206,12 @@ func nnIm2colRow(d, xs []float32, w, ow, sh, sw, offH, offW, lo, hi, j0, a, b in
 			clear(row[vb-ox:])
 			src := xs[(oy*sh+offH)*w:]
 			out := row[va-ox : vb-ox]
-			if sw == 1 {
+			switch sw {
+			case 1:
 				copy(out, src[va+offW:vb+offW])
-			} else {
+			case 2:
+				im2col.Gather2(out, src[va*2+offW:])
+			default:
 				s := va*sw + offW
 				for q := range out {
 					out[q] = src[s]

@@ -14,7 +14,30 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func fillAVX512(dst *float32, x *float32, rows int, t int, ch int, ntaps int, plane int, base *int, masks *uint32)
 
-var useAsm = cpu.X86.HasAVX512F
+// gather2AVX512 sets dst[i] = src[2i] for i < n (n ≥ 1); perm holds 0,
+// 2, …, 30.
+//
+//go:noescape
+func gather2AVX512(dst *float32, src *float32, n int, perm *int32)
+
+var (
+	useAsm = cpu.X86.HasAVX512F && cpu.X86.HasBMI2
+	evens  = [16]int32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+)
+
+// Gather2 sets dst[i] = src[2i] for every i < len(dst).
+func Gather2(dst, src []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_ = src[2*(n-1)]
+	if !useAsm {
+		gather2Generic(dst, src)
+		return
+	}
+	gather2AVX512(&dst[0], &src[0], n, &evens[0])
+}
 
 func fill(dst, x []float32, rows, t, ch, K, plane int, base []int, masks []uint32) {
 	if !useAsm || rows <= 0 {

@@ -41,3 +41,40 @@ same:
 	JNZ  row
 	VZEROUPPER
 	RET
+
+// func gather2AVX512(dst *float32, src *float32, n int, perm *int32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·gather2AVX512(SB), NOSPLIT, $0-32
+	MOVQ      dst+0(FP), AX
+	MOVQ      src+8(FP), CX
+	MOVQ      n+16(FP), DX
+	MOVQ      perm+24(FP), BX
+	VMOVDQU32 (BX), Z31
+
+full:
+	CMPQ      DX, $0x10
+	JLE       last
+	VMOVUPS   (CX), Z0
+	VPERMT2PS 64(CX), Z31, Z0
+	VMOVUPS   Z0, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x00000080, CX
+	SUBQ      $0x10, DX
+	JMP       full
+
+last:
+	MOVQ      $-1, BX
+	BZHIQ     DX, BX, BX
+	KMOVW     BX, K1
+	LEAQ      -1(DX)(DX*1), DX
+	MOVQ      $-1, BX
+	BZHIQ     DX, BX, BX
+	KMOVW     BX, K2
+	SHRQ      $0x10, BX
+	KMOVW     BX, K3
+	VMOVUPS.Z (CX), K2, Z0
+	VMOVUPS.Z 64(CX), K3, Z1
+	VPERMT2PS Z1, Z31, Z0
+	VMOVUPS   Z0, K1, (AX)
+	VZEROUPPER
+	RET

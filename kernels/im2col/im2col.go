@@ -113,3 +113,9 @@ func fillGeneric(dst, x []float32, rows, t, ch, K, plane int, base []int, masks 
 		}
 	}
 }
+
+func gather2Generic(dst, src []float32) {
+	for i := range dst {
+		dst[i] = src[2*i]
+	}
+}

@@ -79,3 +79,27 @@ func BenchmarkFill(b *testing.B) {
 	}
 	b.SetBytes(int64(4 * f.Rows() * f.Cols()))
 }
+
+func TestGather2(t *testing.T) {
+	for n := 0; n <= 70; n++ {
+		src := make([]float32, 2*n+3)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		dst := make([]float32, n+4)
+		for i := range dst {
+			dst[i] = -1
+		}
+		// The source ends at its last needed element.
+		Gather2(dst[:n], src[:max(0, 2*n-1)])
+		for i := range dst {
+			want := float32(2 * i)
+			if i >= n {
+				want = -1
+			}
+			if dst[i] != want {
+				t.Fatalf("n=%d: dst[%d] = %v, want %v", n, i, dst[i], want)
+			}
+		}
+	}
+}

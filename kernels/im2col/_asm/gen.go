@@ -15,6 +15,7 @@ import (
 func main() {
 	ConstraintExpr("amd64,!purego")
 	fillAVX512()
+	gather2AVX512()
 	Generate()
 }
 
@@ -61,6 +62,49 @@ func fillAVX512() {
 	Label("same")
 	DECQ(rows)
 	JNZ(LabelRef("row"))
+	VZEROUPPER()
+	RET()
+}
+
+// gather2AVX512 writes the stride-2 gather: 16 outputs per step from two
+// loads whose even elements VPERMT2PS (index at perm) collects; the last
+// step loads and stores under masks, so nothing past src[2(n-1)] is read.
+func gather2AVX512() {
+	TEXT("gather2AVX512", NOSPLIT, "func(dst *float32, src *float32, n int, perm *int32)")
+	Doc("gather2AVX512 sets dst[i] = src[2i] for i < n (n ≥ 1); perm holds 0, 2, …, 30.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	perm := Load(Param("perm"), GP64())
+	VMOVDQU32(Mem{Base: perm}, Z31)
+	// Full steps while more than 16 outputs remain: the 32nd input read
+	// is one the next step needs.
+	Label("full")
+	CMPQ(n, U8(16))
+	JLE(LabelRef("last"))
+	VMOVUPS(Mem{Base: src}, Z0)
+	VPERMT2PS(Mem{Base: src, Disp: 64}, Z31, Z0)
+	VMOVUPS(Z0, Mem{Base: dst})
+	ADDQ(U8(64), dst)
+	ADDQ(U32(128), src)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("full"))
+	// The last 1 to 16 outputs read 2n-1 inputs.
+	Label("last")
+	mask, e := GP64(), GP64()
+	MOVQ(I32(-1), mask)
+	BZHIQ(n, mask, mask)
+	KMOVW(mask.As32(), K1)
+	LEAQ(Mem{Base: n, Index: n, Scale: 1, Disp: -1}, e)
+	MOVQ(I32(-1), mask)
+	BZHIQ(e, mask, mask)
+	KMOVW(mask.As32(), K2)
+	SHRQ(U8(16), mask)
+	KMOVW(mask.As32(), K3)
+	VMOVUPS_Z(Mem{Base: src}, K2, Z0)
+	VMOVUPS_Z(Mem{Base: src, Disp: 64}, K3, Z1)
+	VPERMT2PS(Z1, Z31, Z0)
+	VMOVUPS(Z0, K1, Mem{Base: dst})
 	VZEROUPPER()
 	RET()
 }
