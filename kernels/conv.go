@@ -10,6 +10,7 @@ import (
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels/dwconv"
 	"github.com/inferd/inferd/kernels/gemm"
+	"github.com/inferd/inferd/kernels/im2col"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -21,6 +22,7 @@ import (
 
 func init() {
 	register("Conv", newConv)
+	Default.Register(Spec{Domain: ir.DomainInferd, Op: "FusedConv", Priority: fusedPriority, New: newFusedConvF32})
 }
 
 // nnFloat is the set of storage types the float kernels compute in.
@@ -517,6 +519,7 @@ type nnConvParams struct {
 	pointwise bool
 	outShape  []int
 	dw        *dwconv.Plan // depthwise 2-D plan, or nil
+	flat      *im2col.Flat // 2-D unit strides and OW = W: implicit GEMM, or nil
 }
 
 // nnDWSetup returns the dwconv plan of p, or nil when the fast path does
@@ -567,6 +570,9 @@ func nnConvSetup(w *nnWindow, group int, xs, ws []int) (*nnConvParams, error) {
 	}
 	p.outShape = append([]int{p.n, p.m}, g.out...)
 	p.dw = nnDWSetup(p)
+	if g.nd() == 2 && !p.pointwise && g.s[0] == 1 && g.s[1] == 1 && g.out[1] == g.in[1] && g.pb[0] >= 0 && g.pb[1] >= 0 {
+		p.flat = im2col.NewFlat(p.cg, g.in[0], g.in[1], g.out[0], g.k[0], g.k[1], g.d[0], g.d[1], g.pb[0], g.pb[1])
+	}
 	return p, nil
 }
 
@@ -598,6 +604,13 @@ type nnConvKernel struct {
 	constW *tensor.Tensor  // the constant W input, if any
 	packed []*gemm.PackedA // constW packed per group (nil if not float32 or depthwise)
 	params atomic.Pointer[nnConvCached]
+
+	// FusedConv: its epilogue (less the residual, input 3) and the
+	// reference kernel that takes other types than float32 (nil when X
+	// is known float32).
+	fused bool
+	ep    nnConvEpilogue
+	ref   Kernel
 }
 
 type nnConvCached struct {
@@ -638,6 +651,9 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return nil, fmt.Errorf("Conv needs inputs X and W")
 	}
 	x, wt := in[0], in[1]
+	if k.fused && x.DType != tensor.Float32 {
+		return fusedFallback(c, k.ref, in)
+	}
 	var bias *tensor.Tensor
 	if len(in) > 2 {
 		bias = in[2]
@@ -653,12 +669,23 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return nil, fmt.Errorf("bias B has shape %v, want [%d]", bias.Shape, p.m)
 	}
 	if x.DType == tensor.Float32 {
+		var ep *nnConvEpilogue
+		if k.fused {
+			e := k.ep
+			if z := input(in, 3); z != nil {
+				if z.DType != tensor.Float32 || !tensor.EqualShapes(z.Shape, p.outShape) {
+					return nil, fmt.Errorf("FusedConv: Z is %v, the convolution %v", z, tensor.ShapeString(p.outShape))
+				}
+				e.residual = z.Data.([]float32)
+			}
+			ep = &e
+		}
 		y := c.AllocRaw(tensor.Float32, p.outShape...)
 		packed := k.packed
 		if wt != k.constW || packed == nil {
 			packed = nnPackFilter(wt.Data.([]float32), wt.Shape, k.group)
 		}
-		nnConvF32(c, p, x.Data.([]float32), wt.Data.([]float32), packed, nnBias[float32](bias), y.Data.([]float32), nil)
+		nnConvF32(c, p, x.Data.([]float32), wt.Data.([]float32), packed, nnBias[float32](bias), y.Data.([]float32), ep)
 		return c.Outs(y), nil
 	}
 	y := c.Alloc(x.DType, p.outShape...)
@@ -679,6 +706,28 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return nil, fmt.Errorf("Conv of %v: %w", x.DType, ErrUnsupported)
 	}
 	return c.Outs(y), nil
+}
+
+// newFusedConvF32 builds FusedConv(X, W, [B], [Z]) = act(Conv(X, W, B) +
+// Z) with the residual Z and the activation in the convolution's
+// epilogue, for float32; other types go to the reference kernel.
+func newFusedConvF32(b *Build) (any, error) {
+	act, err := linalgReadFusedAct(b)
+	if err != nil {
+		return nil, ErrDecline
+	}
+	ref, err := fusedRef(b, newFusedConv)
+	if err != nil {
+		return nil, err
+	}
+	conv, err := newConv(b)
+	if err != nil {
+		return nil, err
+	}
+	k := conv.(*nnConvKernel)
+	k.fused, k.ref = true, ref
+	k.ep = nnConvEpilogue{act: act.act, min: act.min, max: act.max, alpha: act.alpha, fn: act.fn}
+	return k, nil
 }
 
 func nnBias[T nnFloat](b *tensor.Tensor) []T {
@@ -788,6 +837,9 @@ type nnConvEpilogue struct {
 	min, max float32   // ActClip's bounds (±Inf for none)
 	alpha    float32   // ActLeakyRelu's slope
 	residual []float32 // nil for none
+	// fn, if set, is an activation with no kernel form, run on finished
+	// stretches of y (i and j0 unused).
+	fn func(row []float32, i, j0 int)
 }
 
 // nnConvF32 computes y = act(conv(x, w) + bias + residual) in float32 (ep
@@ -796,8 +848,11 @@ type nnConvEpilogue struct {
 // W·col, with the bias, residual and activation in its epilogue: a 1×1
 // stride-1 convolution reads X in place as col; others im2col a block of
 // output columns at a time into a scratch matrix small enough to stay in
-// L2, which the GEMM then reads in place. Depthwise filters (packed nil)
-// run directly, through dwconv in two dimensions.
+// L2, which the GEMM then reads in place, except that a 2-D convolution
+// with unit strides whose output is as wide as its input runs as an
+// implicit GEMM, im2col writing each panel into the GEMM's packing buffer.
+// Depthwise filters (packed nil) run directly, through dwconv in two
+// dimensions.
 func nnConvF32(c *Context, p *nnConvParams, x, w []float32, packed []*gemm.PackedA, bias, y []float32, ep *nnConvEpilogue) {
 	j := nnConvJobPool.Get().(*nnConvJob)
 	j.p, j.x, j.w, j.bias, j.y, j.packed = p, x, w, bias, y, packed
@@ -808,7 +863,7 @@ func nnConvF32(c *Context, p *nnConvParams, x, w []float32, packed []*gemm.Packe
 		return
 	}
 	j.chunk = p.P
-	if !p.pointwise {
+	if !p.pointwise && p.flat == nil {
 		// Columns per block: the block's column matrix within
 		// nnColBytes, a whole number of GEMM panels.
 		kd := p.cg * p.K
@@ -854,6 +909,7 @@ type nnConvJobEpilogue struct {
 	lo, hi   float32
 	leaky    bool
 	alpha    float32
+	fn       func(row []float32, i, j0 int)
 }
 
 var nnConvJobPool = sync.Pool{New: func() any {
@@ -869,7 +925,8 @@ func (j *nnConvJob) setEpilogue(ep *nnConvEpilogue) {
 	if ep == nil {
 		return
 	}
-	j.ep.gemm = gemm.Epilogue{Act: ep.act, Min: ep.min, Max: ep.max, Alpha: ep.alpha}
+	j.ep.gemm = gemm.Epilogue{Act: ep.act, Min: ep.min, Max: ep.max, Alpha: ep.alpha, Func: ep.fn}
+	j.ep.fn = ep.fn
 	j.ep.residual = ep.residual
 	switch ep.act {
 	case gemm.ActRelu:
@@ -919,6 +976,16 @@ func (j *nnConvJob) item(c *Context, i int) {
 		gemm.GemmPackedA(p.P, 1, j.packed[g], gemm.Matrix{Data: xg, Stride: p.P}, beta, yg, p.P, &o)
 		return
 	}
+	if p.flat != nil {
+		// Implicit GEMM: the column matrix's panels are written straight
+		// into the GEMM's packing buffer.
+		f := nnFillPool.Get().(*nnFill)
+		f.flat, f.x = p.flat, xg
+		gemm.GemmPackedAFunc(p.P, 1, j.packed[g], f.fillFn, beta, yg, p.P, &o)
+		f.flat, f.x = nil, nil
+		nnFillPool.Put(f)
+		return
+	}
 	sc := nnColScratch.get(kd * (j1 - j0))
 	col := sc.buf
 	if p.g.nd() == 2 {
@@ -929,6 +996,22 @@ func (j *nnConvJob) item(c *Context, i int) {
 	gemm.GemmPackedA(j1-j0, 1, j.packed[g], gemm.Matrix{Data: col, Stride: j1 - j0}, beta, yg[j0:], p.P, &o)
 	nnColScratch.put(sc)
 }
+
+// nnFill binds an im2col.Flat to one input as a gemm.PanelFunc, pooled
+// with its method value so that a call allocates nothing.
+type nnFill struct {
+	flat   *im2col.Flat
+	x      []float32
+	fillFn gemm.PanelFunc
+}
+
+var nnFillPool = sync.Pool{New: func() any {
+	f := new(nnFill)
+	f.fillFn = f.fill
+	return f
+}}
+
+func (f *nnFill) fill(dst []float32, p0, p1, j0 int) { f.flat.Fill(dst, f.x, p0, p1, j0) }
 
 // depthwise computes output planes [lo, hi) (image-major) of a
 // convolution with one input channel per group.
@@ -999,6 +1082,9 @@ func (j *nnConvJob) depthwise(lo, hi int) {
 			}
 		}
 	}
+	if j.ep.fn != nil {
+		j.ep.fn(y, 0, 0)
+	}
 }
 
 // nnSub returns s[i:j], or nil for a nil s.
@@ -1026,94 +1112,114 @@ func nnClamp(v, lo, hi float32) float32 {
 // padding. x holds the group's input channels.
 func nnIm2col2D(x []float32, p *nnConvParams, col []float32, ld, j0, j1 int) {
 	g := p.g
-	h, w, ow := g.in[0], g.in[1], g.out[1]
+	h, w, oh, ow := g.in[0], g.in[1], g.out[0], g.out[1]
 	kwid := g.k[1]
-	sh, sw, dh, dw := g.s[0], g.s[1], g.d[0], g.d[1]
-	ph, pw := g.pb[0], g.pb[1]
-	oh0, ow0 := j0/ow, j0%ow
+	sh, sw := g.s[0], g.s[1]
+	// Per tap: the input offsets, and the output rows and columns whose
+	// input falls inside the image.
+	type tap struct{ offH, offW, rlo, rhi, lo, hi int }
+	var buf [64]tap
+	taps := buf[:0]
+	if p.K > len(buf) {
+		taps = make([]tap, 0, p.K)
+	}
+	for t := 0; t < p.K; t++ {
+		kh, kw := t/kwid, t%kwid
+		var tp tap
+		tp.offH, tp.offW = kh*g.d[0]-g.pb[0], kw*g.d[1]-g.pb[1]
+		tp.rlo, tp.rhi = nnValidRange(oh, h, sh, tp.offH)
+		tp.lo, tp.hi = nnValidRange(ow, w, sw, tp.offW)
+		taps = append(taps, tp)
+	}
 	// With unit strides and as many output columns as input columns
 	// ("same" padding across), a tap reads output position j at input
 	// position j + offH·w + offW: one copy per row of col, then the
 	// columns that fall in the left or right padding are zeroed.
 	flat := sh == 1 && sw == 1 && ow == w
-	for r := 0; r < p.cg*p.K; r++ {
-		d := col[r*ld : r*ld+j1-j0]
-		ch, t := r/p.K, r%p.K
-		kh, kw := t/kwid, t%kwid
+	n := j1 - j0
+	r := 0
+	for ch := 0; ch < p.cg; ch++ {
 		xs := x[ch*h*w : (ch+1)*h*w]
-		offH, offW := kh*dh-ph, kw*dw-pw
-		lo, hi := nnValidRange(ow, w, sw, offW)
-		if flat {
-			// Output rows [rlo, rhi) read input rows inside the image.
-			rlo, rhi := nnValidRange(g.out[0], h, 1, offH)
-			a, b := max(j0, rlo*ow), min(j1, rhi*ow)
-			if a >= b {
+		for ti := range taps {
+			tp := &taps[ti]
+			d := col[r*ld : r*ld+n]
+			r++
+			a, b := max(j0, tp.rlo*ow), min(j1, tp.rhi*ow)
+			if tp.lo >= tp.hi || a >= b {
 				clear(d)
+				continue
+			}
+			if !flat {
+				nnIm2colRow(d, xs, w, ow, sh, sw, tp.offH, tp.offW, tp.lo, tp.hi, j0, a, b)
 				continue
 			}
 			clear(d[:a-j0])
 			clear(d[b-j0:])
-			delta := offH*w + offW
 			// The copy's ends may run past the plane by the padding
 			// columns; those elements are zeroed below.
-			sa, sb := a+delta, b+delta
+			delta := tp.offH*w + tp.offW
+			sa, sb := a+delta, min(b+delta, len(xs))
 			da := a - j0
 			if sa < 0 {
 				da -= sa
 				sa = 0
 			}
-			sb = min(sb, len(xs))
 			if sa < sb {
 				copy(d[da:da+sb-sa], xs[sa:sb])
 			}
-			if lo > 0 || hi < ow {
-				// Zero the padding columns of each output row in [a, b).
-				for rowStart := (a / ow) * ow; rowStart < b; rowStart += ow {
-					for c := rowStart; c < rowStart+lo; c++ {
-						if c >= a && c < b {
-							d[c-j0] = 0
-						}
+			if tp.lo == 0 && tp.hi == ow {
+				continue
+			}
+			// Zero the padding columns of the output rows in [a, b).
+			for rs := a - a%ow; rs < b; rs += ow {
+				for c := rs; c < rs+tp.lo; c++ {
+					if c >= a && c < b {
+						d[c-j0] = 0
 					}
-					for c := rowStart + hi; c < rowStart+ow; c++ {
-						if c >= a && c < b {
-							d[c-j0] = 0
-						}
+				}
+				for c := rs + tp.hi; c < rs+ow; c++ {
+					if c >= a && c < b {
+						d[c-j0] = 0
 					}
 				}
 			}
-			continue
 		}
-		oh, o := oh0, ow0
-		for i := 0; i < len(d); {
-			seg := min(len(d)-i, ow-o)
-			row := d[i : i+seg]
-			ih := oh*sh + offH
-			a, b := max(o, lo), min(o+seg, hi)
-			if ih < 0 || ih >= h || a >= b {
-				clear(row)
-			} else {
-				if a > o {
-					clear(row[:a-o])
-				}
-				if b < o+seg {
-					clear(row[b-o:])
-				}
-				src := xs[ih*w:]
-				if sw == 1 {
-					copy(row[a-o:b-o], src[a+offW:b+offW])
-				} else {
-					out := row[a-o : b-o]
-					s := a*sw + offW
-					for q := range out {
-						out[q] = src[s]
-						s += sw
-					}
+	}
+}
+
+// nnIm2colRow writes one row of the column matrix, output positions [j0,
+// j0+len(d)), of which [a, b) read input rows inside the plane xs (w
+// wide): output (oy, ox) reads xs[oy·sh+offH][ox·sw+offW], inside for ox
+// in [lo, hi).
+func nnIm2colRow(d, xs []float32, w, ow, sh, sw, offH, offW, lo, hi, j0, a, b int) {
+	clear(d[:a-j0])
+	clear(d[b-j0:])
+	for j := a; j < b; {
+		oy, ox := j/ow, j%ow
+		seg := min(b-j, ow-ox) // this output row's part
+		row := d[j-j0 : j-j0+seg]
+		va, vb := max(ox, lo), min(ox+seg, hi)
+		if va >= vb {
+			clear(row)
+		} else {
+			clear(row[:va-ox])
+			clear(row[vb-ox:])
+			src := xs[(oy*sh+offH)*w:]
+			out := row[va-ox : vb-ox]
+			switch sw {
+			case 1:
+				copy(out, src[va+offW:vb+offW])
+			case 2:
+				im2col.Gather2(out, src[va*2+offW:])
+			default:
+				s := va*sw + offW
+				for q := range out {
+					out[q] = src[s]
+					s += sw
 				}
 			}
-			i += seg
-			o = 0
-			oh++
 		}
+		j += seg
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/tensor"
 )
@@ -349,6 +350,100 @@ func TestConvEpilogue(t *testing.T) {
 						t.Fatalf("case %d epilogue %d residual %v", ci, ei, withRes)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestFusedConvFast runs the fast FusedConv (filter packed at build) on
+// the GEMM, 1×1 and depthwise paths with a kernel-form and a Go-form
+// activation and a residual, against Conv, Add and the activation's op.
+func TestFusedConvFast(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	rnd := func(shape ...int) *tensor.Tensor {
+		v := make([]float32, nnProd(shape))
+		for i := range v {
+			v[i] = float32(rng.Float64()*2 - 1)
+		}
+		return tensor.FromSlice(v, shape...)
+	}
+	type tc struct{ c, h, m, k, s, group int }
+	for _, cs := range []tc{{5, 9, 7, 3, 1, 1}, {6, 6, 10, 1, 1, 1}, {8, 10, 8, 3, 2, 8}, {16, 40, 16, 3, 1, 16}} {
+		x, w, b := rnd(2, cs.c, cs.h, cs.h), rnd(cs.m, cs.c/cs.group, cs.k, cs.k), rnd(cs.m)
+		pad := int64(cs.k / 2)
+		attrs := []*ir.Attribute{nnAttrInts("pads", pad, pad, pad, pad), nnAttrInts("strides", int64(cs.s), int64(cs.s)), nnAttrInt("group", int64(cs.group))}
+		conv := nnRun(t, "Conv", 11, []*tensor.Tensor{x, w, b}, 1, attrs...)[0]
+		z := rnd(conv.Shape...)
+		sum := nnRun(t, "Add", 14, []*tensor.Tensor{conv, z}, 1)[0]
+		for _, act := range []string{"Clip", "HardSwish"} {
+			var want *tensor.Tensor
+			fattrs := append(append([]*ir.Attribute(nil), attrs...), &ir.Attribute{Name: "activation", Type: ir.AttrString, S: []byte(act)})
+			if act == "Clip" {
+				fattrs = append(fattrs, &ir.Attribute{Name: "activation_params", Type: ir.AttrFloats, Floats: []float32{-0.5, 0.5}})
+				want = nnRun(t, "Clip", 13, []*tensor.Tensor{sum, tensor.Scalar(float32(-0.5)), tensor.Scalar(float32(0.5))}, 1)[0]
+			} else {
+				want = nnRun(t, "HardSwish", 14, []*tensor.Tensor{sum}, 1)[0]
+			}
+			n := &ir.Node{Name: "f", OpType: "FusedConv", Domain: ir.DomainInferd, Attrs: fattrs,
+				Inputs: []string{"x", "w", "b", "z"}, Outputs: []string{"y"}}
+			k, err := Default.Build(&Build{Node: n, Opset: 1, InputTypes: []ir.Type{ir.TensorType(tensor.Float32, nil)},
+				Const: func(i int) *tensor.Tensor { return []*tensor.Tensor{nil, w, b, nil}[i] }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ctx := range []*Context{{}, nnParContext()} {
+				got, err := k.(Kernel).Run(ctx, []*tensor.Tensor{x, w, b, z})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wv, _ := Float64s(want)
+				nnCheck(t, got[0], want.Shape, wv, 1e-5)
+			}
+		}
+	}
+}
+
+// TestConvAllocs checks that Conv and FusedConv runs (GEMM, 1×1 and
+// depthwise paths) allocate nothing once warm on static shapes, serially
+// (the thread pool's dispatch is the engine's).
+func TestConvAllocs(t *testing.T) {
+	rng := rand.New(rand.NewSource(12))
+	rnd := func(shape ...int) *tensor.Tensor {
+		v := make([]float32, nnProd(shape))
+		for i := range v {
+			v[i] = float32(rng.Float64())
+		}
+		return tensor.FromSlice(v, shape...)
+	}
+	type tc struct{ c, h, m, k, s, group int }
+	for _, cs := range []tc{{8, 12, 16, 3, 1, 1}, {8, 12, 16, 3, 2, 1}, {16, 10, 8, 1, 1, 1}, {8, 12, 8, 3, 1, 8}, {8, 40, 8, 3, 2, 8}} {
+		x, w, b := rnd(1, cs.c, cs.h, cs.h), rnd(cs.m, cs.c/cs.group, cs.k, cs.k), rnd(cs.m)
+		pad := int64(cs.k / 2)
+		attrs := []*ir.Attribute{nnAttrInts("pads", pad, pad, pad, pad), nnAttrInts("strides", int64(cs.s), int64(cs.s)), nnAttrInt("group", int64(cs.group))}
+		for _, fused := range []bool{false, true} {
+			n := &ir.Node{Name: "c", OpType: "Conv", Attrs: attrs, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}}
+			in := []*tensor.Tensor{x, w, b}
+			if fused {
+				n.Domain, n.OpType = ir.DomainInferd, "FusedConv"
+				n.Attrs = append(append([]*ir.Attribute(nil), attrs...), &ir.Attribute{Name: "activation", Type: ir.AttrString, S: []byte("Relu")})
+				n.Inputs = append(n.Inputs, "z")
+				y := nnRun(t, "Conv", 11, in, 1, attrs...)[0]
+				in = append(in, rnd(y.Shape...))
+			}
+			k, err := Default.Build(&Build{Node: n, Opset: 11, Const: func(i int) *tensor.Tensor { return []*tensor.Tensor{nil, w, b, nil}[i] }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &Context{Arena: NewArena(1)}
+			run := func() {
+				c.Arena.Begin(0)
+				if _, err := k.(Kernel).Run(c, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run()
+			if got := testing.AllocsPerRun(20, run); got != 0 {
+				t.Errorf("%+v fused=%v: %v allocations per run, want 0", cs, fused, got)
 			}
 		}
 	}

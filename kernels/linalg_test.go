@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/inferd/inferd/internal/parallel"
@@ -1015,6 +1016,9 @@ func TestLinalgSgemm(t *testing.T) {
 func linalgAllocs(t *testing.T, op string, attrs []*ir.Attribute, consts []bool, par bool, in ...*tensor.Tensor) float64 {
 	t.Helper()
 	n := &ir.Node{Name: "n", OpType: op, Attrs: attrs, Outputs: []string{"Y"}}
+	if d, o, ok := strings.Cut(op, "/"); ok {
+		n.Domain, n.OpType = d, o
+	}
 	for i := range in {
 		n.Inputs = append(n.Inputs, string(rune('a'+i)))
 	}
@@ -1060,6 +1064,10 @@ func TestLinalgAllocs(t *testing.T) {
 			[]*tensor.Tensor{linalgRandF32(r, 8, 64), linalgRandF32(r, 40, 64), linalgRandF32(r, 40)}},
 		{"Gemm full C", "Gemm", []*ir.Attribute{linalgAFloat("beta", 0.5)}, nil,
 			[]*tensor.Tensor{linalgRandF32(r, 8, 64), linalgRandF32(r, 64, 40), linalgRandF32(r, 8, 40)}},
+		{"FusedMatMul Gelu", ir.DomainInferd + "/FusedMatMul", []*ir.Attribute{linalgAString("activation", "Gelu")}, []bool{false, true, true},
+			[]*tensor.Tensor{linalgRandF32(r, 2, 16, 64), linalgRandF32(r, 64, 48), linalgRandF32(r, 48)}},
+		{"FusedGemm Relu", ir.DomainInferd + "/FusedGemm", []*ir.Attribute{linalgAString("activation", "Relu"), linalgAInt("transB", 1)}, []bool{false, true, true},
+			[]*tensor.Tensor{linalgRandF32(r, 8, 64), linalgRandF32(r, 40, 64), linalgRandF32(r, 40)}},
 	}
 	for _, tc := range cases {
 		if got := linalgAllocs(t, tc.op, tc.attrs, tc.consts, false, tc.in...); got != 0 {

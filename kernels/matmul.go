@@ -2,12 +2,15 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels/gemm"
+	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -17,6 +20,167 @@ import (
 func init() {
 	register("MatMul", newMatMul)
 	register("Gemm", newGemm)
+	// Fast forms of the fused operators (optimize/FUSED_OPS.md) for
+	// float32, ahead of the reference kernels of fused.go, which they
+	// hand other types to.
+	Default.Register(Spec{Domain: ir.DomainInferd, Op: "FusedMatMul", Priority: fusedPriority, New: newFusedMatMulF32})
+	Default.Register(Spec{Domain: ir.DomainInferd, Op: "FusedGemm", Priority: fusedPriority, New: newFusedGemmF32})
+}
+
+// fusedPriority ranks the fast fused kernels of matmul.go and conv.go
+// above the reference ones.
+const fusedPriority = 10
+
+// linalgFusedAct is a fused node's activation (attributes activation and
+// activation_params, FUSED_OPS.md) in the GEMM epilogue's terms: a kernel
+// clamp (Relu, Clip), LeakyRelu, or fn, run on each finished row segment
+// while it is in L1.
+type linalgFusedAct struct {
+	act      gemm.Activation
+	min, max float32
+	alpha    float32
+	fn       func(row []float32, i, j0 int)
+}
+
+// linalgReadFusedAct reads the activation of fused node b. Its functions
+// are those of the standard kernels (vec's for float32).
+func linalgReadFusedAct(b *Build) (linalgFusedAct, error) {
+	a := b.Attrs()
+	name := a.String("activation", "")
+	params := a.Floats("activation_params", nil)
+	if err := a.Err(); err != nil {
+		return linalgFusedAct{}, err
+	}
+	param := func(i int, def float32) float32 {
+		if i < len(params) {
+			return params[i]
+		}
+		return def
+	}
+	var fa linalgFusedAct
+	switch name {
+	case "":
+	case "Relu":
+		fa.act = gemm.ActRelu
+	case "Clip":
+		fa.act, fa.min, fa.max = gemm.ActClip, param(0, -math.MaxFloat32), param(1, math.MaxFloat32)
+	case "LeakyRelu":
+		fa.act, fa.alpha = gemm.ActLeakyRelu, param(0, 0.01)
+	case "Sigmoid":
+		fa.fn = func(row []float32, _, _ int) { vec.Sigmoid(row, row) }
+	case "Tanh":
+		fa.fn = func(row []float32, _, _ int) { vec.Tanh(row, row) }
+	case "Silu":
+		fa.fn = func(row []float32, _, _ int) { vec.Silu(row, row) }
+	case "Gelu":
+		fa.fn = func(row []float32, _, _ int) { vec.Gelu(row, row) }
+	case "GeluTanh":
+		fa.fn = func(row []float32, _, _ int) { vec.GeluTanh(row, row) }
+	case "HardSigmoid", "HardSwish":
+		f := ewHardSigmoidFn(param(0, 0.2), param(1, 0.5), false).f32
+		if name == "HardSwish" {
+			f = ewHardSigmoidFn(1.0/6, 0.5, true).f32
+		}
+		fa.fn = func(row []float32, _, _ int) { f(row, row) }
+	default:
+		return fa, fmt.Errorf("activation %q: %w", name, ErrUnsupported)
+	}
+	return fa, nil
+}
+
+// epilogue returns the gemm epilogue of the activation.
+func (fa *linalgFusedAct) epilogue() gemm.Epilogue {
+	return gemm.Epilogue{Act: fa.act, Min: fa.min, Max: fa.max, Alpha: fa.alpha, Func: fa.fn}
+}
+
+// newFusedMatMulF32 builds FusedMatMul(A, B, [bias]) = act(MatMul(A, B) +
+// bias) with the bias and activation in the GEMM's epilogue, for float32;
+// other types, and a bias that is not a vector over the last dimension,
+// go to the reference kernel.
+func newFusedMatMulF32(b *Build) (any, error) {
+	act, err := linalgReadFusedAct(b)
+	if err != nil {
+		return nil, ErrDecline
+	}
+	ref, err := fusedRef(b, newFusedMatMul)
+	if err != nil {
+		return nil, err
+	}
+	mm, err := newMatMul(b)
+	if err != nil {
+		return nil, err
+	}
+	return &linalgFusedMatMul{mm: mm.(*linalgMatMulKernel), act: act, ref: ref}, nil
+}
+
+// fusedRef builds the reference kernel of a fused node for the types the
+// fast kernels leave to it, unless the node's first input is known to be
+// float32 (the reference would hold a second copy of packed weights).
+func fusedRef(b *Build, f Factory) (Kernel, error) {
+	if len(b.InputTypes) > 0 && b.InputTypes[0].Kind == ir.TensorKind && b.InputTypes[0].DType == tensor.Float32 {
+		return nil, nil
+	}
+	k, err := f(b)
+	if err != nil {
+		return nil, err
+	}
+	return k.(Kernel), nil
+}
+
+// fusedFallback runs ref, or reports that a fused node got a type its
+// build did not expect.
+func fusedFallback(c *Context, ref Kernel, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if ref == nil {
+		return nil, fmt.Errorf("fused operator: inputs of %v, the node was built for float32: %w", in[0], ErrUnsupported)
+	}
+	return ref.Run(c, in)
+}
+
+type linalgFusedMatMul struct {
+	mm    *linalgMatMulKernel
+	act   linalgFusedAct
+	ref   Kernel
+	fused bool
+}
+
+func (k *linalgFusedMatMul) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if len(in) < 2 || in[0] == nil || in[1] == nil || in[0].DType != tensor.Float32 || in[1].DType != tensor.Float32 {
+		return fusedFallback(c, k.ref, in)
+	}
+	var bias []float32
+	if bt := input(in, 2); bt != nil {
+		// A vector over the product's last dimension ([N] or [1, …, 1,
+		// N]) that does not raise its rank.
+		if bt.DType != tensor.Float32 || bt.Rank() == 0 || bt.Shape[bt.Rank()-1] != bt.Len() || in[1].Rank() < 2 ||
+			bt.Len() != in[1].Shape[in[1].Rank()-1] || bt.Rank() > max(in[0].Rank(), in[1].Rank()) {
+			return fusedFallback(c, k.ref, in)
+		}
+		bias = bt.Data.([]float32)
+	}
+	ep := k.act.epilogue()
+	ep.Bias = bias
+	return k.mm.runF32(c, in[0], in[1], &ep)
+}
+
+// newFusedGemmF32 builds FusedGemm(A, B, [C]) = act(Gemm(A, B, C)) with
+// the activation in the GEMM's epilogue, for float32; other types go to
+// the reference kernel.
+func newFusedGemmF32(b *Build) (any, error) {
+	act, err := linalgReadFusedAct(b)
+	if err != nil {
+		return nil, ErrDecline
+	}
+	ref, err := fusedRef(b, newFusedGemm)
+	if err != nil {
+		return nil, err
+	}
+	g, err := newGemm(b)
+	if err != nil {
+		return nil, err
+	}
+	gk := g.(*linalgGemmKernel)
+	gk.act, gk.ref, gk.fused = act, ref, true
+	return gk, nil
 }
 
 // Blocking of the GEMM: a task owns a block of C columns (at most
@@ -458,6 +622,12 @@ func (k *linalgMatMulKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Ten
 	if a.DType != tensor.Float32 {
 		return linalgMatMul(c, a, b)
 	}
+	return k.runF32(c, a, b, nil)
+}
+
+// runF32 computes the float32 product with epilogue ep (nil for none),
+// whose Bias, if set, is per column.
+func (k *linalgMatMulKernel) runF32(c *Context, a, b *tensor.Tensor, ep *gemm.Epilogue) ([]*tensor.Tensor, error) {
 	p, err := k.shapePlan(a.Shape, b.Shape)
 	if err != nil {
 		return nil, err
@@ -471,6 +641,9 @@ func (k *linalgMatMulKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Ten
 	}
 	if b == k.constB && k.packed != nil {
 		g.packed = k.packed
+	}
+	if ep != nil {
+		g.ep = *ep
 	}
 	sgemmRunBatch(c, g)
 	return c.Outs(y), nil
@@ -566,6 +739,12 @@ type linalgGemmKernel struct {
 	transA, transB bool
 	constB         *tensor.Tensor // the constant B input, if any
 	packed         *gemm.PackedB  // constB packed as op(B)
+
+	// FusedGemm: the activation, and the reference kernel that takes
+	// other types than float32 (nil when the input is known float32).
+	act   linalgFusedAct
+	ref   Kernel
+	fused bool
 }
 
 func (k *linalgGemmKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
@@ -573,6 +752,9 @@ func (k *linalgGemmKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tenso
 		return nil, fmt.Errorf("Gemm needs inputs A and B")
 	}
 	a, b := in[0], in[1]
+	if k.fused && a.DType != tensor.Float32 {
+		return fusedFallback(c, k.ref, in)
+	}
 	var cin *tensor.Tensor
 	if len(in) > 2 {
 		cin = in[2]
@@ -651,7 +833,7 @@ func (k *linalgGemmKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tenso
 // as the bias, a full one as the residual term.
 func (k *linalgGemmKernel) runF32(c *Context, M, N, K int, a, b, cin *tensor.Tensor, y []float32) {
 	am := gemm.Matrix{Data: a.Data.([]float32), Stride: a.Shape[1], Trans: k.transA}
-	var ep gemm.Epilogue
+	ep := k.act.epilogue()
 	beta := float32(0)
 	if cin != nil {
 		cv := cin.Data.([]float32)

@@ -1,0 +1,110 @@
+// Command _asm generates kernels/im2col's amd64 kernel with avo.
+//
+// Run go generate in this directory; it rewrites ../fill_amd64.s. The Go
+// declaration is in ../fill_amd64.go.
+package main
+
+//go:generate go run . -out ../fill_amd64.s -pkg im2col
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("amd64,!purego")
+	fillAVX512()
+	gather2AVX512()
+	Generate()
+}
+
+// fillAVX512 writes the panel filler: for each row, the tap's mask in K1
+// (low 16 columns) and K2 (high 16), two zeroing masked loads from the
+// input at channel·plane + base[tap], two stores; the tap advances and
+// wraps to the next channel.
+func fillAVX512() {
+	TEXT("fillAVX512", NOSPLIT, "func(dst *float32, x *float32, rows int, t int, ch int, ntaps int, plane int, base *int, masks *uint32)")
+	Doc("fillAVX512 is fillGeneric for rows ≥ 1: each row two loads under the",
+		"halves of its tap's mask (lanes outside it are neither read nor kept)",
+		"and two stores.")
+	dst := Load(Param("dst"), GP64())
+	x := Load(Param("x"), GP64())
+	rows := Load(Param("rows"), GP64())
+	t := Load(Param("t"), GP64())
+	ch := Load(Param("ch"), GP64())
+	ntaps := Load(Param("ntaps"), GP64())
+	plane := Load(Param("plane"), GP64())
+	base := Load(Param("base"), GP64())
+	masks := Load(Param("masks"), GP64())
+	// chOff is the current channel's offset in elements.
+	chOff := GP64()
+	MOVQ(ch, chOff)
+	IMULQ(plane, chOff)
+	off, m := GP64(), GP32()
+	Label("row")
+	MOVL(Mem{Base: masks, Index: t, Scale: 4}, m)
+	KMOVW(m, K1)
+	SHRL(U8(16), m)
+	KMOVW(m, K2)
+	MOVQ(Mem{Base: base, Index: t, Scale: 8}, off)
+	ADDQ(chOff, off)
+	VMOVUPS_Z(Mem{Base: x, Index: off, Scale: 4}, K1, Z0)
+	VMOVUPS_Z(Mem{Base: x, Index: off, Scale: 4, Disp: 64}, K2, Z1)
+	VMOVUPS(Z0, Mem{Base: dst})
+	VMOVUPS(Z1, Mem{Base: dst, Disp: 64})
+	ADDQ(U32(128), dst)
+	INCQ(t)
+	CMPQ(t, ntaps)
+	JL(LabelRef("same"))
+	XORQ(t, t)
+	ADDQ(plane, chOff)
+	Label("same")
+	DECQ(rows)
+	JNZ(LabelRef("row"))
+	VZEROUPPER()
+	RET()
+}
+
+// gather2AVX512 writes the stride-2 gather: 16 outputs per step from two
+// loads whose even elements VPERMT2PS (index at perm) collects; the last
+// step loads and stores under masks, so nothing past src[2(n-1)] is read.
+func gather2AVX512() {
+	TEXT("gather2AVX512", NOSPLIT, "func(dst *float32, src *float32, n int, perm *int32)")
+	Doc("gather2AVX512 sets dst[i] = src[2i] for i < n (n ≥ 1); perm holds 0, 2, …, 30.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	perm := Load(Param("perm"), GP64())
+	VMOVDQU32(Mem{Base: perm}, Z31)
+	// Full steps while more than 16 outputs remain: the 32nd input read
+	// is one the next step needs.
+	Label("full")
+	CMPQ(n, U8(16))
+	JLE(LabelRef("last"))
+	VMOVUPS(Mem{Base: src}, Z0)
+	VPERMT2PS(Mem{Base: src, Disp: 64}, Z31, Z0)
+	VMOVUPS(Z0, Mem{Base: dst})
+	ADDQ(U8(64), dst)
+	ADDQ(U32(128), src)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("full"))
+	// The last 1 to 16 outputs read 2n-1 inputs.
+	Label("last")
+	mask, e := GP64(), GP64()
+	MOVQ(I32(-1), mask)
+	BZHIQ(n, mask, mask)
+	KMOVW(mask.As32(), K1)
+	LEAQ(Mem{Base: n, Index: n, Scale: 1, Disp: -1}, e)
+	MOVQ(I32(-1), mask)
+	BZHIQ(e, mask, mask)
+	KMOVW(mask.As32(), K2)
+	SHRQ(U8(16), mask)
+	KMOVW(mask.As32(), K3)
+	VMOVUPS_Z(Mem{Base: src}, K2, Z0)
+	VMOVUPS_Z(Mem{Base: src, Disp: 64}, K3, Z1)
+	VPERMT2PS(Z1, Z31, Z0)
+	VMOVUPS(Z0, K1, Mem{Base: dst})
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,15 @@
+//go:build !amd64 || purego
+
+package im2col
+
+func fill(dst, x []float32, rows, t, ch, K, plane int, base []int, masks []uint32) {
+	fillGeneric(dst, x, rows, t, ch, K, plane, base, masks)
+}
+
+// Gather2 sets dst[i] = src[2i] for every i < len(dst).
+func Gather2(dst, src []float32) {
+	if len(dst) > 0 {
+		_ = src[2*(len(dst)-1)]
+	}
+	gather2Generic(dst, src)
+}

@@ -1,0 +1,121 @@
+// Package im2col writes panels of a convolution's column matrix straight
+// into a GEMM's packing buffer (kernels/gemm's PanelFunc layout), so that
+// a convolution runs as an implicit GEMM without a column matrix.
+//
+// Flat handles the common 2-D case, unit strides with as many output
+// columns as input columns ("same" padding across, any dilation): a tap
+// then reads output position j at input position j + δ, so a panel row is
+// one 32-float window of the input plane under a mask that zeroes the
+// padding. On amd64 with AVX-512 each row is two masked loads and two
+// stores; elsewhere Go does the same.
+package im2col
+
+import "fmt"
+
+// NR is the number of columns in a panel (kernels/gemm.NR).
+const NR = 32
+
+// MaxTaps bounds KH·KW.
+const MaxTaps = 64
+
+// Flat is the geometry of a 2-D convolution with unit strides and OW = W,
+// over C input channels. It is immutable and safe for concurrent use.
+type Flat struct {
+	c, h, w, oh int
+	kh, kw      int
+	// Per tap: the input offset δ of output position 0, and the output
+	// rows [rlo, rhi) and columns [lo, hi) that read inside the image.
+	delta, rlo, rhi, lo, hi []int
+}
+
+// NewFlat returns the geometry of a convolution of C channels of H×W
+// planes with a KH×KW kernel, dilations DH and DW, unit strides, PT rows
+// of padding above and PL columns on the left, and OH output rows of W
+// columns; nil if it is out of range (more than MaxTaps taps, say).
+func NewFlat(c, h, w, oh, kh, kw, dh, dw, pt, pl int) *Flat {
+	if c < 1 || h < 1 || w < 1 || oh < 1 || kh < 1 || kw < 1 || kh*kw > MaxTaps || dh < 1 || dw < 1 {
+		return nil
+	}
+	f := &Flat{c: c, h: h, w: w, oh: oh, kh: kh, kw: kw}
+	for t := 0; t < kh*kw; t++ {
+		offH, offW := (t/kw)*dh-pt, (t%kw)*dw-pl
+		rlo, rhi := validRange(oh, h, offH)
+		lo, hi := validRange(w, w, offW)
+		f.delta = append(f.delta, offH*w+offW)
+		f.rlo, f.rhi = append(f.rlo, rlo), append(f.rhi, rhi)
+		f.lo, f.hi = append(f.lo, lo), append(f.hi, hi)
+	}
+	return f
+}
+
+// validRange returns the output positions [lo, hi) along one dimension,
+// of out, whose input coordinate o + off lies in [0, n).
+func validRange(out, n, off int) (lo, hi int) {
+	lo, hi = max(0, -off), min(out, n-off)
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
+// Rows returns the column matrix's rows, C·KH·KW.
+func (f *Flat) Rows() int { return f.c * f.kh * f.kw }
+
+// Cols returns the column matrix's columns, OH·W.
+func (f *Flat) Cols() int { return f.oh * f.w }
+
+// Fill writes rows [p0, p1) of columns [j0, j0+NR) of the column matrix
+// of input x (C planes of H·W) into dst in panel order: element (p, j) at
+// dst[(p-p0)·NR + j-j0], zero in the padding and past the last column. It
+// is a kernels/gemm PanelFunc once x is bound.
+func (f *Flat) Fill(dst, x []float32, p0, p1, j0 int) {
+	K := f.kh * f.kw
+	if p0 < 0 || p1 > f.Rows() || p0 > p1 || j0 < 0 || j0 >= f.Cols() || len(dst) < (p1-p0)*NR || len(x) < f.c*f.h*f.w {
+		panic(fmt.Sprintf("im2col: Fill rows [%d, %d) at column %d of a %d×%d matrix into %d floats from %d", p0, p1, j0, f.Rows(), f.Cols(), len(dst), len(x)))
+	}
+	// Per tap, the mask of columns j0+i that read inside the image and
+	// the input offset of column j0 in channel 0.
+	var masks [MaxTaps]uint32
+	var base [MaxTaps]int
+	n := f.Cols()
+	for t := 0; t < K; t++ {
+		base[t] = j0 + f.delta[t]
+		a, b := max(j0, f.rlo[t]*f.w), min(j0+NR, f.rhi[t]*f.w, n)
+		var m uint32
+		col := (j0 + (a - j0)) % f.w
+		for j := a; j < b; j++ {
+			if col >= f.lo[t] && col < f.hi[t] {
+				m |= 1 << (j - j0)
+			}
+			if col++; col == f.w {
+				col = 0
+			}
+		}
+		masks[t] = m
+	}
+	fill(dst, x, p1-p0, p0%K, p0/K, K, f.h*f.w, base[:K], masks[:K])
+}
+
+// fillGeneric is fill in Go: rows rows starting at tap t of channel ch.
+func fillGeneric(dst, x []float32, rows, t, ch, K, plane int, base []int, masks []uint32) {
+	for r := 0; r < rows; r++ {
+		d := dst[r*NR : r*NR+NR]
+		m, off := masks[t], ch*plane+base[t]
+		for i := range d {
+			if m&(1<<i) != 0 {
+				d[i] = x[off+i]
+			} else {
+				d[i] = 0
+			}
+		}
+		if t++; t == K {
+			t, ch = 0, ch+1
+		}
+	}
+}
+
+func gather2Generic(dst, src []float32) {
+	for i := range dst {
+		dst[i] = src[2*i]
+	}
+}

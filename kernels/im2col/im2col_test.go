@@ -1,0 +1,105 @@
+package im2col
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestFill compares Fill with the column matrix from its definition, for
+// every panel and a few row ranges, with guard values after the panel.
+func TestFill(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	type tc struct{ c, h, w, kh, kw, dh, dw, pt, pb, pl int }
+	for _, cs := range []tc{
+		{3, 7, 7, 3, 3, 1, 1, 1, 1, 1},
+		{2, 14, 14, 3, 3, 1, 1, 1, 1, 1},
+		{2, 9, 5, 5, 3, 2, 1, 3, 2, 1},
+		{1, 4, 3, 5, 5, 1, 1, 2, 2, 2},
+		{2, 56, 40, 3, 3, 1, 1, 1, 1, 1},
+		{3, 6, 9, 1, 7, 1, 1, 0, 0, 3},
+		{2, 5, 33, 3, 3, 2, 2, 2, 2, 2},
+	} {
+		// Output width W needs (kw-1)·dw = left + right padding.
+		oh := cs.h + cs.pt + cs.pb - (cs.kh-1)*cs.dh
+		f := NewFlat(cs.c, cs.h, cs.w, oh, cs.kh, cs.kw, cs.dh, cs.dw, cs.pt, cs.pl)
+		x := make([]float32, cs.c*cs.h*cs.w)
+		for i := range x {
+			x[i] = rng.Float32() + 1
+		}
+		K := cs.kh * cs.kw
+		want := func(p, j int) float32 {
+			if j >= oh*cs.w {
+				return 0
+			}
+			ch, tp := p/K, p%K
+			ih := j/cs.w + (tp/cs.kw)*cs.dh - cs.pt
+			iw := j%cs.w + (tp%cs.kw)*cs.dw - cs.pl
+			if ih < 0 || ih >= cs.h || iw < 0 || iw >= cs.w {
+				return 0
+			}
+			return x[(ch*cs.h+ih)*cs.w+iw]
+		}
+		rows := f.Rows()
+		for j0 := 0; j0 < f.Cols(); j0 += NR {
+			for _, rr := range [][2]int{{0, rows}, {1, rows}, {K - 1, rows - 1}, {rows / 2, rows/2 + 1}} {
+				p0, p1 := rr[0], rr[1]
+				if p0 >= p1 || p0 < 0 {
+					continue
+				}
+				dst := make([]float32, (p1-p0)*NR+8)
+				for i := range dst {
+					dst[i] = -7
+				}
+				f.Fill(dst, x, p0, p1, j0)
+				for p := p0; p < p1; p++ {
+					for i := 0; i < NR; i++ {
+						if got, w := dst[(p-p0)*NR+i], want(p, j0+i); got != w {
+							t.Fatalf("%+v: row %d column %d: %v, want %v", cs, p, j0+i, got, w)
+						}
+					}
+				}
+				for _, v := range dst[(p1-p0)*NR:] {
+					if v != -7 {
+						t.Fatalf("%+v: wrote past the panel", cs)
+					}
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkFill(b *testing.B) {
+	f := NewFlat(256, 14, 14, 14, 3, 3, 1, 1, 1, 1)
+	x := make([]float32, 256*14*14)
+	dst := make([]float32, f.Rows()*NR)
+	for b.Loop() {
+		for j0 := 0; j0 < f.Cols(); j0 += NR {
+			f.Fill(dst, x, 0, f.Rows(), j0)
+		}
+	}
+	b.SetBytes(int64(4 * f.Rows() * f.Cols()))
+}
+
+func TestGather2(t *testing.T) {
+	for n := 0; n <= 70; n++ {
+		src := make([]float32, 2*n+3)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		dst := make([]float32, n+4)
+		for i := range dst {
+			dst[i] = -1
+		}
+		// The source ends at its last needed element.
+		Gather2(dst[:n], src[:max(0, 2*n-1)])
+		for i := range dst {
+			want := float32(2 * i)
+			if i >= n {
+				want = -1
+			}
+			if dst[i] != want {
+				t.Fatalf("n=%d: dst[%d] = %v, want %v", n, i, dst[i], want)
+			}
+		}
+	}
+}
