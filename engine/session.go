@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/inferd/inferd/internal/parallel"
 	"github.com/inferd/inferd/ir"
@@ -305,11 +306,18 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 			err = fmt.Errorf("node %s: kernel panicked: %v\n%s", cur, r, debug.Stack())
 		}
 	}()
+	var t0 time.Time
 	for i := range p.steps {
 		step := &p.steps[i]
 		cur = step.node
 		if err := kc.Ctx.Err(); err != nil {
 			return nil, err
+		}
+		if p.prof != nil {
+			if i > 0 {
+				p.prof[i-1].add(time.Since(t0))
+			}
+			t0 = time.Now()
 		}
 		c := kc
 		if step.scoped {
@@ -372,6 +380,9 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 		for _, s := range step.free {
 			frame[s] = nil
 		}
+	}
+	if p.prof != nil && len(p.steps) > 0 {
+		p.prof[len(p.steps)-1].add(time.Since(t0))
 	}
 	for i, s := range p.outputs {
 		out[i] = frame[s]

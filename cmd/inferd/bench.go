@@ -40,6 +40,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	iters := fs.Int("iters", 50, "timed runs")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	optLevel := fs.String("opt-level", "extended", "graph optimization `LEVEL`: none, basic or extended")
+	profile := fs.Int("profile", 0, "after timing, print the `N` slowest nodes and the time per op type (timing adds a little overhead per node)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -50,7 +51,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if *iters < 1 || *warmup < 0 {
 		return fmt.Errorf("--iters must be ≥ 1 and --warmup ≥ 0")
 	}
-	sess, err := loadSession(pos[0], *threads, *optLevel)
+	sess, err := loadSessionOpts(pos[0], *threads, *optLevel, *profile > 0)
 	if err != nil {
 		return err
 	}
@@ -92,6 +93,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	sess.ResetProfile()
 	times := make([]float64, *iters)
 	for i := range times {
 		start := time.Now()
@@ -107,7 +109,52 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: %d threads, %d iterations: median %.3f ms, p90 %.3f ms, p99 %.3f ms, min %.3f ms, mean %.3f ms; arena %s, peak RSS %s\n",
 		r.Model, r.Threads, r.Iters, r.MedianMS, r.P90MS, r.P99MS, r.MinMS, r.MeanMS, humanBytes(int(r.ArenaBytes)), humanBytes(int(r.PeakRSSBytes)))
+	if *profile > 0 {
+		printProfile(stdout, sess.Profile(), *iters, *profile)
+	}
 	return nil
+}
+
+// printProfile prints the time per op type and the n slowest nodes, each
+// as milliseconds per run and share of the total.
+func printProfile(w io.Writer, prof []engine.NodeTime, runs, n int) {
+	var total time.Duration
+	type opTime struct {
+		op    string
+		nodes int
+		t     time.Duration
+	}
+	byOp := map[string]*opTime{}
+	for _, p := range prof {
+		total += p.Total
+		o := byOp[p.Op]
+		if o == nil {
+			o = &opTime{op: p.Op}
+			byOp[p.Op] = o
+		}
+		o.nodes++
+		o.t += p.Total
+	}
+	if total == 0 {
+		return
+	}
+	ops := make([]*opTime, 0, len(byOp))
+	for _, o := range byOp {
+		ops = append(ops, o)
+	}
+	slices.SortFunc(ops, func(a, b *opTime) int { return int(b.t - a.t) })
+	perRun := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 / float64(runs) }
+	pct := func(d time.Duration) float64 { return 100 * float64(d) / float64(total) }
+	fmt.Fprintf(w, "\nper op type (ms per run, share of node time %.3f ms):\n", perRun(total))
+	for _, o := range ops {
+		fmt.Fprintf(w, "  %-32s %4d nodes %9.3f ms %5.1f%%\n", o.op, o.nodes, perRun(o.t), pct(o.t))
+	}
+	nodes := slices.Clone(prof)
+	slices.SortFunc(nodes, func(a, b engine.NodeTime) int { return int(b.Total - a.Total) })
+	fmt.Fprintf(w, "\nslowest nodes:\n")
+	for _, p := range nodes[:min(n, len(nodes))] {
+		fmt.Fprintf(w, "  %-40s %-24s %9.3f ms %5.1f%%\n", p.Node, p.Op, perRun(p.Total), pct(p.Total))
+	}
 }
 
 func summarize(model string, s *engine.Session, times []float64) benchResult {

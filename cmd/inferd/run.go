@@ -56,6 +56,11 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 func loadSession(path string, threads int, optLevel string) (*engine.Session, error) {
+	return loadSessionOpts(path, threads, optLevel, false)
+}
+
+// loadSessionOpts is loadSession with per-node profiling on or off.
+func loadSessionOpts(path string, threads int, optLevel string, profile bool) (*engine.Session, error) {
 	level, err := optimize.ParseLevel(optLevel)
 	if err != nil {
 		return nil, err
@@ -64,7 +69,7 @@ func loadSession(path string, threads int, optLevel string) (*engine.Session, er
 	if err != nil {
 		return nil, err
 	}
-	s, err := engine.Compile(m, engine.Options{Threads: threads, Optimize: level})
+	s, err := engine.Compile(m, engine.Options{Threads: threads, Optimize: level, Profile: profile})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
