@@ -96,7 +96,7 @@ func (s *Session) RunValues(ctx context.Context, inputs map[string]any) (map[str
 	}
 	st := s.getState()
 	defer s.putState(st)
-	st.ctx = kernels.Context{Ctx: ctx, Par: s.par, Threads: s.threads, Arena: st.arena}
+	st.ctx = kernels.Context{Ctx: ctx, Par: s.par, Pool: s.pool, Threads: s.threads, Arena: st.arena}
 	out, err := s.main.run(&st.ctx, args, st)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
@@ -140,7 +140,7 @@ func (s *Session) RunInto(ctx context.Context, in, out []*tensor.Tensor) error {
 		}
 		st.args[i] = s.model.Graph.Initializer(gi.Name).Tensor
 	}
-	st.ctx = kernels.Context{Ctx: ctx, Par: s.par, Threads: s.threads, Arena: st.arena}
+	st.ctx = kernels.Context{Ctx: ctx, Par: s.par, Pool: s.pool, Threads: s.threads, Arena: st.arena}
 	res, err := s.main.run(&st.ctx, st.args, st)
 	clear(st.args)
 	if err != nil {
@@ -321,7 +321,7 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 		}
 		c := kc
 		if step.scoped {
-			c = &kernels.Context{Ctx: kc.Ctx, Par: kc.Par, Threads: kc.Threads, Scope: p.scope(frame, kc.Scope)}
+			c = &kernels.Context{Ctx: kc.Ctx, Par: kc.Par, Pool: kc.Pool, Threads: kc.Threads, Scope: p.scope(frame, kc.Scope)}
 		} else if c.Arena != nil {
 			c.Arena.Begin(i)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/inferd/inferd/internal/parallel"
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/tensor"
 )
@@ -40,6 +41,9 @@ type Context struct {
 	// Par runs fn over [0, n) split across the session's threads; nil
 	// runs serially.
 	Par func(n int, fn func(lo, hi int))
+	// Pool, when set, is the pool behind Par; ParallelTask uses it to
+	// share out a Task without allocating.
+	Pool *parallel.Pool
 	// Threads is how many threads Par spreads work over (0: unknown, taken
 	// as runtime.GOMAXPROCS when Par is set). Kernels that size their
 	// tasks to the threads (the GEMM) read it.
@@ -74,6 +78,20 @@ func (c *Context) Parallel(n int, fn func(lo, hi int)) {
 		return
 	}
 	c.Par(n, fn)
+}
+
+// ParallelTask is Parallel with the loop body in a parallel.Task: a kernel
+// that keeps the task in a reusable struct allocates nothing per call.
+func (c *Context) ParallelTask(n int, t parallel.Task) {
+	switch {
+	case n <= 0:
+	case c == nil || (c.Pool == nil && c.Par == nil):
+		t.Run(0, n)
+	case c.Pool != nil:
+		c.Pool.ForTask(n, t)
+	default:
+		c.Par(n, t.Run)
+	}
 }
 
 // Alloc returns a zeroed tensor for a kernel's output. Kernels allocate

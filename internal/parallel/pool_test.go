@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestForCoversRangeOnce(t *testing.T) {
@@ -54,4 +55,89 @@ func TestNilPoolIsSerial(t *testing.T) {
 		t.Fatalf("nil pool: %d calls, %d threads", calls, p.Threads())
 	}
 	p.Close()
+}
+
+func TestPanicReachesCaller(t *testing.T) {
+	p := New(2)
+	defer p.Close()
+	for round := 0; round < 50; round++ {
+		func() {
+			defer func() {
+				if r := recover(); r != "boom" {
+					t.Fatalf("round %d: recovered %v, want boom", round, r)
+				}
+			}()
+			p.For(2, func(lo, hi int) { panic("boom") })
+			t.Fatalf("round %d: For returned after a panic", round)
+		}()
+	}
+	// The pool still works after the panics.
+	var total atomic.Int64
+	p.For(100, func(lo, hi int) { total.Add(int64(hi - lo)) })
+	if total.Load() != 100 {
+		t.Fatalf("after panics: covered %d of 100", total.Load())
+	}
+}
+
+func TestNestedForRunsInline(t *testing.T) {
+	p := New(2)
+	defer p.Close()
+	var total atomic.Int64
+	p.For(4, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			p.For(10, func(a, b int) { total.Add(int64(b - a)) })
+		}
+	})
+	if total.Load() != 40 {
+		t.Fatalf("nested loops covered %d of 40", total.Load())
+	}
+}
+
+type sumTask struct {
+	hits []int32
+}
+
+func (s *sumTask) Run(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		atomic.AddInt32(&s.hits[i], 1)
+	}
+}
+
+func TestForTaskAllocatesNothing(t *testing.T) {
+	p := New(2)
+	defer p.Close()
+	task := &sumTask{hits: make([]int32, 64)}
+	allocs := testing.AllocsPerRun(200, func() { p.ForTask(64, task) })
+	if allocs != 0 {
+		t.Errorf("ForTask: %v allocations per call, want 0", allocs)
+	}
+	for i, h := range task.hits {
+		if h != 201 {
+			t.Fatalf("index %d visited %d times, want 201", i, h)
+		}
+	}
+}
+
+func TestWorkersParkAndWake(t *testing.T) {
+	p := New(3)
+	defer p.Close()
+	for round := 0; round < 3; round++ {
+		var total atomic.Int64
+		p.For(3, func(lo, hi int) { total.Add(int64(hi - lo)) })
+		if total.Load() != 3 {
+			t.Fatalf("round %d: covered %d of 3", round, total.Load())
+		}
+		time.Sleep(2 * spinFor)
+	}
+}
+
+// BenchmarkForDispatch measures the cost of sharing out a loop of two tiny
+// chunks: the hand-off latency that decides how small an op may be split.
+func BenchmarkForDispatch(b *testing.B) {
+	p := New(2)
+	defer p.Close()
+	task := &sumTask{hits: make([]int32, 2)}
+	for b.Loop() {
+		p.ForTask(2, task)
+	}
 }
