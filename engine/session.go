@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -21,8 +22,12 @@ type Session struct {
 	threads int
 	inputs  []*ir.ValueInfo
 	outputs []*ir.ValueInfo
-	states  sync.Pool // of *runState
-	par     func(n int, fn func(lo, hi int))
+	// idle holds run states between runs. A plain list, not a sync.Pool:
+	// a pool is emptied by every garbage collection, and each state's
+	// arena would then be allocated again.
+	mu   sync.Mutex
+	idle []*runState
+	par  func(n int, fn func(lo, hi int))
 }
 
 // Inputs returns the graph inputs a caller supplies (initializers excluded).
@@ -175,9 +180,14 @@ type runState struct {
 }
 
 func (s *Session) getState() *runState {
-	if st, ok := s.states.Get().(*runState); ok {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		st := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
 		return st
 	}
+	s.mu.Unlock()
 	return &runState{
 		frame: make([]any, s.main.nslots),
 		args:  make([]any, len(s.model.Graph.Inputs)),
@@ -192,8 +202,16 @@ func (s *Session) putState(st *runState) {
 	clear(st.frame)
 	clear(st.out)
 	st.ctx = kernels.Context{}
-	s.states.Put(st)
+	s.mu.Lock()
+	if len(s.idle) < maxIdleStates {
+		s.idle = append(s.idle, st)
+	}
+	s.mu.Unlock()
 }
+
+// maxIdleStates bounds the run states a session keeps for reuse; runs
+// beyond that many at once get a fresh state that is dropped afterwards.
+var maxIdleStates = max(4, runtime.GOMAXPROCS(0))
 
 // ArenaBytes returns the storage held for recycling by one idle run state
 // (after a run: the sum of the sizes of the tensors the kernels allocated).

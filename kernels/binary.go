@@ -72,62 +72,96 @@ func ewPar(c *Context, n, grain int, fn func(lo, hi int)) {
 // ewPlan walks a broadcast output in rows. Output dimensions of size 1 are
 // dropped and adjacent dimensions merged where every input is contiguous
 // (or broadcast) across both; the last merged dimension is the row, along
-// which input k advances by inc[k] (0 or 1).
+// which input k advances by inc[k] (0 or 1). A plan of up to ewPlanDims
+// merged dimensions and ewPlanIns inputs lives in its own buffers, so one
+// on the stack costs no allocation.
 type ewPlan struct {
 	inner int     // row length
 	dims  []int   // outer (row-indexing) dimensions
 	st    [][]int // st[k][d]: input k's stride over outer dimension d
 	inc   []int   // input k's stride within a row
+
+	dimsBuf [ewPlanDims]int
+	stBuf   [ewPlanIns][ewPlanDims]int
+	stHdr   [ewPlanIns][]int
+	incBuf  [ewPlanIns]int
 }
 
+const (
+	ewPlanDims = 8
+	ewPlanIns  = 4
+)
+
 func ewNewPlan(out []int, ins ...[]int) *ewPlan {
+	p := new(ewPlan)
+	p.init(out, ins...)
+	return p
+}
+
+// init sets p to walk out for inputs of the given shapes.
+func (p *ewPlan) init(out []int, ins ...[]int) {
 	k := len(ins)
-	full := make([][]int, k)
-	for i, s := range ins {
-		full[i] = BroadcastStrides(s, out)
+	if k <= ewPlanIns {
+		p.st, p.inc = p.stHdr[:k], p.incBuf[:k]
+		for i := range k {
+			p.st[i] = p.stBuf[i][:0]
+		}
+	} else {
+		p.st, p.inc = make([][]int, k), make([]int, k)
 	}
-	p := &ewPlan{st: make([][]int, k), inc: make([]int, k)}
-	var dims []int
+	p.dims = p.dimsBuf[:0]
+	// full returns input i's stride over output dimension d.
+	full := func(i, d int) int {
+		in := ins[i]
+		j := d - (len(out) - len(in))
+		if j < 0 || in[j] == 1 {
+			return 0
+		}
+		acc := 1
+		for _, n := range in[j+1:] {
+			acc *= n
+		}
+		return acc
+	}
 	for d, size := range out {
 		if size == 1 {
 			continue
 		}
-		if last := len(dims) - 1; last >= 0 {
+		if last := len(p.dims) - 1; last >= 0 {
 			merge := true
 			for i := range k {
-				if p.st[i][last] != full[i][d]*size {
+				if p.st[i][last] != full(i, d)*size {
 					merge = false
 					break
 				}
 			}
 			if merge {
-				dims[last] *= size
+				p.dims[last] *= size
 				for i := range k {
-					p.st[i][last] = full[i][d]
+					p.st[i][last] = full(i, d)
 				}
 				continue
 			}
 		}
-		dims = append(dims, size)
+		p.dims = append(p.dims, size)
 		for i := range k {
-			p.st[i] = append(p.st[i], full[i][d])
+			p.st[i] = append(p.st[i], full(i, d))
 		}
 	}
-	if len(dims) == 0 {
+	if len(p.dims) == 0 {
 		p.inner = 1
 		for i := range p.inc {
 			p.inc[i] = 1
 		}
-		return p
+		return
 	}
-	last := len(dims) - 1
-	p.inner = dims[last]
+	last := len(p.dims) - 1
+	p.inner = p.dims[last]
 	for i := range k {
 		p.inc[i] = p.st[i][last]
 		p.st[i] = p.st[i][:last]
 	}
-	p.dims = dims[:last]
-	return p
+	p.dims = p.dims[:last]
 }
 
 // chunk calls fn for the row pieces covering output elements [lo, hi):
@@ -140,7 +174,13 @@ func (p *ewPlan) chunk(lo, hi int, fn func(o int, off []int, cnt int)) {
 	if k > len(offBuf) {
 		off = make([]int, k)
 	}
-	idx := make([]int, len(p.dims))
+	var idxBuf [ewPlanDims]int
+	idx := idxBuf[:0]
+	if len(p.dims) <= len(idxBuf) {
+		idx = idxBuf[:len(p.dims)]
+	} else {
+		idx = make([]int, len(p.dims))
+	}
 	col := lo % p.inner
 	r := lo / p.inner
 	for d := len(p.dims) - 1; d >= 0; d-- {
@@ -201,34 +241,56 @@ func ewBinaryInto[A, B, U any](c *Context, out, x, y *tensor.Tensor, grain int, 
 	if n == 0 {
 		return
 	}
+	serial := n < grain || c == nil
 	switch {
 	case len(a) == n && len(b) == n:
-		ewPar(c, n, grain, func(lo, hi int) { row(o[lo:hi], a[lo:hi], b[lo:hi], ewVV) })
-	case len(b) == 1 && len(a) == n:
-		ewPar(c, n, grain, func(lo, hi int) { row(o[lo:hi], a[lo:hi], b, ewVS) })
-	case len(a) == 1 && len(b) == n:
-		ewPar(c, n, grain, func(lo, hi int) { row(o[lo:hi], a, b[lo:hi], ewSV) })
-	default:
-		p := ewNewPlan(out.Shape, x.Shape, y.Shape)
-		mode := ewVV
-		if p.inc[1] == 0 {
-			mode = ewVS
-		} else if p.inc[0] == 0 {
-			mode = ewSV
+		if serial {
+			row(o, a, b, ewVV)
+			return
 		}
-		ewPar(c, n, grain, func(lo, hi int) {
-			p.chunk(lo, hi, func(oo int, off []int, cnt int) {
-				as, bs := a[off[0]:], b[off[1]:]
-				if mode != ewSV {
-					as = as[:cnt]
-				}
-				if mode != ewVS {
-					bs = bs[:cnt]
-				}
-				row(o[oo:oo+cnt], as, bs, mode)
-			})
-		})
+		c.Parallel(n, func(lo, hi int) { row(o[lo:hi], a[lo:hi], b[lo:hi], ewVV) })
+	case len(b) == 1 && len(a) == n:
+		if serial {
+			row(o, a, b, ewVS)
+			return
+		}
+		c.Parallel(n, func(lo, hi int) { row(o[lo:hi], a[lo:hi], b, ewVS) })
+	case len(a) == 1 && len(b) == n:
+		if serial {
+			row(o, a, b, ewSV)
+			return
+		}
+		c.Parallel(n, func(lo, hi int) { row(o[lo:hi], a, b[lo:hi], ewSV) })
+	default:
+		if serial {
+			var p ewPlan
+			p.init(out.Shape, x.Shape, y.Shape)
+			ewBinaryRows(&p, 0, n, o, a, b, row)
+			return
+		}
+		p := ewNewPlan(out.Shape, x.Shape, y.Shape)
+		c.Parallel(n, func(lo, hi int) { ewBinaryRows(p, lo, hi, o, a, b, row) })
 	}
+}
+
+// ewBinaryRows applies row to outputs [lo, hi) of a broadcast plan.
+func ewBinaryRows[A, B, U any](p *ewPlan, lo, hi int, o []U, a []A, b []B, row func(o []U, a []A, b []B, mode int)) {
+	mode := ewVV
+	if p.inc[1] == 0 {
+		mode = ewVS
+	} else if p.inc[0] == 0 {
+		mode = ewSV
+	}
+	p.chunk(lo, hi, func(oo int, off []int, cnt int) {
+		as, bs := a[off[0]:], b[off[1]:]
+		if mode != ewSV {
+			as = as[:cnt]
+		}
+		if mode != ewVS {
+			bs = bs[:cnt]
+		}
+		row(o[oo:oo+cnt], as, bs, mode)
+	})
 }
 
 // ewRowOf turns an element function into a row function. It costs a call

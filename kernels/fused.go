@@ -423,7 +423,7 @@ func newSkipLayerNormalization(b *Build) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	general := KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		x, skip := input(in, 0), input(in, 1)
 		if x == nil || skip == nil || !tensor.EqualShapes(x.Shape, skip.Shape) {
 			return nil, fmt.Errorf("SkipLayerNormalization needs X and Skip of one shape")
@@ -437,7 +437,11 @@ func newSkipLayerNormalization(b *Build) (any, error) {
 			return nil, err
 		}
 		return []*tensor.Tensor{y, sum}, nil
-	}), nil
+	})
+	if k := lnFastBuild(b, -1, eps, 2, true, general); k != nil {
+		return k, nil
+	}
+	return general, nil
 }
 
 // BiasGelu(X, Bias) = Gelu(X + Bias).
