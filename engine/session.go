@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -102,7 +103,7 @@ func (s *Session) RunValues(ctx context.Context, inputs map[string]any) (map[str
 	st := s.getState()
 	defer s.putState(st)
 	st.ctx = kernels.Context{Ctx: ctx, Par: s.par, Pool: s.pool, Threads: s.threads, Arena: st.arena}
-	out, err := s.main.run(&st.ctx, args, st)
+	out, err := s.runMain(st, args)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -146,7 +147,7 @@ func (s *Session) RunInto(ctx context.Context, in, out []*tensor.Tensor) error {
 		st.args[i] = s.model.Graph.Initializer(gi.Name).Tensor
 	}
 	st.ctx = kernels.Context{Ctx: ctx, Par: s.par, Pool: s.pool, Threads: s.threads, Arena: st.arena}
-	res, err := s.main.run(&st.ctx, st.args, st)
+	res, err := s.runMain(st, st.args)
 	clear(st.args)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -177,6 +178,33 @@ type runState struct {
 	vin   []any
 	ctx   kernels.Context
 	arena *kernels.Arena
+	// rec records the first run for the memory plan; chk checks later
+	// runs against it (nil: no plan).
+	rec      *memRec
+	chk      *memCheck
+	recorded bool
+}
+
+// runMain runs the main plan on st, recording the first run for the
+// memory plan and placing the arena after it, and rerunning without the
+// plan a run that strays from it.
+func (s *Session) runMain(st *runState, args []any) ([]any, error) {
+	if !st.recorded && st.arena != nil && !st.arena.NoPlan && s.main.plannable {
+		st.rec = newMemRec(s.main)
+	}
+	out, err := s.main.run(&st.ctx, args, st)
+	if errors.Is(err, errReplan) {
+		st.arena.Unplan()
+		st.chk = nil
+		out, err = s.main.run(&st.ctx, args, st)
+	}
+	if st.rec != nil {
+		if err == nil && st.rec.place(st.arena, len(s.main.steps)) {
+			st.chk = st.rec.check()
+		}
+		st.rec, st.recorded = nil, true
+	}
+	return out, err
 }
 
 func (s *Session) getState() *runState {
@@ -356,6 +384,9 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", step.node, err)
 			}
+			if st != nil && st.rec != nil {
+				st.rec.ok = false
+			}
 			if err := checkOutCount(step, len(outs)); err != nil {
 				return nil, err
 			}
@@ -384,6 +415,11 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 			if err := checkOutCount(step, len(touts)); err != nil {
 				return nil, err
 			}
+			if st != nil && st.rec != nil {
+				st.rec.afterStep(i, step, kc.Arena, touts, !step.scoped)
+			} else if st != nil && st.chk != nil && !st.chk.ok(i, kc.Arena, touts) {
+				return nil, errReplan
+			}
 			for k, s := range step.out {
 				if s < 0 {
 					continue
@@ -397,6 +433,9 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 		}
 		for _, s := range step.free {
 			frame[s] = nil
+			if st != nil && st.rec != nil {
+				st.rec.free(i, s)
+			}
 		}
 	}
 	if p.prof != nil && len(p.steps) > 0 {
