@@ -314,11 +314,6 @@ func Compile(m *ir.Model, opts Options) (*Session, error) {
 		p.prof = make([]stepTime, len(p.steps))
 	}
 	p.plannable = !opts.NoMemoryPlan
-	for _, st := range p.steps {
-		if st.vk != nil {
-			p.plannable = false
-		}
-	}
 	s := &Session{model: m, main: p, pool: c.pool, threads: opts.Threads, par: c.pool.For}
 	init := map[string]bool{}
 	for _, in := range m.Graph.Initializers {

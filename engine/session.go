@@ -171,13 +171,15 @@ func (s *Session) RunInto(ctx context.Context, in, out []*tensor.Tensor) error {
 // the kernel Context and the Arena that recycles kernel outputs. States are
 // pooled, so a session run again and again reuses them.
 type runState struct {
-	frame []any
-	args  []any
-	out   []any
-	tin   []*tensor.Tensor
-	vin   []any
-	ctx   kernels.Context
-	arena *kernels.Arena
+	frame   []any
+	args    []any
+	out     []any
+	tin     []*tensor.Tensor
+	vin     []any
+	ctx     kernels.Context
+	arena   *kernels.Arena
+	scratch kernels.Scratch
+	vout    []*tensor.Tensor // a value kernel's tensor outputs, for the plan
 	// rec records the first run for the memory plan; chk checks later
 	// runs against it (nil: no plan).
 	rec      *memRec
@@ -189,6 +191,8 @@ type runState struct {
 // memory plan and placing the arena after it, and rerunning without the
 // plan a run that strays from it.
 func (s *Session) runMain(st *runState, args []any) ([]any, error) {
+	st.scratch.Reset()
+	st.ctx.Scratch = &st.scratch
 	if !st.recorded && st.arena != nil && !st.arena.NoPlan && s.main.plannable {
 		st.rec = newMemRec(s.main)
 	}
@@ -384,8 +388,25 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", step.node, err)
 			}
-			if st != nil && st.rec != nil {
-				st.rec.ok = false
+			if st != nil && (st.rec != nil || st.chk != nil) {
+				st.vout = st.vout[:0]
+				for _, o := range outs {
+					t, ok := o.(*tensor.Tensor)
+					if !ok && o != nil {
+						if st.rec != nil {
+							st.rec.ok = false
+						}
+						if st.chk != nil {
+							return nil, errReplan
+						}
+					}
+					st.vout = append(st.vout, t)
+				}
+				if st.rec != nil {
+					st.rec.afterStep(i, step, kc.Arena, st.vout, !step.scoped)
+				} else if !st.chk.ok(i, kc.Arena, st.vout) {
+					return nil, errReplan
+				}
 			}
 			if err := checkOutCount(step, len(outs)); err != nil {
 				return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 
 	"github.com/inferd/inferd/kernels/vec"
@@ -76,15 +77,18 @@ func ewPar(c *Context, n, grain int, fn func(lo, hi int)) {
 // merged dimensions and ewPlanIns inputs lives in its own buffers, so one
 // on the stack costs no allocation.
 type ewPlan struct {
-	inner int     // row length
-	dims  []int   // outer (row-indexing) dimensions
-	st    [][]int // st[k][d]: input k's stride over outer dimension d
-	inc   []int   // input k's stride within a row
+	inner int              // row length
+	dims  []int            // outer (row-indexing) dimensions
+	st    [ewPlanIns][]int // st[k][d]: input k's stride over outer dimension d
+	inc   []int            // input k's stride within a row
+}
 
-	dimsBuf [ewPlanDims]int
-	stBuf   [ewPlanIns][ewPlanDims]int
-	stHdr   [ewPlanIns][]int
-	incBuf  [ewPlanIns]int
+// ewPlanBuf holds a plan's slices. It is kept outside the plan: a struct
+// that points into itself would always be moved to the heap.
+type ewPlanBuf struct {
+	dims [ewPlanDims]int
+	st   [ewPlanIns][ewPlanDims]int
+	inc  [ewPlanIns]int
 }
 
 const (
@@ -93,23 +97,22 @@ const (
 )
 
 func ewNewPlan(out []int, ins ...[]int) *ewPlan {
-	p := new(ewPlan)
-	p.init(out, ins...)
-	return p
+	p := ewMakePlan(new(ewPlanBuf), out, ins...)
+	return &p
 }
 
-// init sets p to walk out for inputs of the given shapes.
-func (p *ewPlan) init(out []int, ins ...[]int) {
+// ewMakePlan returns the plan that walks out for inputs of the given
+// shapes, its slices in buf.
+func ewMakePlan(buf *ewPlanBuf, out []int, ins ...[]int) (plan ewPlan) {
 	k := len(ins)
-	if k <= ewPlanIns {
-		p.st, p.inc = p.stHdr[:k], p.incBuf[:k]
-		for i := range k {
-			p.st[i] = p.stBuf[i][:0]
-		}
-	} else {
-		p.st, p.inc = make([][]int, k), make([]int, k)
+	if k > ewPlanIns {
+		panic("kernels: broadcast plan over too many inputs")
 	}
-	p.dims = p.dimsBuf[:0]
+	plan.inc = buf.inc[:k]
+	for i := range k {
+		plan.st[i] = buf.st[i][:0]
+	}
+	plan.dims = buf.dims[:0]
 	// full returns input i's stride over output dimension d.
 	full := func(i, d int) int {
 		in := ins[i]
@@ -127,53 +130,54 @@ func (p *ewPlan) init(out []int, ins ...[]int) {
 		if size == 1 {
 			continue
 		}
-		if last := len(p.dims) - 1; last >= 0 {
+		if last := len(plan.dims) - 1; last >= 0 {
 			merge := true
 			for i := range k {
-				if p.st[i][last] != full(i, d)*size {
+				if plan.st[i][last] != full(i, d)*size {
 					merge = false
 					break
 				}
 			}
 			if merge {
-				p.dims[last] *= size
+				plan.dims[last] *= size
 				for i := range k {
-					p.st[i][last] = full(i, d)
+					plan.st[i][last] = full(i, d)
 				}
 				continue
 			}
 		}
-		p.dims = append(p.dims, size)
+		plan.dims = append(plan.dims, size)
 		for i := range k {
-			p.st[i] = append(p.st[i], full(i, d))
+			plan.st[i] = append(plan.st[i], full(i, d))
 		}
 	}
-	if len(p.dims) == 0 {
-		p.inner = 1
-		for i := range p.inc {
-			p.inc[i] = 1
+	if len(plan.dims) == 0 {
+		plan.inner = 1
+		for i := range plan.inc {
+			plan.inc[i] = 1
 		}
-		return
+		return plan
 	}
-	last := len(p.dims) - 1
-	p.inner = p.dims[last]
+	last := len(plan.dims) - 1
+	plan.inner = plan.dims[last]
 	for i := range k {
-		p.inc[i] = p.st[i][last]
-		p.st[i] = p.st[i][:last]
+		plan.inc[i] = plan.st[i][last]
+		plan.st[i] = plan.st[i][:last]
 	}
-	p.dims = p.dims[:last]
+	plan.dims = plan.dims[:last]
+	return plan
 }
 
 // chunk calls fn for the row pieces covering output elements [lo, hi):
 // fn(o, off, cnt) handles outputs [o, o+cnt), where input k starts at
-// off[k] and advances by inc[k]. fn must not keep off.
-func (p *ewPlan) chunk(lo, hi int, fn func(o int, off []int, cnt int)) {
+// off[k] and advances by inc[k]. The offsets travel as an array, by value:
+// a slice handed to a func value would be moved to the heap.
+func (p *ewPlan) chunk(lo, hi int, fn func(o int, off [ewPlanIns]int, cnt int)) {
 	k := len(p.inc)
-	var offBuf [4]int
-	off := offBuf[:k:k]
-	if k > len(offBuf) {
-		off = make([]int, k)
+	if k > ewPlanIns {
+		panic("kernels: broadcast plan over too many inputs")
 	}
+	var off [ewPlanIns]int
 	var idxBuf [ewPlanDims]int
 	idx := idxBuf[:0]
 	if len(p.dims) <= len(idxBuf) {
@@ -224,12 +228,34 @@ func (p *ewPlan) chunk(lo, hi int, fn func(o int, off []int, cnt int)) {
 // ewBinary allocates the broadcast output of dtype odt and fills it with
 // row applied to x and y (storage types A and B, output type U).
 func ewBinary[A, B, U any](c *Context, x, y *tensor.Tensor, odt tensor.DType, grain int, row func(o []U, a []A, b []B, mode int)) (*tensor.Tensor, error) {
-	shape, err := BroadcastShapes(x.Shape, y.Shape)
+	shape, err := ewBroadcast2(c, x.Shape, y.Shape)
 	if err != nil {
 		return nil, err
 	}
 	out := c.Alloc(odt, shape...)
 	ewBinaryInto(c, out, x, y, grain, row)
+	return out, nil
+}
+
+// ewBroadcast2 is BroadcastShapes for two shapes, with the result in the
+// run's scratch.
+func ewBroadcast2(c *Context, a, b []int) ([]int, error) {
+	out := c.Ints(max(len(a), len(b)))
+	for i := range out {
+		out[i] = 1
+	}
+	for _, s := range [2][]int{a, b} {
+		off := len(out) - len(s)
+		for i, d := range s {
+			switch {
+			case out[off+i] == d || d == 1:
+			case out[off+i] == 1:
+				out[off+i] = d
+			default:
+				return nil, fmt.Errorf("shapes %v and %v cannot broadcast: dimension %d is %d and %d", a, b, off+i, out[off+i], d)
+			}
+		}
+	}
 	return out, nil
 }
 
@@ -241,35 +267,63 @@ func ewBinaryInto[A, B, U any](c *Context, out, x, y *tensor.Tensor, grain int, 
 	if n == 0 {
 		return
 	}
-	serial := n < grain || c == nil
+	flat := -1
 	switch {
 	case len(a) == n && len(b) == n:
-		if serial {
-			row(o, a, b, ewVV)
-			return
-		}
-		c.Parallel(n, func(lo, hi int) { row(o[lo:hi], a[lo:hi], b[lo:hi], ewVV) })
+		flat = ewVV
 	case len(b) == 1 && len(a) == n:
-		if serial {
-			row(o, a, b, ewVS)
-			return
-		}
-		c.Parallel(n, func(lo, hi int) { row(o[lo:hi], a[lo:hi], b, ewVS) })
+		flat = ewVS
 	case len(a) == 1 && len(b) == n:
-		if serial {
-			row(o, a, b, ewSV)
+		flat = ewSV
+	}
+	if n < grain || c == nil {
+		if flat >= 0 {
+			row(o, a, b, flat)
 			return
 		}
-		c.Parallel(n, func(lo, hi int) { row(o[lo:hi], a, b[lo:hi], ewSV) })
+		var buf ewPlanBuf
+		p := ewMakePlan(&buf, out.Shape, x.Shape, y.Shape)
+		ewBinaryRows(&p, 0, n, o, a, b, row)
+		return
+	}
+	t := ewTaskPool.Get().(*ewTask)
+	t.out, t.x, t.y, t.row, t.run, t.flat = out.Data, x.Data, y.Data, row, ewTaskRun[A, B, U], flat
+	if flat < 0 {
+		t.plan = ewMakePlan(&t.buf, out.Shape, x.Shape, y.Shape)
+	}
+	c.ParallelTask(n, t)
+	t.out, t.x, t.y, t.row, t.run = nil, nil, nil, nil, nil
+	ewTaskPool.Put(t)
+}
+
+// ewTask is a binary op shared across threads. It is pooled and holds the
+// operands as the tensors' own interface values, so a parallel op
+// allocates nothing; run is the instantiation that unpacks them.
+type ewTask struct {
+	out, x, y any
+	row       any // func(o []U, a []A, b []B, mode int)
+	flat      int // the row mode over flat ranges, or -1: walk plan
+	plan      ewPlan
+	buf       ewPlanBuf
+	run       func(t *ewTask, lo, hi int)
+}
+
+var ewTaskPool = sync.Pool{New: func() any { return new(ewTask) }}
+
+func (t *ewTask) Run(lo, hi int) { t.run(t, lo, hi) }
+
+func ewTaskRun[A, B, U any](t *ewTask, lo, hi int) {
+	o, a, b := t.out.([]U), t.x.([]A), t.y.([]B)
+	row := t.row.(func(o []U, a []A, b []B, mode int))
+	switch t.flat {
+	case ewVV:
+		row(o[lo:hi], a[lo:hi], b[lo:hi], ewVV)
+	case ewVS:
+		row(o[lo:hi], a[lo:hi], b, ewVS)
+	case ewSV:
+		row(o[lo:hi], a, b[lo:hi], ewSV)
 	default:
-		if serial {
-			var p ewPlan
-			p.init(out.Shape, x.Shape, y.Shape)
-			ewBinaryRows(&p, 0, n, o, a, b, row)
-			return
-		}
-		p := ewNewPlan(out.Shape, x.Shape, y.Shape)
-		c.Parallel(n, func(lo, hi int) { ewBinaryRows(p, lo, hi, o, a, b, row) })
+		ewBinaryRows(&t.plan, lo, hi, o, a, b, row)
 	}
 }
 
@@ -281,7 +335,7 @@ func ewBinaryRows[A, B, U any](p *ewPlan, lo, hi int, o []U, a []A, b []B, row f
 	} else if p.inc[0] == 0 {
 		mode = ewSV
 	}
-	p.chunk(lo, hi, func(oo int, off []int, cnt int) {
+	p.chunk(lo, hi, func(oo int, off [ewPlanIns]int, cnt int) {
 		as, bs := a[off[0]:], b[off[1]:]
 		if mode != ewSV {
 			as = as[:cnt]
@@ -675,7 +729,7 @@ func ewArith(c *Context, op int, x, y *tensor.Tensor) (*tensor.Tensor, error) {
 		}
 		return ewNarrow(c, r, x.DType), nil
 	}
-	shape, err := BroadcastShapes(x.Shape, y.Shape)
+	shape, err := ewBroadcast2(c, x.Shape, y.Shape)
 	if err != nil {
 		return nil, err
 	}
@@ -1277,7 +1331,7 @@ func ewWhereT[T any](c *Context, cond, x, y *tensor.Tensor) (*tensor.Tensor, err
 	p := ewNewPlan(shape, cond.Shape, x.Shape, y.Shape)
 	ic, ix, iy := p.inc[0], p.inc[1], p.inc[2]
 	ewPar(c, n, ewGrainCheap, func(lo, hi int) {
-		p.chunk(lo, hi, func(oo int, off []int, cnt int) {
+		p.chunk(lo, hi, func(oo int, off [ewPlanIns]int, cnt int) {
 			oc, ox, oy := off[0], off[1], off[2]
 			for i := range cnt {
 				if cs[oc+i*ic] {

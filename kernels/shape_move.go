@@ -504,8 +504,8 @@ func shpFill(c *Context, dst, val *tensor.Tensor) error {
 
 // shpView returns a tensor sharing t's storage with another shape (the
 // shape slice itself is copied).
-func shpView(t *tensor.Tensor, shape []int) *tensor.Tensor {
-	return &tensor.Tensor{DType: t.DType, Shape: append([]int{}, shape...), Data: t.Data}
+func shpView(c *Context, t *tensor.Tensor, shape []int) *tensor.Tensor {
+	return c.View(t, shape)
 }
 
 // shpProd returns the product of dims.
@@ -569,9 +569,15 @@ func shpInts(v []int64) []int {
 }
 
 // shpAxes normalizes axes against rank and rejects duplicates.
-func shpAxes(axes []int64, rank int) ([]int, error) {
-	out := make([]int, len(axes))
-	seen := make([]bool, rank)
+func shpAxes(c *Context, axes []int64, rank int) ([]int, error) {
+	out := c.Ints(len(axes))
+	var seenBuf [16]bool
+	seen := seenBuf[:0]
+	if rank <= len(seenBuf) {
+		seen = seenBuf[:rank]
+	} else {
+		seen = make([]bool, rank)
+	}
 	for i, a := range axes {
 		n, err := NormAxis(a, rank)
 		if err != nil {
