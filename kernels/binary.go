@@ -287,7 +287,7 @@ func ewBinaryInto[A, B, U any](c *Context, out, x, y *tensor.Tensor, grain int, 
 		return
 	}
 	t := ewTaskPool.Get().(*ewTask)
-	t.out, t.x, t.y, t.row, t.run, t.flat = out.Data, x.Data, y.Data, row, ewTaskRun[A, B, U], flat
+	t.out, t.x, t.y, t.row, t.run, t.flat = out.Data, x.Data, y.Data, row, ewRunner[A, B, U]{}, flat
 	if flat < 0 {
 		t.plan = ewMakePlan(&t.buf, out.Shape, x.Shape, y.Shape)
 	}
@@ -305,14 +305,18 @@ type ewTask struct {
 	flat      int // the row mode over flat ranges, or -1: walk plan
 	plan      ewPlan
 	buf       ewPlanBuf
-	run       func(t *ewTask, lo, hi int)
+	run       interface{ run(t *ewTask, lo, hi int) }
 }
 
 var ewTaskPool = sync.Pool{New: func() any { return new(ewTask) }}
 
-func (t *ewTask) Run(lo, hi int) { t.run(t, lo, hi) }
+func (t *ewTask) Run(lo, hi int) { t.run.run(t, lo, hi) }
 
-func ewTaskRun[A, B, U any](t *ewTask, lo, hi int) {
+// ewRunner unpacks an ewTask's operands. It has no fields, so making an
+// interface of it allocates nothing (a generic function value would).
+type ewRunner[A, B, U any] struct{}
+
+func (ewRunner[A, B, U]) run(t *ewTask, lo, hi int) {
 	o, a, b := t.out.([]U), t.x.([]A), t.y.([]B)
 	row := t.row.(func(o []U, a []A, b []B, mode int))
 	switch t.flat {
