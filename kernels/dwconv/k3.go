@@ -44,8 +44,9 @@ type k3Plan struct {
 type k3Func func(y, x, w, bias *float32, biasStep, nch int, scr *float32, geom *[k3Fields]int, lo, hi float32, perm *int32)
 
 // k3Rows lists, per vectors per block V (index V-1), the block heights
-// generated, tallest first.
-var k3Rows = [4][]int{{8, 4, 2, 1}, {8, 4, 2, 1}, {4, 2, 1}, {4, 2, 1}}
+// generated, tallest first. Seven divides MobileNet's planes (7, 14, 28
+// rows), which eight would cover with a block moved back.
+var k3Rows = [4][]int{{8, 7, 4, 2, 1}, {8, 7, 4, 2, 1}, {4, 2, 1}, {4, 2, 1}}
 
 // newK3 returns the 3×3 plan of g, or nil when g is not a 3×3 geometry
 // the kernels take or there are no kernels.
@@ -55,11 +56,11 @@ func newK3(g Geom) *k3Plan {
 	}
 	s := g.SH
 	v := min(4, (g.OW+15)/16)
-	r := 0
+	// The height that computes the fewest rows, the tallest of those.
+	r, rows := 0, 0
 	for _, rr := range k3Rows[v-1] {
-		if rr <= g.OH {
-			r = rr
-			break
+		if n := (g.OH + rr - 1) / rr * rr; rr <= g.OH && (r == 0 || n < rows) {
+			r, rows = rr, n
 		}
 	}
 	kern := k3Kernel(s, v, r)

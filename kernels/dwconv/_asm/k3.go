@@ -35,8 +35,8 @@ const k3Signature = "func(y *float32, x *float32, w *float32, bias *float32, bia
 
 // k3Variants lists the blocks (rows R × vectors V) a kernel is generated for.
 var k3Variants = [][2]int{
-	{1, 8}, {1, 4}, {1, 2}, {1, 1},
-	{2, 8}, {2, 4}, {2, 2}, {2, 1},
+	{1, 8}, {1, 7}, {1, 4}, {1, 2}, {1, 1},
+	{2, 8}, {2, 7}, {2, 4}, {2, 2}, {2, 1},
 	{3, 4}, {3, 2}, {3, 1},
 	{4, 4}, {4, 2}, {4, 1},
 }
