@@ -1,12 +1,14 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"unsafe"
 
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels/gemm"
+	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -402,12 +404,17 @@ func newQLinearGlobalAveragePool(b *Build) (any, error) {
 
 // ---- QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear ----
 
-// qMagic rounds a float32 of magnitude below 2²² to an integer, ties to
-// even, by adding and subtracting 1.5·2²³ (float32 addition rounds so).
-const qMagic = 12582912
+// qMagic rounds a float32 v of magnitude at most 2²² to an integer,
+// ties to even: v + 1.5·2²³ (float32 addition rounds so) has the bits
+// qMagicBits + round(v).
+const (
+	qMagic     = 12582912
+	qMagicBits = 0x4B400000
+)
 
 // qQuantize sets y[i] = saturate(roundEven(x[i]/s) + z), y int8 when
-// signed (else uint8), with the float32 division of QuantizeLinear.
+// signed (else uint8), with the true float32 division of QuantizeLinear
+// (vectorized), 256 values a step.
 func qQuantize(y []byte, x []float32, s float32, z int32, signed bool) {
 	lo, hi := float32(0), float32(255)
 	if signed {
@@ -416,12 +423,18 @@ func qQuantize(y []byte, x []float32, s float32, z int32, signed bool) {
 	// Clamping before rounding to the integers lo-z, hi-z saturates the
 	// same: rounding is monotone.
 	lo, hi = lo-float32(z), hi-float32(z)
+	zb := qMagicBits - z
 	x = x[:len(y)]
-	for i, v := range x {
-		v = min(hi, max(lo, v/s))
-		t := v + qMagic
-		r := t - qMagic
-		y[i] = byte(int32(r) + z)
+	var tmp [256]float32
+	for len(y) > 0 {
+		n := min(len(y), len(tmp))
+		t, d := tmp[:n], y[:n]
+		vec.DivScalar(t, x[:n], s)
+		vec.Clip(t, t, lo, hi)
+		for i, v := range t {
+			d[i] = byte(int32(math.Float32bits(v+qMagic)) - zb)
+		}
+		x, y = x[n:], y[n:]
 	}
 }
 
@@ -532,19 +545,23 @@ func newQDynamicQuantizeFast(b *Build) (any, error) {
 	}), nil
 }
 
-// qMinMax returns min(x, 0) and max(x, 0), NaN if x holds one.
+// qMinMax returns min(x, 0) and max(x, 0), NaN if x holds one: both as
+// vectorized maxima (the minimum is minus the maximum of -x).
 func qMinMax(x []float32) (float32, float32) {
-	var m0, m1, m2, m3, n0, n1, n2, n3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		a, b, c, d := x[i], x[i+1], x[i+2], x[i+3]
-		m0, m1, m2, m3 = min(m0, a), min(m1, b), min(m2, c), min(m3, d)
-		n0, n1, n2, n3 = max(n0, a), max(n1, b), max(n2, c), max(n3, d)
+	var mn, mx float32
+	var tmp [256]float32
+	for len(x) > 0 {
+		n := min(len(x), len(tmp))
+		a := vec.Max(x[:n])
+		vec.MulScalar(tmp[:n], x[:n], -1)
+		b := -vec.Max(tmp[:n])
+		if a != a || b != b {
+			return a + b, a + b
+		}
+		mx, mn = max(mx, a), min(mn, b)
+		x = x[n:]
 	}
-	for ; i < len(x); i++ {
-		m0, n0 = min(m0, x[i]), max(n0, x[i])
-	}
-	return min(m0, m1, m2, m3), max(n0, n1, n2, n3)
+	return mn, mx
 }
 
 // ---- MaxPool on 8-bit values ----
@@ -583,66 +600,80 @@ func newQMaxPool8(b *Build) (any, error) {
 		}
 		y := c.AllocRaw(x.DType, x.Shape[0], x.Shape[1], p.out[1], p.out[2])
 		yd, _, _ := q8Bytes(y)
+		var flip byte
+		if signed {
+			flip = 0x80 // int8 x as uint8 x+128: the same order
+		}
 		planes := x.Shape[0] * x.Shape[1]
-		c.Parallel(planes, func(lo, hi int) {
-			if signed {
-				qMaxPlanes(p, xd, yd, lo, hi, int8(0))
-			} else {
-				qMaxPlanes(p, xd, yd, lo, hi, uint8(0))
-			}
-		})
+		c.Parallel(planes, func(lo, hi int) { qMaxPlanes(p, xd, yd, lo, hi, flip) })
 		return c.Outs(y), nil
 	}), nil
 }
 
-// qMaxPlanes pools planes [lo, hi) of x into y, bytes read as T.
-func qMaxPlanes[T int8 | uint8](p *nnPool3, xb, yb []byte, lo, hi int, _ T) {
-	x := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(xb))), len(xb))
-	y := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(yb))), len(yb))
-	H, W := p.in[1], p.in[2]
+// qMaxPlanes pools planes [lo, hi) of x into y, comparing bytes XORed
+// with flip as uint8 (0x80 for int8 values).
+func qMaxPlanes(p *nnPool3, x, y []byte, lo, hi int, flip byte) {
+	W := p.in[2]
 	th, tw := &p.tab[1], &p.tab[2]
-	var buf [512]T
+	var buf [1024]byte
 	row := buf[:0]
 	if W <= len(buf) {
 		row = buf[:W]
 	} else {
-		row = make([]T, W)
+		row = make([]byte, W)
 	}
+	f64 := uint64(flip) * 0x0101010101010101
 	for pl := lo; pl < hi; pl++ {
 		xs := x[pl*p.inP : (pl+1)*p.inP]
 		ys := y[pl*p.outP : (pl+1)*p.outP]
 		for oh := 0; oh < p.out[1]; oh++ {
+			out := ys[oh*p.out[2] : (oh+1)*p.out[2]]
 			r0, r1 := th.base[oh]+th.lo[oh], th.base[oh]+th.hi[oh]
 			if r0 >= r1 {
-				for ow := range p.out[2] {
-					ys[oh*p.out[2]+ow] = qLowest[T]()
-				}
+				fillBytes(out, flip) // every window in padding: the lowest value
 				continue
 			}
-			copy(row, xs[r0*W:(r0+1)*W])
-			for r := r0 + 1; r < r1 && r < H; r++ {
-				src := xs[r*W : (r+1)*W]
-				for i, v := range src {
-					row[i] = max(row[i], v)
-				}
+			qMaxRow(row, xs[r0*W:(r0+1)*W], f64, true)
+			for r := r0 + 1; r < r1; r++ {
+				qMaxRow(row, xs[r*W:(r+1)*W], f64, false)
 			}
-			out := ys[oh*p.out[2] : (oh+1)*p.out[2]]
 			for ow := range out {
-				c0, c1 := tw.base[ow]+tw.lo[ow], tw.base[ow]+tw.hi[ow]
-				m := qLowest[T]()
-				for _, v := range row[c0:c1] {
-					m = max(m, v)
+				m := int32(0)
+				for _, v := range row[tw.base[ow]+tw.lo[ow] : tw.base[ow]+tw.hi[ow]] {
+					d := int32(v) - m
+					m += d &^ (d >> 31) // max(m, v), branch-free
 				}
-				out[ow] = m
+				out[ow] = byte(m) ^ flip
 			}
 		}
 	}
 }
 
-func qLowest[T int8 | uint8]() T {
-	var z T
-	if ^z > 0 {
-		return 0 // uint8
+// qMaxRow sets dst to the bytewise unsigned maximum of dst and src^flip
+// (to src^flip when first), eight bytes a step.
+func qMaxRow(dst, src []byte, flip uint64, first bool) {
+	const hi = 0x8080808080808080
+	src = src[:len(dst)]
+	i := 0
+	for ; i+8 <= len(dst); i += 8 {
+		b := binary.LittleEndian.Uint64(src[i:]) ^ flip
+		if !first {
+			a := binary.LittleEndian.Uint64(dst[i:])
+			// a ≥ b per byte: the high bits decide unless equal, then the
+			// low seven bits, compared by a subtraction that cannot
+			// borrow across bytes.
+			d := (a | hi) - (b &^ hi)
+			ge := ((a &^ b) | (^(a ^ b) & d)) & hi
+			mask := (ge >> 7) * 0xff
+			b = a&mask | b&^mask
+		}
+		binary.LittleEndian.PutUint64(dst[i:], b)
 	}
-	return T(-128 + int(z))
+	f := byte(flip)
+	for ; i < len(dst); i++ {
+		v := src[i] ^ f
+		if first || v > dst[i] {
+			dst[i] = v
+		}
+	}
 }

@@ -300,7 +300,7 @@ func TestQMaxPool8(t *testing.T) {
 			{nnAttrInts("kernel_shape", 2, 3), nnAttrInts("strides", 1, 2), nnAttrInt("ceil_mode", 1)},
 			{nnAttrInts("kernel_shape", 5, 5), nnAttrInts("pads", 4, 4, 4, 4)},
 		} {
-			x := qRand8(rng, signed, 2, 3, 11, 13)
+			x := qRand8(rng, signed, 2, 3, 11, 37)
 			b := qBuild("MaxPool", 1, nil, attrs...)
 			got := qRunRef(t, newQMaxPool8, "MaxPool", []*tensor.Tensor{x}, attrs...)
 			k, _ := newMaxPool(b)
@@ -348,6 +348,7 @@ func BenchmarkQElementwise(b *testing.B) {
 	s, z := tensor.Scalar(float32(0.05)), tensor.Scalar(int8(0))
 	pool8 := qRand8(rng, true, 1, 64, 112, 112)
 	xf := qScales(rng, -2, 2, 1, 3, 224, 224)
+	xd := qScales(rng, -2, 3, 1, 128, 1536)
 	cases := []struct {
 		name string
 		f    Factory
@@ -360,6 +361,7 @@ func BenchmarkQElementwise(b *testing.B) {
 			[]*ir.Attribute{nnAttrInts("kernel_shape", 3, 3), nnAttrInts("strides", 2, 2), nnAttrInts("pads", 1, 1, 1, 1)}},
 		{"QuantizeLinear/150528", newQQuantizeFast, []*tensor.Tensor{xf, s, z}, xf.Len(), nil},
 		{"DequantizeLinear/802816", newQDequantizeFast, []*tensor.Tensor{x8, s, z}, x8.Len(), nil},
+		{"DynamicQuantizeLinear/196608", newQDynamicQuantizeFast, []*tensor.Tensor{xd}, xd.Len(), nil},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
