@@ -469,6 +469,12 @@ func (qdqConv) Apply(g *Graph, n *ir.Node) (bool, error) {
 	if !ok {
 		return false, nil
 	}
+	if group := ir.Attrs(n).Int("group", 1); group > 1 && w.t.Shape[1] == 1 {
+		// Depthwise: the 8-bit kernels run it as one tiny GEMM per
+		// channel, slower than the float depthwise kernel between the
+		// (fast) DequantizeLinear and QuantizeLinear.
+		return false, nil
+	}
 	m := w.t.Shape[0]
 	bias, ok := qBias(g, n.Input(2), px.s, w, m)
 	if !ok {
