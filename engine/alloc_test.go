@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/inferd/inferd/engine"
@@ -149,3 +150,68 @@ func TestAllocsPerRunRefkit(t *testing.T) {
 
 // zeroAllocModels are the refkit models whose runs allocate nothing.
 var zeroAllocModels = map[string]bool{"mlp": true}
+
+// TestChangingBatchReusesStorage runs batches of 7 and 9 in turn, as a
+// dynamic batcher does: the arena must keep the larger storage instead of
+// allocating every tensor again whenever the size moves, and the results
+// must equal a fresh session's.
+func TestChangingBatchReusesStorage(t *testing.T) {
+	const model = "../conformance/testdata/refkit/mlp/mlp_opset17.onnx"
+	s := loadFixture(t, model, 1)
+	defer s.Close()
+	batch := func(n int) *tensor.Tensor {
+		x := tensor.New(tensor.Float32, n, 784)
+		d := tensor.Data[float32](x)
+		for i := range d {
+			d[i] = float32(i%97) / 97
+		}
+		return x
+	}
+	x7, x9 := batch(7), batch(9)
+	ctx := context.Background()
+	out := make([]*tensor.Tensor, 1)
+	for range 3 {
+		for _, x := range []*tensor.Tensor{x9, x7} {
+			out[0] = nil
+			if err := s.RunInto(ctx, []*tensor.Tensor{x}, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	o7, o9 := tensor.New(tensor.Float32, 7, 10), tensor.New(tensor.Float32, 9, 10)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const rounds = 20
+	for range rounds {
+		if err := s.RunInto(ctx, []*tensor.Tensor{x7}, []*tensor.Tensor{o7}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RunInto(ctx, []*tensor.Tensor{x9}, []*tensor.Tensor{o9}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	perRun := (after.TotalAlloc - before.TotalAlloc) / (2 * rounds)
+	t.Logf("%d bytes allocated per run", perRun)
+	// One batch of activations is 9·784·4 = 28 KB: a run that reallocated
+	// its tensors would allocate more than that.
+	if perRun > 4096 {
+		t.Errorf("%d bytes allocated per run with changing batch sizes, want < 4096", perRun)
+	}
+	for _, c := range []struct {
+		x, got *tensor.Tensor
+	}{{x7, o7}, {x9, o9}} {
+		fresh := loadFixture(t, model, 1)
+		want, err := fresh.Run(ctx, map[string]*tensor.Tensor{"input": c.x})
+		fresh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, g := tensor.Data[float32](want["logits"]), tensor.Data[float32](c.got)
+		for i := range w {
+			if w[i] != g[i] {
+				t.Fatalf("batch %d: logits[%d] = %v, fresh session %v", c.x.Shape[0], i, g[i], w[i])
+			}
+		}
+	}
+}

@@ -54,13 +54,24 @@ func (a *Arena) next() (*tensor.Tensor, *[]*tensor.Tensor, int) {
 func (a *Arena) alloc(dt tensor.DType, shape []int, zero bool) *tensor.Tensor {
 	t, list, k := a.next()
 	n := tensor.NumElements(shape)
-	if t != nil && !a.views[a.step][k] && t.DType == dt && tensor.SliceLen(t.Data) == n && dt != tensor.String {
+	if t != nil && !a.views[a.step][k] && t.DType == dt && dt != tensor.String {
+		if l := tensor.SliceLen(t.Data); l != n {
+			// Shapes that change from run to run (a batcher's batch
+			// size) reuse the largest storage seen instead of allocating
+			// anew each time the size moves.
+			rv := reflect.ValueOf(t.Data)
+			if rv.Cap() < n || l < 0 {
+				goto fresh
+			}
+			t.Data = rv.Slice(0, n).Interface()
+		}
 		setShape(t, shape)
 		if zero {
 			clearSlice(t.Data)
 		}
 		return t
 	}
+fresh:
 	t = tensor.New(dt, shape...)
 	(*list)[k] = t
 	a.views[a.step][k] = false

@@ -1312,7 +1312,10 @@ func newPow(b *Build) (any, error) { return ewBinaryKernel(b, ewPow) }
 // ---- Where ----
 
 func ewWhereT[T any](c *Context, cond, x, y *tensor.Tensor) (*tensor.Tensor, error) {
-	shape, err := BroadcastShapes(cond.Shape, x.Shape, y.Shape)
+	shape, err := ewBroadcast2(c, cond.Shape, x.Shape)
+	if err == nil {
+		shape, err = ewBroadcast2(c, shape, y.Shape)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -1320,33 +1323,48 @@ func ewWhereT[T any](c *Context, cond, x, y *tensor.Tensor) (*tensor.Tensor, err
 	o := out.Data.([]T)
 	cs, xs, ys := cond.Data.([]bool), x.Data.([]T), y.Data.([]T)
 	n := len(o)
+	serial := n < ewGrainCheap || c == nil
 	if len(cs) == n && len(xs) == n && len(ys) == n {
-		ewPar(c, n, ewGrainCheap, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				if cs[i] {
-					o[i] = xs[i]
-				} else {
-					o[i] = ys[i]
-				}
-			}
-		})
+		if serial {
+			ewWhereFlat(o, cs, xs, ys, 0, n)
+			return out, nil
+		}
+		c.Parallel(n, func(lo, hi int) { ewWhereFlat(o, cs, xs, ys, lo, hi) })
+		return out, nil
+	}
+	if serial {
+		var buf ewPlanBuf
+		p := ewMakePlan(&buf, shape, cond.Shape, x.Shape, y.Shape)
+		ewWhereRows(&p, o, cs, xs, ys, 0, n)
 		return out, nil
 	}
 	p := ewNewPlan(shape, cond.Shape, x.Shape, y.Shape)
-	ic, ix, iy := p.inc[0], p.inc[1], p.inc[2]
-	ewPar(c, n, ewGrainCheap, func(lo, hi int) {
-		p.chunk(lo, hi, func(oo int, off [ewPlanIns]int, cnt int) {
-			oc, ox, oy := off[0], off[1], off[2]
-			for i := range cnt {
-				if cs[oc+i*ic] {
-					o[oo+i] = xs[ox+i*ix]
-				} else {
-					o[oo+i] = ys[oy+i*iy]
-				}
-			}
-		})
-	})
+	c.Parallel(n, func(lo, hi int) { ewWhereRows(p, o, cs, xs, ys, lo, hi) })
 	return out, nil
+}
+
+func ewWhereFlat[T any](o []T, cs []bool, xs, ys []T, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		if cs[i] {
+			o[i] = xs[i]
+		} else {
+			o[i] = ys[i]
+		}
+	}
+}
+
+func ewWhereRows[T any](p *ewPlan, o []T, cs []bool, xs, ys []T, lo, hi int) {
+	ic, ix, iy := p.inc[0], p.inc[1], p.inc[2]
+	p.chunk(lo, hi, func(oo int, off [ewPlanIns]int, cnt int) {
+		oc, ox, oy := off[0], off[1], off[2]
+		for i := range cnt {
+			if cs[oc+i*ic] {
+				o[oo+i] = xs[ox+i*ix]
+			} else {
+				o[oo+i] = ys[oy+i*iy]
+			}
+		}
+	})
 }
 
 func newWhere(b *Build) (any, error) {

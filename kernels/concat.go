@@ -27,12 +27,11 @@ func newConcat(b *Build) (any, error) {
 		return nil, err
 	}
 	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		var xs []*tensor.Tensor
+		xs := in
 		for i, t := range in {
 			if t == nil {
 				return nil, fmt.Errorf("input %d is missing", i)
 			}
-			xs = append(xs, t)
 		}
 		if len(xs) == 0 {
 			return nil, fmt.Errorf("Concat needs at least one input")
@@ -46,7 +45,7 @@ func newConcat(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		shape := append([]int(nil), x0.Shape...)
+		shape := c.IntsOf(x0.Shape)
 		shape[ax] = 0
 		for i, x := range xs {
 			if x.DType != x0.DType {

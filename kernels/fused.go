@@ -416,7 +416,7 @@ func newAttention(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 
@@ -450,7 +450,7 @@ func newSkipLayerNormalization(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{y, sum}, nil
+		return c.Outs(y, sum), nil
 	})
 	if k := lnFastBuild(b, -1, eps, 2, true, general); k != nil {
 		return k, nil
@@ -477,7 +477,7 @@ func newBiasGelu(b *Build) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Outs(y), nil
 	}), nil
 }
 

@@ -70,6 +70,10 @@ func newLinalgSoftmax(b *Build, mode linalgSoftmaxMode) (any, error) {
 		}
 		switch xv := x.Data.(type) {
 		case []float32:
+			if inner == 1 && mode != linalgHardmax {
+				smxRowsF32(c, mode, xv, y.Data.([]float32), outer, n)
+				break
+			}
 			linalgSoftmaxRun(c, mode, xv, y.Data.([]float32), outer, n, inner)
 		case []float64:
 			linalgSoftmaxRun(c, mode, xv, y.Data.([]float64), outer, n, inner)
@@ -97,13 +101,7 @@ func linalgSoftmaxRun[T float32 | float64](c *Context, mode linalgSoftmaxMode, x
 	if inner == 1 {
 		row := linalgSoftmaxRow[T]
 		if x32, ok := any(x).([]float32); ok && mode != linalgHardmax {
-			// float32 rows along the last axis: vec's vectorized rows.
-			y32 := any(y).([]float32)
-			t := smxTaskPool.Get().(*smxTask)
-			*t = smxTask{x: x32, y: y32, n: n, grain: max(1, 4096/n), log: mode == linalgLogSoftmax}
-			c.ParallelTask(linalgCeil(outer, t.grain), t)
-			*t = smxTask{}
-			smxTaskPool.Put(t)
+			smxRowsF32(c, mode, x32, any(y).([]float32), outer, n)
 			return
 		}
 		grain := max(1, 4096/n)
@@ -200,6 +198,16 @@ func linalgSoftmaxRow[T float32 | float64](mode linalgSoftmaxMode, x, y []T) {
 			y[j] = T(float64(v) - off)
 		}
 	}
+}
+
+// smxRowsF32 runs float32 softmax (or log-softmax) rows of length n along
+// the last axis with vec's vectorized rows, allocating nothing.
+func smxRowsF32(c *Context, mode linalgSoftmaxMode, x, y []float32, outer, n int) {
+	t := smxTaskPool.Get().(*smxTask)
+	*t = smxTask{x: x, y: y, n: n, grain: max(1, 4096/n), log: mode == linalgLogSoftmax}
+	c.ParallelTask(linalgCeil(outer, t.grain), t)
+	*t = smxTask{}
+	smxTaskPool.Put(t)
 }
 
 // smxTask runs float32 softmax rows of length n along the last axis, grain
