@@ -19,6 +19,7 @@ import (
 	"github.com/inferd/inferd/engine"
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/onnx"
+	"github.com/inferd/inferd/optimize"
 	"github.com/inferd/inferd/serve/configpb"
 	"github.com/inferd/inferd/tensor"
 )
@@ -90,9 +91,13 @@ func loadVersion(ctx context.Context, name string, number int64, dir string, o l
 	} else if err := completeConfig(cfg, graphInputs(m), m.Graph.Outputs); err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", path, ConfigFile, err)
 	}
-	if lvl, _ := configOptimizationLevel(cfg); lvl != "" && lvl != "none" && o.logger != nil {
-		o.logger.Warn("optimization level requested, but this build has no graph optimizer: the graph runs as exported",
-			"model", name, "version", number, "level", lvl)
+	lvl, err := configOptimizationLevel(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", path, ConfigFile, err)
+	}
+	level, err := optimize.ParseLevel(lvl) // "" is the engine's default, extended
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", path, ConfigFile, err)
 	}
 	count := 0
 	for _, g := range cfg.InstanceGroup {
@@ -120,7 +125,7 @@ func loadVersion(ctx context.Context, name string, number int64, dir string, o l
 			gname = fmt.Sprintf("%s_%d", name, gi)
 		}
 		for k := range int(g.Count) {
-			s, err := engine.Compile(m, engine.Options{Threads: threads})
+			s, err := engine.Compile(m, engine.Options{Threads: threads, Optimize: level})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
