@@ -74,3 +74,16 @@ func BenchmarkCodecGRPCResponse(b *testing.B) {
 		}
 	}
 }
+
+// TestHeaderFastAcceptsClients: the headers binary clients send take the
+// fast path (tritonclient and perf_analyzer send these keys).
+func TestHeaderFastAcceptsClients(t *testing.T) {
+	for _, h := range []string{
+		`{"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","parameters":{"binary_data_size":3136}}],"outputs":[{"name":"logits","parameters":{"binary_data":true}}]}`,
+		`{"id":"7","inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"INT32","parameters":{"binary_data_size":64}},{"name":"INPUT1","shape":[1,16],"datatype":"BYTES","parameters":{"binary_data_size":80}}],"outputs":[{"name":"OUTPUT0","parameters":{"binary_data":true}},{"name":"OUTPUT1","parameters":{"binary_data":false}}],"parameters":{"binary_data_output":true,"timeout":5000}}`,
+	} {
+		if _, ok := decodeHeaderFast([]byte(h)); !ok {
+			t.Errorf("fast path refused %s", h)
+		}
+	}
+}

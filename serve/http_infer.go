@@ -88,9 +88,12 @@ func decodeInferRequest(body []byte, headerLen int) (*httpInfer, error) {
 		}
 		jsonPart, bin = body[:headerLen], body[headerLen:]
 	}
-	var jr jsonInferRequest
-	if err := json.Unmarshal(jsonPart, &jr); err != nil {
-		return nil, errorf(CodeInvalidArgument, "malformed inference request JSON: %v", err)
+	jr, ok := decodeHeaderFast(jsonPart)
+	if !ok {
+		jr = jsonInferRequest{}
+		if err := json.Unmarshal(jsonPart, &jr); err != nil {
+			return nil, errorf(CodeInvalidArgument, "malformed inference request JSON: %v", err)
+		}
 	}
 	hi := &httpInfer{req: &InferRequest{ID: jr.ID}}
 	p := &jr.Parameters
@@ -221,6 +224,12 @@ func decodeJSONInput(in jsonInput, bin []byte) (*tensor.Tensor, int, error) {
 }
 
 func boolParam(k string, v json.RawMessage) (bool, error) {
+	switch string(v) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
 	var b bool
 	if err := json.Unmarshal(v, &b); err != nil {
 		return false, errorf(CodeInvalidArgument, "parameter %q: %s is not a boolean", k, v)
@@ -229,11 +238,34 @@ func boolParam(k string, v json.RawMessage) (bool, error) {
 }
 
 func intParam(k string, v json.RawMessage) (int64, error) {
+	if plainJSONInt(v) {
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return n, nil
+		}
+	}
 	var n int64
 	if err := json.Unmarshal(v, &n); err != nil {
 		return 0, errorf(CodeInvalidArgument, "parameter %q: %s is not an integer", k, v)
 	}
 	return n, nil
+}
+
+// plainJSONInt reports whether v is a JSON integer literal,
+// -?(0|[1-9][0-9]*), which strconv.ParseInt reads as json.Unmarshal does
+// (ParseInt alone also takes "+1" and "007").
+func plainJSONInt(v []byte) bool {
+	if len(v) > 0 && v[0] == '-' {
+		v = v[1:]
+	}
+	if len(v) == 0 || v[0] == '0' && len(v) > 1 {
+		return false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func isZeroParam(v json.RawMessage) bool {

@@ -299,6 +299,12 @@ func int64s(s []int) []int64 {
 	return out
 }
 
+func quantile(d []time.Duration, q float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[int(q*float64(len(s)-1))]
+}
+
 func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
@@ -415,7 +421,8 @@ func (b *bench) overhead(n int) error {
 			results[c.name+" latency"] = append(results[c.name+" latency"], float64(l)/1e3)
 			results[c.name+" server"] = append(results[c.name+" server"], srvOver)
 			engineMeds = append(engineMeds, float64(e)/1e3)
-			fmt.Printf("  run %d %-12s latency p50 %8.1f µs  engine p50 %8.1f µs  overhead %7.1f µs\n", run+1, c.name, float64(l)/1e3, float64(e)/1e3, float64(l-e)/1e3)
+			fmt.Printf("  run %d %-12s latency p50 %8.1f µs (p10 %.1f, p90 %.1f)  engine p50 %8.1f µs  overhead %7.1f µs\n", run+1, c.name,
+				float64(l)/1e3, float64(quantile(lat, 0.1))/1e3, float64(quantile(lat, 0.9))/1e3, float64(e)/1e3, float64(l-e)/1e3)
 		}
 	}
 	fmt.Printf("  median engine time %.1f µs (direct: Manager.Infer in process; *-live: protocol round trip without inference, overhead columns meaningless)\n", medianF(engineMeds))
