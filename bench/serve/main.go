@@ -616,8 +616,10 @@ func (b *bench) memory(cycles int) error {
 			last = rss
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			fmt.Printf("  cycle %3d: resident %.1f MiB loaded, after unload %.1f MiB (Go heap in use %.1f MiB, %d goroutines)\n",
-				i+1, float64(loaded)/(1<<20), float64(rss)/(1<<20), float64(ms.HeapInuse)/(1<<20), runtime.NumGoroutine())
+			mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
+			fmt.Printf("  cycle %3d: resident %.1f MiB loaded, after unload %.1f MiB (anonymous %.1f, file %.1f; Go heap in use %.1f MiB, mapped and not released %.1f MiB, runtime metadata %.1f MiB; %d goroutines)\n",
+				i+1, mib(loaded), mib(rss), mib(procStatus("RssAnon:")), mib(procStatus("RssFile:")), mib(ms.HeapInuse), mib(ms.HeapSys-ms.HeapReleased),
+				mib(ms.GCSys+ms.MSpanSys+ms.MCacheSys+ms.BuckHashSys+ms.OtherSys+ms.StackSys), runtime.NumGoroutine())
 		}
 	}
 	fmt.Printf("  resident memory after cycle 1: %.1f MiB, after cycle %d: %.1f MiB (%+.1f%%)\n",
@@ -626,13 +628,17 @@ func (b *bench) memory(cycles int) error {
 }
 
 // residentBytes reads VmRSS from /proc/self/status (0 where there is none).
-func residentBytes() uint64 {
+func residentBytes() uint64 { return procStatus("VmRSS:") }
+
+// procStatus reads a size field of /proc/self/status (0 where there is
+// none): VmRSS, RssAnon (heap, stacks), RssFile (the mapped binary).
+func procStatus(field string) uint64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(rest)
 			kb, _ := strconv.ParseUint(f[0], 10, 64)
 			return kb << 10
