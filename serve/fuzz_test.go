@@ -105,6 +105,12 @@ func FuzzHeaderFast(f *testing.F) {
 		`{"id":"a"} x`,
 		`{"parameters":{"timeout":-01}}`,
 		`{"parameters":{"timeout":truex}}`,
+		`{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2.5e-3],[-0,3E+2]]}]}`,
+		`{"inputs":[{"name":"s","shape":[3],"datatype":"BYTES","data":["a\u00e9\n",{"b64":"AAE="},"\ud800"]}]}`,
+		`{"inputs":[{"name":"s","data":["\x"]}]}`,
+		`{"inputs":[{"name":"s","data":[1,]}]}`,
+		`{"inputs":[{"name":"s","data":{"a":[true,false,null],"b":{}}}]}`,
+		"{\"inputs\":[{\"name\":\"s\",\"data\":[\"\xff\xfe\"]}]}",
 	} {
 		f.Add([]byte(s))
 	}

@@ -6,16 +6,17 @@ import (
 	"strconv"
 )
 
-// decodeHeaderFast decodes the JSON of an inference request that carries
-// its tensors in binary, the shape every binary-protocol client sends:
-// keys id, parameters, inputs and outputs; tensors with name, shape,
-// datatype and parameters; parameter values that are literals (strings,
-// numbers, booleans, null). It gives exactly what json.Unmarshal gives,
-// without reflection or copies (RawMessages alias src), or ok = false for
-// anything else (JSON tensor data, escapes or non-ASCII bytes in strings,
-// unknown or repeated keys, nested parameter values, malformed JSON), and
-// the caller then uses json.Unmarshal, which also reports the errors.
-// FuzzHeaderFast checks the equivalence.
+// decodeHeaderFast decodes the JSON of an inference request in the shape
+// clients send: keys id, parameters, inputs and outputs; tensors with
+// name, shape, datatype, parameters and (JSON tensors) data; parameter
+// values that are literals (strings, numbers, booleans, null). It gives
+// exactly what json.Unmarshal gives, without reflection or copies
+// (RawMessages alias src, and data is checked in one pass where
+// json.Unmarshal makes two), or ok = false for anything else (escapes or
+// non-ASCII bytes in names and keys, unknown or repeated keys, nested
+// parameter values, malformed JSON), and the caller then uses
+// json.Unmarshal, which also reports the errors. FuzzHeaderFast checks
+// the equivalence.
 func decodeHeaderFast(src []byte) (jsonInferRequest, bool) {
 	var jr jsonInferRequest
 	d := headerScanner{src: src}
@@ -113,8 +114,16 @@ func (d *headerScanner) input(in *jsonInput) bool {
 			in.Shape, ok = d.ints()
 		case "parameters":
 			ok = d.inputParams(&in.Parameters)
+		case "data":
+			// Kept raw for decodeJSONData, as json.Unmarshal keeps it,
+			// but checked in one pass instead of two.
+			d.space()
+			start := d.i
+			if ok = d.skipValue(0); ok {
+				in.Data = d.src[start:d.i:d.i]
+			}
 		default:
-			return false // "data" and unknown keys: the general decoder
+			return false // unknown keys: the general decoder
 		}
 		if !ok {
 			return false
@@ -421,6 +430,95 @@ func (d *headerScanner) literal() bool {
 		if len(d.src)-d.i >= len(w) && string(d.src[d.i:d.i+len(w)]) == w {
 			d.i += len(w)
 			return true
+		}
+	}
+	return false
+}
+
+// skipValue reads any JSON value, checking its syntax as json.Valid
+// does, up to a nesting depth of 64 (deeper: the general decoder).
+func (d *headerScanner) skipValue(depth int) bool {
+	if depth > 64 || d.i >= len(d.src) {
+		return false
+	}
+	switch d.src[d.i] {
+	case '[':
+		d.i++
+		for first := true; ; first = false {
+			end, ok := d.element(first, ']')
+			if !ok {
+				return false
+			}
+			if end {
+				return true
+			}
+			d.space()
+			if !d.skipValue(depth + 1) {
+				return false
+			}
+		}
+	case '{':
+		d.i++
+		for first := true; ; first = false {
+			if d.next('}') {
+				return true
+			}
+			if !first && !d.next(',') {
+				return false
+			}
+			if !d.next('"') {
+				return false
+			}
+			d.i--
+			if !d.skipString() || !d.next(':') {
+				return false
+			}
+			d.space()
+			if !d.skipValue(depth + 1) {
+				return false
+			}
+		}
+	case '"':
+		return d.skipString()
+	}
+	return d.literal()
+}
+
+// skipString reads a string with any escapes JSON allows; like json.Valid
+// it does not check that the bytes are UTF-8.
+func (d *headerScanner) skipString() bool {
+	s := d.src
+	i := d.i + 1
+	for i < len(s) {
+		switch c := s[i]; {
+		case c == '"':
+			d.i = i + 1
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			i++
+			if i >= len(s) {
+				return false
+			}
+			switch s[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+4 >= len(s) {
+					return false
+				}
+				for _, h := range s[i+1 : i+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false
+					}
+				}
+				i += 5
+			default:
+				return false
+			}
+		default:
+			i++
 		}
 	}
 	return false
