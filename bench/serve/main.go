@@ -3,15 +3,20 @@
 // model repository, drives it through its real HTTP and gRPC endpoints,
 // and prints what it measured:
 //
-//   - overhead: latency at concurrency 1 over gRPC (raw tensors), HTTP
-//     with binary tensors and HTTP JSON, minus the engine's own time for
-//     the same input (Session.Run, same thread count);
+//   - overhead: p50 latency at concurrency 1 over gRPC (raw tensors),
+//     HTTP with binary tensors and HTTP JSON, minus the p50 of the
+//     engine's own time for the same input (Session.Run, same thread
+//     count; blocks of engine runs alternate with blocks of requests),
+//     and the mean latency minus the mean time the server's own session
+//     spent on those requests (from its statistics); with the in-process
+//     Manager.Infer and empty round trips (ServerLive, GET
+//     /v2/health/live) for comparison;
 //   - batching: throughput at concurrency 16 with and without dynamic
 //     batching;
 //   - swap: failed requests while the model's version is swapped 20 times
 //     under load (poll mode);
 //   - memory: resident memory after 200 load/unload cycles against after
-//     the first.
+//     the first, unloaded and loaded, with the Go heap and goroutines.
 //
 // It is not run in CI. Run it on an otherwise idle machine, e.g.
 //
