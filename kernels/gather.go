@@ -2,8 +2,8 @@ package kernels
 
 import (
 	"fmt"
-	"sync"
 	"math"
+	"sync"
 
 	"github.com/inferd/inferd/tensor"
 )

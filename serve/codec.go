@@ -40,7 +40,9 @@ func encodeBytesElements(dst []byte, s []string) []byte {
 	return dst
 }
 
-// decodeRaw makes a tensor of dt and shape from its binary form.
+// decodeRaw makes a tensor of dt and shape from its binary form. The
+// tensor may use raw in place (see viewRaw): the caller must not change
+// raw while the tensor is in use.
 func decodeRaw(dt tensor.DType, shape []int, raw []byte) (*tensor.Tensor, error) {
 	n, err := elementCount(shape)
 	if err != nil {
@@ -56,11 +58,23 @@ func decodeRaw(dt tensor.DType, shape []int, raw []byte) (*tensor.Tensor, error)
 	if want := n * dt.Size(); len(raw) != want {
 		return nil, fmt.Errorf("%d bytes of data, but %s %s takes %d", len(raw), kserveName(dt), tensor.ShapeString(shape), want)
 	}
+	if data, ok := viewRaw(dt, raw, n); ok {
+		return &tensor.Tensor{DType: dt, Shape: shape, Data: data}, nil
+	}
 	data, err := tensor.DecodeRaw(dt, raw, n, leOrder)
 	if err != nil {
 		return nil, err
 	}
 	return &tensor.Tensor{DType: dt, Shape: shape, Data: data}, nil
+}
+
+// rawBytes returns t's binary form: its storage itself where rawView
+// allows (the bytes alias t), else an encoded copy.
+func rawBytes(t *tensor.Tensor) ([]byte, error) {
+	if b, ok := rawView(t.Data); ok && len(b) == t.Len()*t.DType.Size() {
+		return b, nil
+	}
+	return encodeRaw(make([]byte, 0, rawSize(t)), t)
 }
 
 // encodeRaw appends t's binary form.

@@ -380,7 +380,7 @@ func encodeGRPCResponse(resp *InferResponse) (*kservepb.ModelInferResponse, erro
 	}
 	for i, o := range resp.Outputs {
 		out.Outputs[i] = &kservepb.ModelInferResponse_InferOutputTensor{Name: o.Name, Datatype: kserveName(o.DType), Shape: shapeToInt64(o.Shape)}
-		raw, err := encodeRaw(make([]byte, 0, rawSize(o.Tensor)), o.Tensor)
+		raw, err := rawBytes(o.Tensor)
 		if err != nil {
 			return nil, fmt.Errorf("output %q: %w", o.Name, err)
 		}

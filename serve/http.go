@@ -62,13 +62,22 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // readBody reads a request body up to the size limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return s.readBodyAligned(w, r, 0)
+}
+
+// readBodyAligned reads a request body up to the size limit into a buffer
+// placed so that body[at:] starts on an 8-byte boundary when the length is
+// known up front: binary tensors that follow a JSON header of at bytes
+// can then be used in place (viewRaw) instead of copied.
+func (s *Server) readBodyAligned(w http.ResponseWriter, r *http.Request, at int) ([]byte, error) {
 	if r.ContentLength > s.opts.MaxRequestBytes {
 		return nil, errorf(CodeTooLarge, "request body of %d bytes exceeds the limit of %d bytes (--max-request-size)", r.ContentLength, s.opts.MaxRequestBytes)
 	}
 	body := http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes)
 	var buf []byte
 	if r.ContentLength > 0 {
-		buf = make([]byte, 0, r.ContentLength+1)
+		pad := (8 - at%8) % 8
+		buf = make([]byte, pad, int64(pad)+r.ContentLength+1)[pad:]
 	}
 	buf, err := readAll(body, buf)
 	if err != nil {
@@ -291,12 +300,6 @@ func (s *Server) httpInfer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.metrics.modelFailure(s.mgr.metricsModel(name), CodeOf(err))
-		writeError(w, err)
-		return
-	}
 	headerLen := -1
 	if h := r.Header.Get(HeaderContentLength); h != "" {
 		n, err := strconv.Atoi(h)
@@ -307,6 +310,12 @@ func (s *Server) httpInfer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		headerLen = n
+	}
+	body, err := s.readBodyAligned(w, r, max(headerLen, 0))
+	if err != nil {
+		s.metrics.modelFailure(s.mgr.metricsModel(name), CodeOf(err))
+		writeError(w, err)
+		return
 	}
 	hi, err := decodeInferRequest(body, headerLen)
 	if err != nil {
@@ -320,17 +329,31 @@ func (s *Server) httpInfer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	out, n, err := encodeInferResponse(resp, hi)
+	head, bins, err := encodeInferResponseParts(resp, hi)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if n >= 0 {
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set(HeaderContentLength, strconv.Itoa(n))
+	h := w.Header()
+	size := len(head)
+	if bins != nil {
+		h["Content-Type"] = octetStream
+		h[HeaderContentLength] = []string{strconv.Itoa(len(head))}
+		for _, b := range bins {
+			size += len(b)
+		}
 	} else {
-		w.Header().Set("Content-Type", "application/json")
+		h["Content-Type"] = applicationJSON
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.Write(out)
+	h["Content-Length"] = []string{strconv.Itoa(size)}
+	w.Write(head)
+	for _, b := range bins {
+		w.Write(b)
+	}
 }
+
+// Header values shared by every response (net/http does not modify them).
+var (
+	octetStream     = []string{"application/octet-stream"}
+	applicationJSON = []string{"application/json"}
+)

@@ -13,25 +13,59 @@ import (
 // of the JSON part of a body that binary tensor data follows.
 const HeaderContentLength = "Inference-Header-Content-Length"
 
-// jsonInferRequest is the KServe v2 JSON inference request.
+// jsonInferRequest is the KServe v2 JSON inference request. Parameters
+// are structs of the keys inferd acts on (others are ignored, as before
+// any protocol extension that defines them): decoding into structs
+// allocates no map per tensor.
 type jsonInferRequest struct {
-	ID         string                     `json:"id"`
-	Parameters map[string]json.RawMessage `json:"parameters"`
-	Inputs     []jsonInput                `json:"inputs"`
-	Outputs    []jsonOutputRequest        `json:"outputs"`
+	ID         string              `json:"id"`
+	Parameters jsonRequestParams   `json:"parameters"`
+	Inputs     []jsonInput         `json:"inputs"`
+	Outputs    []jsonOutputRequest `json:"outputs"`
+}
+
+type jsonRequestParams struct {
+	BinaryDataOutput json.RawMessage `json:"binary_data_output"`
+	Timeout          json.RawMessage `json:"timeout"`
+	SequenceID       json.RawMessage `json:"sequence_id"`
+	SequenceStart    json.RawMessage `json:"sequence_start"`
+	SequenceEnd      json.RawMessage `json:"sequence_end"`
+	Priority         json.RawMessage `json:"priority"`
+}
+
+// jsonSharedMemory are the shared-memory parameters, which inferd refuses.
+type jsonSharedMemory struct {
+	Region   json.RawMessage `json:"shared_memory_region"`
+	ByteSize json.RawMessage `json:"shared_memory_byte_size"`
+	Offset   json.RawMessage `json:"shared_memory_offset"`
+}
+
+func (p *jsonSharedMemory) set() bool {
+	return p.Region != nil || p.ByteSize != nil || p.Offset != nil
 }
 
 type jsonInput struct {
-	Name       string                     `json:"name"`
-	Shape      []int64                    `json:"shape"`
-	Datatype   string                     `json:"datatype"`
-	Parameters map[string]json.RawMessage `json:"parameters"`
-	Data       json.RawMessage            `json:"data"`
+	Name       string          `json:"name"`
+	Shape      []int64         `json:"shape"`
+	Datatype   string          `json:"datatype"`
+	Parameters jsonInputParams `json:"parameters"`
+	Data       json.RawMessage `json:"data"`
+}
+
+type jsonInputParams struct {
+	BinaryDataSize json.RawMessage `json:"binary_data_size"`
+	jsonSharedMemory
 }
 
 type jsonOutputRequest struct {
-	Name       string                     `json:"name"`
-	Parameters map[string]json.RawMessage `json:"parameters"`
+	Name       string           `json:"name"`
+	Parameters jsonOutputParams `json:"parameters"`
+}
+
+type jsonOutputParams struct {
+	BinaryData     json.RawMessage `json:"binary_data"`
+	Classification json.RawMessage `json:"classification"`
+	jsonSharedMemory
 }
 
 // httpInfer is a decoded HTTP inference request and how to answer it.
@@ -54,36 +88,37 @@ func decodeInferRequest(body []byte, headerLen int) (*httpInfer, error) {
 		}
 		jsonPart, bin = body[:headerLen], body[headerLen:]
 	}
-	var jr jsonInferRequest
-	dec := json.NewDecoder(bytes.NewReader(jsonPart))
-	if err := dec.Decode(&jr); err != nil {
-		return nil, errorf(CodeInvalidArgument, "malformed inference request JSON: %v", err)
+	jr, ok := decodeHeaderFast(jsonPart)
+	if !ok {
+		jr = jsonInferRequest{}
+		if err := json.Unmarshal(jsonPart, &jr); err != nil {
+			return nil, errorf(CodeInvalidArgument, "malformed inference request JSON: %v", err)
+		}
 	}
-	if dec.More() {
-		return nil, errorf(CodeInvalidArgument, "malformed inference request JSON: data after the request object")
+	hi := &httpInfer{req: &InferRequest{ID: jr.ID}}
+	p := &jr.Parameters
+	if p.BinaryDataOutput != nil {
+		b, err := boolParam("binary_data_output", p.BinaryDataOutput)
+		if err != nil {
+			return nil, err
+		}
+		hi.allBinary = b
 	}
-	hi := &httpInfer{req: &InferRequest{ID: jr.ID}, binary: map[string]bool{}}
-	for k, v := range jr.Parameters {
-		switch k {
-		case "binary_data_output":
-			b, err := boolParam(k, v)
-			if err != nil {
-				return nil, err
-			}
-			hi.allBinary = b
-		case "timeout":
-			n, err := intParam(k, v)
-			if err != nil {
-				return nil, err
-			}
-			hi.req.Timeout = n
-		case "sequence_id", "sequence_start", "sequence_end", "priority":
-			// Sequence batching and priorities are not supported; a
-			// request that relies on them is refused rather than
-			// run with the wrong semantics.
-			if !isZeroParam(v) {
-				return nil, errorf(CodeInvalidArgument, "request parameter %q is not supported by inferd", k)
-			}
+	if p.Timeout != nil {
+		n, err := intParam("timeout", p.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		hi.req.Timeout = n
+	}
+	// Sequence batching and priorities are not supported; a request that
+	// relies on them is refused rather than run with the wrong semantics.
+	for _, q := range [...]struct {
+		k string
+		v json.RawMessage
+	}{{"sequence_id", p.SequenceID}, {"sequence_start", p.SequenceStart}, {"sequence_end", p.SequenceEnd}, {"priority", p.Priority}} {
+		if q.v != nil && !isZeroParam(q.v) {
+			return nil, errorf(CodeInvalidArgument, "request parameter %q is not supported by inferd", q.k)
 		}
 	}
 	if len(jr.Inputs) == 0 {
@@ -105,19 +140,22 @@ func decodeInferRequest(body []byte, headerLen int) (*httpInfer, error) {
 			return nil, errorf(CodeInvalidArgument, "a requested output has no name")
 		}
 		hi.req.Outputs = append(hi.req.Outputs, o.Name)
-		for k, v := range o.Parameters {
-			switch k {
-			case "binary_data":
-				b, err := boolParam(k, v)
-				if err != nil {
-					return nil, err
-				}
-				hi.binary[o.Name] = b
-			case "classification":
-				return nil, errorf(CodeInvalidArgument, "output %q: the classification extension is not supported by inferd", o.Name)
-			case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
-				return nil, errorf(CodeInvalidArgument, "output %q: shared memory is not supported by inferd", o.Name)
+		op := &o.Parameters
+		if op.Classification != nil {
+			return nil, errorf(CodeInvalidArgument, "output %q: the classification extension is not supported by inferd", o.Name)
+		}
+		if op.set() {
+			return nil, errorf(CodeInvalidArgument, "output %q: shared memory is not supported by inferd", o.Name)
+		}
+		if op.BinaryData != nil {
+			b, err := boolParam("binary_data", op.BinaryData)
+			if err != nil {
+				return nil, err
 			}
+			if hi.binary == nil {
+				hi.binary = map[string]bool{}
+			}
+			hi.binary[o.Name] = b
 		}
 	}
 	return hi, nil
@@ -140,21 +178,19 @@ func decodeJSONInput(in jsonInput, bin []byte) (*tensor.Tensor, int, error) {
 	if err != nil {
 		return nil, 0, errorf(CodeInvalidArgument, "input %q: %v", in.Name, err)
 	}
+	if in.Parameters.set() {
+		return nil, 0, errorf(CodeInvalidArgument, "input %q: shared memory is not supported by inferd", in.Name)
+	}
 	size := -1
-	for k, v := range in.Parameters {
-		switch k {
-		case "binary_data_size":
-			n, err := intParam(k, v)
-			if err != nil {
-				return nil, 0, errorf(CodeInvalidArgument, "input %q: %v", in.Name, err)
-			}
-			if n < 0 {
-				return nil, 0, errorf(CodeInvalidArgument, "input %q: binary_data_size %d is negative", in.Name, n)
-			}
-			size = int(min(n, int64(len(bin))+1))
-		case "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset":
-			return nil, 0, errorf(CodeInvalidArgument, "input %q: shared memory is not supported by inferd", in.Name)
+	if v := in.Parameters.BinaryDataSize; v != nil {
+		n, err := intParam("binary_data_size", v)
+		if err != nil {
+			return nil, 0, errorf(CodeInvalidArgument, "input %q: %v", in.Name, err)
 		}
+		if n < 0 {
+			return nil, 0, errorf(CodeInvalidArgument, "input %q: binary_data_size %d is negative", in.Name, n)
+		}
+		size = int(min(n, int64(len(bin))+1))
 	}
 	if size >= 0 {
 		if in.Data != nil {
@@ -188,6 +224,12 @@ func decodeJSONInput(in jsonInput, bin []byte) (*tensor.Tensor, int, error) {
 }
 
 func boolParam(k string, v json.RawMessage) (bool, error) {
+	switch string(v) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
 	var b bool
 	if err := json.Unmarshal(v, &b); err != nil {
 		return false, errorf(CodeInvalidArgument, "parameter %q: %s is not a boolean", k, v)
@@ -196,11 +238,34 @@ func boolParam(k string, v json.RawMessage) (bool, error) {
 }
 
 func intParam(k string, v json.RawMessage) (int64, error) {
+	if plainJSONInt(v) {
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return n, nil
+		}
+	}
 	var n int64
 	if err := json.Unmarshal(v, &n); err != nil {
 		return 0, errorf(CodeInvalidArgument, "parameter %q: %s is not an integer", k, v)
 	}
 	return n, nil
+}
+
+// plainJSONInt reports whether v is a JSON integer literal,
+// -?(0|[1-9][0-9]*), which strconv.ParseInt reads as json.Unmarshal does
+// (ParseInt alone also takes "+1" and "007").
+func plainJSONInt(v []byte) bool {
+	if len(v) > 0 && v[0] == '-' {
+		v = v[1:]
+	}
+	if len(v) == 0 || v[0] == '0' && len(v) > 1 {
+		return false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func isZeroParam(v json.RawMessage) bool {
@@ -212,6 +277,21 @@ func isZeroParam(v json.RawMessage) bool {
 // for in binary go after the JSON, whose length is returned (-1 if no
 // output is binary).
 func encodeInferResponse(resp *InferResponse, hi *httpInfer) ([]byte, int, error) {
+	head, bins, err := encodeInferResponseParts(resp, hi)
+	if err != nil || bins == nil {
+		return head, -1, err
+	}
+	n := len(head)
+	for _, b := range bins {
+		head = append(head, b...)
+	}
+	return head, n, nil
+}
+
+// encodeInferResponseParts returns the JSON part of the response and, if
+// any output is binary, the binary data of each such output in order (nil
+// if none). The binary parts may alias the output tensors' storage.
+func encodeInferResponseParts(resp *InferResponse, hi *httpInfer) ([]byte, [][]byte, error) {
 	b := make([]byte, 0, 256)
 	b = append(b, `{"model_name":`...)
 	b = strconv.AppendQuote(b, resp.Model)
@@ -256,20 +336,20 @@ func encodeInferResponse(resp *InferResponse, hi *httpInfer) ([]byte, int, error
 		b = append(b, `,"data":`...)
 		var err error
 		if b, err = appendJSONData(b, o.Tensor); err != nil {
-			return nil, 0, fmt.Errorf("output %q: %w", o.Name, err)
+			return nil, nil, fmt.Errorf("output %q: %w", o.Name, err)
 		}
 		b = append(b, '}')
 	}
 	b = append(b, "]}"...)
 	if len(binOuts) == 0 {
-		return b, -1, nil
+		return b, nil, nil
 	}
-	n := len(b)
-	for _, t := range binOuts {
+	bins := make([][]byte, len(binOuts))
+	for i, t := range binOuts {
 		var err error
-		if b, err = encodeRaw(b, t); err != nil {
-			return nil, 0, err
+		if bins[i], err = rawBytes(t); err != nil {
+			return nil, nil, err
 		}
 	}
-	return b, n, nil
+	return b, bins, nil
 }

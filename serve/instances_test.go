@@ -58,3 +58,44 @@ model_warmup [
 		t.Errorf("after the failed load of version 2, serving %v, want version 1", md)
 	}
 }
+
+// TestOptimizationLevel: parameters optimization_level and Triton's
+// optimization.graph.level reach the engine: "none" compiles the graph as
+// exported, the default fuses (lenet's Conv+Relu become ai.inferd ops).
+func TestOptimizationLevel(t *testing.T) {
+	fused := func(t *testing.T, config string) bool {
+		t.Helper()
+		m := NewManager(lenetRepo(t, config), ModeNone, nil, nil)
+		ctx := context.Background()
+		if err := m.LoadAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(ctx)
+		v, err := m.acquire("lenet", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.release()
+		for _, n := range v.insts[0].sess.Model().Graph.Nodes {
+			if n.Domain == "ai.inferd" {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		name, config string
+		want         bool
+	}{
+		{"default", "max_batch_size: 4\n", true},
+		{"none", "max_batch_size: 4\nparameters { key: \"optimization_level\" value { string_value: \"none\" } }\n", false},
+		{"extended", "max_batch_size: 4\nparameters { key: \"optimization_level\" value { string_value: \"extended\" } }\n", true},
+		{"graph level basic", "max_batch_size: 4\noptimization { graph { level: -1 } }\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fused(t, tc.config); got != tc.want {
+				t.Errorf("fused ops in the compiled graph: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -599,9 +599,17 @@ func (v *version) serve(ctx context.Context, req *InferRequest) (*InferResponse,
 	if res.err != nil {
 		return nil, 0, res.timing, res.err
 	}
-	resp := &InferResponse{Model: v.model, Version: v.number, ID: req.ID, Outputs: make([]Tensor, len(sel))}
-	for i, k := range sel {
-		resp.Outputs[i] = Tensor{Name: v.outputs[k].name, Tensor: res.outputs[k]}
+	var resp *InferResponse
+	if sel == nil {
+		resp = &InferResponse{Model: v.model, Version: v.number, ID: req.ID, Outputs: make([]Tensor, len(v.outputs))}
+		for k, t := range res.outputs {
+			resp.Outputs[k] = Tensor{Name: v.outputs[k].name, Tensor: t}
+		}
+	} else {
+		resp = &InferResponse{Model: v.model, Version: v.number, ID: req.ID, Outputs: make([]Tensor, len(sel))}
+		for i, k := range sel {
+			resp.Outputs[i] = Tensor{Name: v.outputs[k].name, Tensor: res.outputs[k]}
+		}
 	}
 	return resp, items, res.timing, nil
 }
@@ -668,13 +676,11 @@ func (v *version) checkInputs(in []Tensor) ([]*tensor.Tensor, int, error) {
 	return out, batch, nil
 }
 
+// selectOutputs returns the indexes of the named outputs; nil (every
+// output, in order) when names is empty.
 func (v *version) selectOutputs(names []string) ([]int, error) {
 	if len(names) == 0 {
-		sel := make([]int, len(v.outputs))
-		for i := range sel {
-			sel[i] = i
-		}
-		return sel, nil
+		return nil, nil
 	}
 	sel := make([]int, 0, len(names))
 	for _, n := range names {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/inferd/inferd/engine"
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/onnx"
+	"github.com/inferd/inferd/optimize"
 	"github.com/inferd/inferd/serve/configpb"
 	"github.com/inferd/inferd/tensor"
 )
@@ -44,6 +46,9 @@ type version struct {
 	stats   *versionStats
 	metrics *versionMetrics
 	loaded  time.Time
+	// variableDims reports whether some input has a variable dimension
+	// besides the batch one, so requests need a batchKey to be joined.
+	variableDims bool
 
 	mu      sync.Mutex
 	refs    int  // guarded by mu; requests holding the version
@@ -86,9 +91,13 @@ func loadVersion(ctx context.Context, name string, number int64, dir string, o l
 	} else if err := completeConfig(cfg, graphInputs(m), m.Graph.Outputs); err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", path, ConfigFile, err)
 	}
-	if lvl, _ := configOptimizationLevel(cfg); lvl != "" && lvl != "none" && o.logger != nil {
-		o.logger.Warn("optimization level requested, but this build has no graph optimizer: the graph runs as exported",
-			"model", name, "version", number, "level", lvl)
+	lvl, err := configOptimizationLevel(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", path, ConfigFile, err)
+	}
+	level, err := optimize.ParseLevel(lvl) // "" is the engine's default, extended
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", path, ConfigFile, err)
 	}
 	count := 0
 	for _, g := range cfg.InstanceGroup {
@@ -116,7 +125,7 @@ func loadVersion(ctx context.Context, name string, number int64, dir string, o l
 			gname = fmt.Sprintf("%s_%d", name, gi)
 		}
 		for k := range int(g.Count) {
-			s, err := engine.Compile(m, engine.Options{Threads: threads})
+			s, err := engine.Compile(m, engine.Options{Threads: threads, Optimize: level})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
@@ -125,6 +134,11 @@ func loadVersion(ctx context.Context, name string, number int64, dir string, o l
 	}
 	if v.inputs, v.outputs, err = specs(cfg, v.insts[0].sess); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, in := range v.inputs {
+		if slices.ContainsFunc(in.dims, func(d int64) bool { return d < 0 }) {
+			v.variableDims = true
+		}
 	}
 	if err := v.warmup(ctx); err != nil {
 		return nil, fmt.Errorf("%s: warm-up: %w", path, err)
@@ -269,7 +283,7 @@ func (v *version) infer(ctx context.Context, inputs []*tensor.Tensor, timeout ti
 	j := &job{ctx: ctx, inputs: inputs, batch: 1, enqueued: time.Now(), done: make(chan jobResult, 1)}
 	if v.cfg.MaxBatchSize > 0 {
 		j.batch = inputs[0].Shape[0]
-		if v.sched.dynamic {
+		if v.sched.dynamic && v.variableDims {
 			j.key = batchKey(inputs)
 		}
 	}
@@ -303,18 +317,18 @@ func (v *version) runBatch(inst *instance, jobs []*job, dequeued time.Time) {
 		total += j.batch
 	}
 	ctx := context.Background()
-	var feeds map[string]*tensor.Tensor
+	var feeds []*tensor.Tensor // in session input order, as v.inputs
 	if len(jobs) == 1 {
 		ctx = jobs[0].ctx
-		feeds = make(map[string]*tensor.Tensor, len(v.inputs))
-		for i, s := range v.inputs {
-			feeds[s.name] = jobs[0].inputs[i]
-		}
+		feeds = jobs[0].inputs
 	} else {
-		feeds = concatInputs(v.inputs, jobs, total)
+		feeds = concatInputs(jobs, total)
 	}
 	t1 := time.Now()
-	outs, err := inst.sess.Run(ctx, feeds)
+	// RunInto with nil outputs hands over new tensors without a copy and
+	// without the name maps of Run; outs is in v.outputs order.
+	outs := make([]*tensor.Tensor, len(v.outputs))
+	err := inst.sess.RunInto(ctx, feeds, outs)
 	t2 := time.Now()
 	var split [][]*tensor.Tensor
 	if err == nil {
@@ -349,9 +363,9 @@ func runError(err error) error {
 }
 
 // concatInputs joins the jobs' inputs along dimension 0.
-func concatInputs(specs []tensorSpec, jobs []*job, total int) map[string]*tensor.Tensor {
-	feeds := make(map[string]*tensor.Tensor, len(specs))
-	for i, s := range specs {
+func concatInputs(jobs []*job, total int) []*tensor.Tensor {
+	feeds := make([]*tensor.Tensor, len(jobs[0].inputs))
+	for i := range feeds {
 		first := jobs[0].inputs[i]
 		shape := append([]int{total}, first.Shape[1:]...)
 		t := tensor.New(first.DType, shape...)
@@ -363,29 +377,29 @@ func concatInputs(specs []tensorSpec, jobs []*job, total int) map[string]*tensor
 			tensor.CopySlice(dst.Slice(off, off+n).Interface(), src.Data)
 			off += n
 		}
-		feeds[s.name] = t
+		feeds[i] = t
 	}
 	return feeds
 }
 
-// splitOutputs returns each job's outputs: views of the batch outputs
-// along dimension 0 when batching.
-func (v *version) splitOutputs(outs map[string]*tensor.Tensor, jobs []*job, total int) ([][]*tensor.Tensor, error) {
+// splitOutputs returns each job's outputs (in v.outputs order): views of
+// the batch outputs along dimension 0 when batching.
+func (v *version) splitOutputs(outs []*tensor.Tensor, jobs []*job, total int) ([][]*tensor.Tensor, error) {
+	for k, t := range outs {
+		if t == nil {
+			return nil, fmt.Errorf("model produced no output %q", v.outputs[k].name)
+		}
+	}
+	if len(jobs) == 1 {
+		return [][]*tensor.Tensor{outs}, nil
+	}
 	res := make([][]*tensor.Tensor, len(jobs))
 	for i := range jobs {
 		res[i] = make([]*tensor.Tensor, len(v.outputs))
 	}
-	for k, s := range v.outputs {
-		t := outs[s.name]
-		if t == nil {
-			return nil, fmt.Errorf("model produced no output %q", s.name)
-		}
-		if len(jobs) == 1 {
-			res[0][k] = t
-			continue
-		}
+	for k, t := range outs {
 		if len(t.Shape) == 0 || t.Shape[0] != total {
-			return nil, fmt.Errorf("output %q has shape %v for a batch of %d: its first dimension is not the batch", s.name, tensor.ShapeString(t.Shape), total)
+			return nil, fmt.Errorf("output %q has shape %v for a batch of %d: its first dimension is not the batch", v.outputs[k].name, tensor.ShapeString(t.Shape), total)
 		}
 		per := 1
 		for _, d := range t.Shape[1:] {

@@ -53,6 +53,10 @@ type scheduler struct {
 	run       batchRunner
 	stopped   chan struct{} // closed when the dispatch loop returns
 	onQueue   func(delta int)
+	// work holds one channel per instance, read by that instance's
+	// worker goroutine: batches run on long-lived goroutines, so none is
+	// started, and no stack grown to the engine's depth, per batch.
+	work map[*instance]chan batchWork
 
 	mu     sync.Mutex
 	queue  []*job        // guarded by mu; FIFO
@@ -71,8 +75,29 @@ func newScheduler(instances []*instance, dynamic bool, maxBatch int, preferred [
 	if s.onQueue == nil {
 		s.onQueue = func(int) {}
 	}
+	s.work = make(map[*instance]chan batchWork, len(instances))
+	for _, inst := range instances {
+		ch := make(chan batchWork, 1)
+		s.work[inst] = ch
+		go s.worker(inst, ch)
+	}
 	go s.loop()
 	return s
+}
+
+// batchWork is a batch handed to an instance's worker.
+type batchWork struct {
+	jobs     []*job
+	dequeued time.Time
+}
+
+// worker runs the batches handed to inst until the scheduler closes ch.
+func (s *scheduler) worker(inst *instance, ch <-chan batchWork) {
+	for w := range ch {
+		s.run(inst, w.jobs, w.dequeued)
+		s.putIdle(inst)
+		s.busy.Done()
+	}
 }
 
 func (s *scheduler) signal() {
@@ -154,17 +179,20 @@ func (s *scheduler) putIdle(inst *instance) {
 // its queue is empty.
 func (s *scheduler) loop() {
 	defer close(s.stopped)
+	defer func() {
+		for _, ch := range s.work {
+			close(ch)
+		}
+	}()
 	for {
 		inst, jobs := s.next()
 		if jobs == nil {
 			return
 		}
 		s.busy.Add(1)
-		go func() {
-			defer s.busy.Done()
-			s.run(inst, jobs, time.Now())
-			s.putIdle(inst)
-		}()
+		// inst was idle, so its worker is waiting and the send does not
+		// block.
+		s.work[inst] <- batchWork{jobs: jobs, dequeued: time.Now()}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -116,7 +117,13 @@ func NewServer(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*S
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(kservepb.GRPCInferenceService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
-	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes)), grpc.MaxSendMsgSize(1<<31-1))
+	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes)), grpc.MaxSendMsgSize(1<<31-1),
+		// Long-lived workers run the handlers: no goroutine is started
+		// per request, and their stacks, grown once to the depth of an
+		// inference, are not grown again (copied) for every request.
+		// A request that finds every worker busy still gets its own
+		// goroutine.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))))
 	kservepb.RegisterGRPCInferenceServiceServer(s.grpc, &grpcServer{s: s})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	return s, nil

@@ -3,15 +3,20 @@
 // model repository, drives it through its real HTTP and gRPC endpoints,
 // and prints what it measured:
 //
-//   - overhead: latency at concurrency 1 over gRPC (raw tensors), HTTP
-//     with binary tensors and HTTP JSON, minus the engine's own time for
-//     the same input (Session.Run, same thread count);
+//   - overhead: p50 latency at concurrency 1 over gRPC (raw tensors),
+//     HTTP with binary tensors and HTTP JSON, minus the p50 of the
+//     engine's own time for the same input (Session.Run, same thread
+//     count; blocks of engine runs alternate with blocks of requests),
+//     and the mean latency minus the mean time the server's own session
+//     spent on those requests (from its statistics); with the in-process
+//     Manager.Infer and empty round trips (ServerLive, GET
+//     /v2/health/live) for comparison;
 //   - batching: throughput at concurrency 16 with and without dynamic
 //     batching;
 //   - swap: failed requests while the model's version is swapped 20 times
 //     under load (poll mode);
 //   - memory: resident memory after 200 load/unload cycles against after
-//     the first.
+//     the first, unloaded and loaded, with the Go heap and goroutines.
 //
 // It is not run in CI. Run it on an otherwise idle machine, e.g.
 //
@@ -39,6 +44,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,12 +69,41 @@ func main() {
 	n := flag.Int("n", 300, "requests per overhead measurement")
 	dur := flag.Duration("duration", 5*time.Second, "length of each throughput measurement")
 	maxBatch := flag.Int("max-batch", 16, "max_batch_size for the batching test")
+	delay := flag.Duration("queue-delay", 0, "max_queue_delay_microseconds for the batching test")
+	conc := flag.Int("concurrency", 16, "concurrent clients in the batching test")
 	swaps := flag.Int("swaps", 20, "version swaps in the swap test")
 	cycles := flag.Int("cycles", 200, "load/unload cycles in the memory test")
 	only := flag.String("clients", "", "comma-separated overhead clients to run (default: all of grpc, http-binary, http-json, direct, grpc-live, http-live)")
+	block := flag.Int("block", 50, "overhead: engine runs and requests alternate in blocks of this many")
+	threads := flag.Int("threads", 0, "intra-op threads of the model instance and of the engine it is compared with (0: cores / instances)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	flag.Parse()
 	log.SetFlags(0)
-	b := &bench{model: *model, runs: *runs, only: *only}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 4096
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				log.Fatal(err)
+			}
+		}()
+	}
+	b := &bench{model: *model, runs: *runs, only: *only, threads: *threads, block: max(1, *block)}
 	if err := b.prepare(); err != nil {
 		log.Fatal(err)
 	}
@@ -79,7 +114,7 @@ func main() {
 		case "overhead":
 			err = b.overhead(*n)
 		case "batching":
-			err = b.batching(*dur, *maxBatch)
+			err = b.batching(*dur, *maxBatch, *delay, *conc)
 		case "swap":
 			err = b.swap(*swaps)
 		case "memory":
@@ -88,19 +123,22 @@ func main() {
 			err = fmt.Errorf("unknown test %q", t)
 		}
 		if err != nil {
-			log.Fatalf("%s: %v", t, err)
+			log.Printf("%s: %v", t, err)
+			return
 		}
 	}
 }
 
 type bench struct {
-	model  string
-	runs   int
-	only   string
-	input  string
-	output string
-	item   []int // input shape without the batch dimension
-	data   []float32
+	model   string
+	runs    int
+	only    string
+	threads int
+	block   int
+	input   string
+	output  string
+	item    []int // input shape without the batch dimension
+	data    []float32
 }
 
 func (b *bench) prepare() error {
@@ -139,6 +177,9 @@ func (b *bench) repo(config string) (string, error) {
 	}
 	if err := b.addVersion(dir, 1); err != nil {
 		return "", err
+	}
+	if b.threads > 0 {
+		config += fmt.Sprintf("parameters { key: \"intra_op_thread_count\" value { string_value: \"%d\" } }\n", b.threads)
 	}
 	return dir, os.WriteFile(filepath.Join(dir, "m", "config.pbtxt"), []byte(config), 0o644)
 }
@@ -263,6 +304,12 @@ func int64s(s []int) []int64 {
 	return out
 }
 
+func quantile(d []time.Duration, q float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[int(q*float64(len(s)-1))]
+}
+
 func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
@@ -282,6 +329,9 @@ func (b *bench) overhead(n int) error {
 		return err
 	}
 	threads := runtime.GOMAXPROCS(0)
+	if b.threads > 0 {
+		threads = b.threads
+	}
 	sess, err := engine.Compile(m, engine.Options{Threads: threads})
 	if err != nil {
 		return err
@@ -341,32 +391,59 @@ func (b *bench) overhead(n int) error {
 			}
 			var lat, eng []time.Duration
 			before, _ := s.srv.Manager().Stats("m", 0)
-			for range n {
-				eng = append(eng, engineRun())
-				t0 := time.Now()
-				if err := c.do(); err != nil {
-					return err
+			// Blocks of back-to-back engine runs and back-to-back requests
+			// alternate, so drift hits both while each is timed in its own
+			// steady state (as inferd bench and perf_analyzer time them);
+			// -block 1 interleaves single runs.
+			for len(lat) < n {
+				k := min(b.block, n-len(lat))
+				for range k {
+					eng = append(eng, engineRun())
 				}
-				lat = append(lat, time.Since(t0))
+				for range k {
+					t0 := time.Now()
+					if err := c.do(); err != nil {
+						return err
+					}
+					lat = append(lat, time.Since(t0))
+				}
 			}
 			l, e := median(lat), median(eng)
 			after, _ := s.srv.Manager().Stats("m", 0)
+			// The second estimate needs no standalone engine: the mean
+			// latency of these requests minus the mean time the server's
+			// own session spent in them (compute_infer), so the engine's
+			// variance cancels out. It leaves out any slowdown of the
+			// engine inside the server (caches the protocol stacks evict).
+			srvOver := math.NaN()
 			if d := after[0].InferenceStats.Success.Count - before[0].InferenceStats.Success.Count; d > 0 {
 				in := float64(after[0].InferenceStats.Success.Ns-before[0].InferenceStats.Success.Ns) / float64(d) / 1e3
 				comp := float64(after[0].InferenceStats.ComputeInfer.Ns-before[0].InferenceStats.ComputeInfer.Ns) / float64(d) / 1e3
-				fmt.Printf("  run %d %-12s server-side means: in model manager %.1f µs, of which engine %.1f µs\n", run+1, c.name, in, comp)
+				srvOver = meanD(lat) - comp
+				fmt.Printf("  run %d %-12s server-side means: in model manager %.1f µs, of which engine %.1f µs; mean latency − mean server engine %.1f µs\n", run+1, c.name, in, comp, srvOver)
 			}
 			results[c.name] = append(results[c.name], float64(l-e)/1e3)
 			results[c.name+" latency"] = append(results[c.name+" latency"], float64(l)/1e3)
+			results[c.name+" server"] = append(results[c.name+" server"], srvOver)
 			engineMeds = append(engineMeds, float64(e)/1e3)
-			fmt.Printf("  run %d %-12s latency p50 %8.1f µs  engine p50 %8.1f µs  overhead %7.1f µs\n", run+1, c.name, float64(l)/1e3, float64(e)/1e3, float64(l-e)/1e3)
+			fmt.Printf("  run %d %-12s latency p50 %8.1f µs (p10 %.1f, p90 %.1f)  engine p50 %8.1f µs  overhead %7.1f µs\n", run+1, c.name,
+				float64(l)/1e3, float64(quantile(lat, 0.1))/1e3, float64(quantile(lat, 0.9))/1e3, float64(e)/1e3, float64(l-e)/1e3)
 		}
 	}
-	fmt.Printf("  median engine time %.1f µs (direct: Manager.Infer in process; *-live: protocol round trip without inference, overhead column meaningless)\n", medianF(engineMeds))
+	fmt.Printf("  median engine time %.1f µs (direct: Manager.Infer in process; *-live: protocol round trip without inference, overhead columns meaningless)\n", medianF(engineMeds))
 	for _, c := range cs {
-		fmt.Printf("  %-12s median latency %8.1f µs, median overhead %7.1f µs\n", c.name, medianF(results[c.name+" latency"]), medianF(results[c.name]))
+		fmt.Printf("  %-12s median latency %8.1f µs, median overhead %7.1f µs (p50 latency − p50 engine); mean latency − mean server engine %7.1f µs\n",
+			c.name, medianF(results[c.name+" latency"]), medianF(results[c.name]), medianF(results[c.name+" server"]))
 	}
 	return nil
+}
+
+func meanD(d []time.Duration) float64 {
+	var t time.Duration
+	for _, x := range d {
+		t += x
+	}
+	return float64(t) / float64(len(d)) / 1e3
 }
 
 // throughput runs conc workers for d and returns requests per second.
@@ -396,12 +473,11 @@ func throughput(c client, conc int, d time.Duration) (float64, int64, error) {
 
 // batching compares throughput at concurrency 16 with and without
 // dynamic batching (one instance, all cores, gRPC).
-func (b *bench) batching(d time.Duration, maxBatch int) error {
-	const conc = 16
-	fmt.Printf("\n== batching: gRPC, concurrency %d, %v per run, %d runs, one instance\n", conc, d, b.runs)
+func (b *bench) batching(d time.Duration, maxBatch int, delay time.Duration, conc int) error {
+	fmt.Printf("\n== batching: gRPC, concurrency %d, %v per run, %d runs, one instance, max_batch_size %d, max_queue_delay %v\n", conc, d, b.runs, maxBatch, delay)
 	configs := []struct{ name, cfg string }{
 		{"no batching", fmt.Sprintf("max_batch_size: %d\n", maxBatch)},
-		{"dynamic batching", fmt.Sprintf("max_batch_size: %d\ndynamic_batching { }\n", maxBatch)},
+		{"dynamic batching", fmt.Sprintf("max_batch_size: %d\ndynamic_batching { max_queue_delay_microseconds: %d }\n", maxBatch, delay.Microseconds())},
 	}
 	rates := map[string][]float64{}
 	for run := range b.runs {
@@ -525,10 +601,17 @@ func (b *bench) memory(cycles int) error {
 		if err := c.do(); err != nil {
 			return err
 		}
+		report := i == 0 || i == cycles-1 || (i+1)%max(1, cycles/5) == 0
+		var loaded uint64
+		if report {
+			runtime.GC()
+			debug.FreeOSMemory()
+			loaded = residentBytes()
+		}
 		if err := s.srv.Manager().Unload(ctx, "m"); err != nil {
 			return err
 		}
-		if i == 0 || i == cycles-1 {
+		if report {
 			runtime.GC()
 			debug.FreeOSMemory()
 			rss := residentBytes()
@@ -536,6 +619,12 @@ func (b *bench) memory(cycles int) error {
 				first = rss
 			}
 			last = rss
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
+			fmt.Printf("  cycle %3d: resident %.1f MiB loaded, after unload %.1f MiB (anonymous %.1f, file %.1f; Go heap in use %.1f MiB, mapped and not released %.1f MiB, runtime metadata %.1f MiB; %d goroutines)\n",
+				i+1, mib(loaded), mib(rss), mib(procStatus("RssAnon:")), mib(procStatus("RssFile:")), mib(ms.HeapInuse), mib(ms.HeapSys-ms.HeapReleased),
+				mib(ms.GCSys+ms.MSpanSys+ms.MCacheSys+ms.BuckHashSys+ms.OtherSys+ms.StackSys), runtime.NumGoroutine())
 		}
 	}
 	fmt.Printf("  resident memory after cycle 1: %.1f MiB, after cycle %d: %.1f MiB (%+.1f%%)\n",
@@ -544,13 +633,17 @@ func (b *bench) memory(cycles int) error {
 }
 
 // residentBytes reads VmRSS from /proc/self/status (0 where there is none).
-func residentBytes() uint64 {
+func residentBytes() uint64 { return procStatus("VmRSS:") }
+
+// procStatus reads a size field of /proc/self/status (0 where there is
+// none): VmRSS, RssAnon (heap, stacks), RssFile (the mapped binary).
+func procStatus(field string) uint64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(rest)
 			kb, _ := strconv.ParseUint(f[0], 10, 64)
 			return kb << 10

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -165,6 +166,15 @@ func runServe(ctx context.Context, f serveFlags, logw io.Writer, ready listening
 		return fmt.Errorf("metrics endpoint: %w", err)
 	}
 	exitTimeout := time.Duration(f.exitTimeoutSecs) * time.Second
+	// One deadline for the whole shutdown, fixed when it starts: the
+	// endpoints drain one after another (the run group interrupts its
+	// actors in turn), then the models, all within --exit-timeout-secs.
+	var stopOnce sync.Once
+	var stopBy time.Time
+	deadline := func() time.Time {
+		stopOnce.Do(func() { stopBy = time.Now().Add(exitTimeout) })
+		return stopBy
+	}
 
 	var g rungroup.Group
 	{ // Shutdown trigger: SIGTERM/SIGINT (ctx) ends the group.
@@ -200,16 +210,18 @@ func runServe(ctx context.Context, f serveFlags, logw io.Writer, ready listening
 	if hl != nil {
 		hs := &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 		servers = append(servers, hs)
-		g.Add(func() error { return serveHTTP(hs, hl) }, func(error) { shutdownHTTP(hs, exitTimeout) })
+		g.Add(func() error { return serveHTTP(hs, hl) }, func(error) { shutdownHTTP(hs, deadline()) })
 	}
 	if gl != nil {
 		gs := srv.GRPCServer()
 		g.Add(func() error { return gs.Serve(gl) }, func(error) {
 			done := make(chan struct{})
 			go func() { gs.GracefulStop(); close(done) }()
+			t := time.NewTimer(time.Until(deadline()))
+			defer t.Stop()
 			select {
 			case <-done:
-			case <-time.After(exitTimeout):
+			case <-t.C:
 				gs.Stop()
 			}
 		})
@@ -217,7 +229,7 @@ func runServe(ctx context.Context, f serveFlags, logw io.Writer, ready listening
 	if ml != nil {
 		ms := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, ms)
-		g.Add(func() error { return serveHTTP(ms, ml) }, func(error) { shutdownHTTP(ms, exitTimeout) })
+		g.Add(func() error { return serveHTTP(ms, ml) }, func(error) { shutdownHTTP(ms, deadline()) })
 	}
 	if ready != nil {
 		ready(addrOf(hl), addrOf(gl), addrOf(ml))
@@ -225,7 +237,7 @@ func runServe(ctx context.Context, f serveFlags, logw io.Writer, ready listening
 	err = g.Run()
 	// Every endpoint has stopped taking requests: unload the models once
 	// what is left in their queues has run.
-	sctx, cancel := context.WithTimeout(context.Background(), exitTimeout)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline())
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil {
 		logger.Error("shutdown", "err", serr)
@@ -241,8 +253,8 @@ func serveHTTP(s *http.Server, l net.Listener) error {
 	return nil
 }
 
-func shutdownHTTP(s *http.Server, timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+func shutdownHTTP(s *http.Server, deadline time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if s.Shutdown(ctx) != nil {
 		s.Close()
