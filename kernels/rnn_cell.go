@@ -123,8 +123,9 @@ func (r *rnnDir) setup(s *rnnRun, d int, reverse, concurrent, stepPar bool) {
 }
 
 // rnnBlockFloats bounds a block's projections (floats): the block's GEMM
-// is large enough to run at speed while its output stays in L2.
-const rnnBlockFloats = 1 << 18
+// is large enough to run at speed while its output stays in L2. Only
+// tests change it.
+var rnnBlockFloats = 1 << 18
 
 // run computes the direction over the whole sequence.
 func (r *rnnDir) run() {
