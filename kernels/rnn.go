@@ -371,7 +371,8 @@ func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 			return nil, nil
 		}
 		if !tensor.EqualShapes(t.Shape, shape) {
-			return nil, fmt.Errorf("input %s has shape %v, want %v", name, t.Shape, shape)
+			// A copy, so that shape (on the stack) does not escape.
+			return nil, fmt.Errorf("input %s has shape %v, want %v", name, t.Shape, slices.Clone(shape))
 		}
 		if t.DType != dt {
 			return nil, fmt.Errorf("input %s is %v, but X is %v", name, t.DType, dt)

@@ -570,3 +570,48 @@ func TestRNNErrors(t *testing.T) {
 		t.Fatal("rank-2 X accepted")
 	}
 }
+
+// TestRNNAllocs checks that a float32 run with constant weights allocates
+// nothing once warm, serially and with the directions on two threads.
+func TestRNNAllocs(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	S, B, I, H := 5, 1, 8, 16
+	for _, op := range []string{"LSTM", "GRU", "RNN"} {
+		G := map[string]int{"RNN": 1, "GRU": 3, "LSTM": 4}[op]
+		in := []*tensor.Tensor{
+			rnnF32(rnnRandSlice(rng, S*B*I, 1), S, B, I),
+			rnnF32(rnnRandSlice(rng, 2*G*H*I, 0.5), 2, G*H, I),
+			rnnF32(rnnRandSlice(rng, 2*G*H*H, 0.5), 2, G*H, H),
+			rnnF32(rnnRandSlice(rng, 2*2*G*H, 0.5), 2, 2*G*H),
+		}
+		n := &ir.Node{Name: "n", OpType: op, Inputs: []string{"x", "w", "r", "b"}, Outputs: []string{"y", "yh"},
+			Attrs: []*ir.Attribute{redAInt("hidden_size", int64(H)), redAString("direction", "bidirectional")}}
+		k, err := Default.Build(&Build{Node: n, Opset: 14, Const: func(i int) *tensor.Tensor {
+			if i == 1 || i == 2 {
+				return in[i]
+			}
+			return nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, threads := range []int{1, 2} {
+			c := &Context{Ctx: context.Background(), Arena: NewArena(1)}
+			if threads > 1 {
+				pool := parallel.New(threads)
+				defer pool.Close()
+				c.Par, c.Threads = pool.For, threads
+			}
+			run := func() {
+				c.Arena.Begin(0)
+				if _, err := k.(Kernel).Run(c, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run()
+			if got := testing.AllocsPerRun(20, run); got != 0 {
+				t.Errorf("%s on %d threads: %v allocations per run, want 0", op, threads, got)
+			}
+		}
+	}
+}
