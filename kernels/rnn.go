@@ -14,11 +14,12 @@ import (
 // RNN, GRU and LSTM (every opset: 1, 3/7, 14 with layout, 22). All three
 // compute in float32 whatever the input type. W and R are packed for gemm
 // (at build when they are constants): the input projection X·Wᵀ + bias of
-// a block of time steps is one GEMM; each step then computes H·Rᵀ of every
-// gate with one GEMM (a GEMV at batch 1) and applies the gate functions,
-// split over hidden units when large (GRU without linear_before_reset
-// takes two products and two passes, as the reset gate of every unit
-// feeds the hidden gate).
+// a block of time steps is one GEMM; each step then adds H·Rᵀ of every
+// gate onto its rows with one GEMM (a GEMV at batch 1) and applies the
+// gate functions to each batch row as kernels/vec slice operations (GRU
+// without linear_before_reset takes two products and two passes, as the
+// reset gate of every unit feeds the hidden gate). See rnn_cell.go for
+// how the work is spread over threads.
 
 func init() {
 	register("RNN", func(b *Build) (any, error) { return newRNNKernel(b, rnnPlain) })

@@ -11,6 +11,14 @@ import (
 // GEMV at batch 1, with beta = 1, so the pre-activations are formed in
 // place) and runs the gate functions over each batch row's H units as
 // slice operations (kernels/vec).
+//
+// Threads: when a step's product is small (batch 1: a GEMV of a few
+// microseconds, less than handing it to another thread costs), a
+// bidirectional node runs its two independent directions concurrently,
+// one per thread, and each runs serially; a single direction splits only
+// its input projection. When the product is large (rnnStepFlops), each
+// step's product and gate functions are split over the threads and the
+// directions run one after the other.
 
 // rnnDir is one direction's state and scratch within a run. Its buffers
 // are kept across pooled runs.
