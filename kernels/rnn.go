@@ -468,13 +468,14 @@ func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 
 	// Splitting one step over threads pays only when its product is
 	// large (big batches): at batch 1 the recurrent product is a GEMV of
-	// a few microseconds, less than the hand-offs would cost. Otherwise
-	// the two directions, being independent, run one per thread.
+	// a few microseconds, less than the hand-offs would cost. Otherwise,
+	// and whenever there are just two threads, the two directions, being
+	// independent, run one per thread, without any hand-off per step.
 	threads := c.gemmThreads()
 	stepPar := threads > 1 && 2*s.batch*G*H*H >= rnnStepFlops
-	concurrent := D == 2 && threads > 1 && !stepPar
+	concurrent := D == 2 && threads > 1 && (!stepPar || threads == 2)
 	for d := 0; d < D; d++ {
-		s.dirs[d].setup(s, d, k.reverse || d == 1, concurrent, stepPar)
+		s.dirs[d].setup(s, d, k.reverse || d == 1, concurrent, stepPar && !concurrent)
 	}
 	if concurrent {
 		c.Parallel(D, s.dirsRun)

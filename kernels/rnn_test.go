@@ -367,11 +367,12 @@ func rnnRunConfig(t *testing.T, rng *rand.Rand, cf rnnRefConfig, dt tensor.DType
 	y, yh, yc := rnnReference(cf, x, w, r, bias, p, h0, c0, acts, alphas, betas)
 	// W and R as runtime inputs (packed per run) and, for float32, as
 	// initializers (packed when the kernel is built), run on one thread
-	// (no Parallel) and on two.
+	// (no Parallel), two (directions one per thread) and four (large
+	// steps split over the threads).
 	for _, mode := range []struct {
 		constWR bool
 		threads int
-	}{{false, 0}, {true, 1}, {true, 2}} {
+	}{{false, 0}, {true, 1}, {true, 2}, {true, 4}} {
 		if mode.constWR && dt != tensor.Float32 {
 			continue
 		}
@@ -490,8 +491,8 @@ func TestRNNAgainstReference(t *testing.T) {
 		rnnRefConfig{cell: rnnGRU, dir: "forward", layout: 1, seq: 6, batch: 5, in: 33, hid: 90, bias: true, initH: true, lens: []int{6, 3, 5, 1, 2}},
 		rnnRefConfig{cell: rnnGRU, dir: "reverse", seq: 6, batch: 1, in: 33, hid: 200, bias: true, lbr: true},
 		rnnRefConfig{cell: rnnPlain, dir: "forward", seq: 5, batch: 4, in: 50, hid: 150, bias: true},
-		// Steps large enough to be split over threads (rnnStepFlops), the
-		// directions then run one after the other.
+		// Steps large enough to be split over more than two threads
+		// (rnnStepFlops), the directions then run one after the other.
 		rnnRefConfig{cell: rnnLSTM, dir: "bidirectional", seq: 3, batch: 8, in: 16, hid: 256, bias: true, initH: true, initC: true, peep: true, lens: []int{3, 1, 2, 3, 0, 3, 2, 1}},
 		rnnRefConfig{cell: rnnGRU, dir: "forward", seq: 3, batch: 6, in: 10, hid: 300, bias: true, initH: true, lens: []int{3, 2, 3, 1, 3, 0}},
 		rnnRefConfig{cell: rnnGRU, dir: "bidirectional", layout: 1, seq: 2, batch: 5, in: 10, hid: 330, bias: true, lbr: true, clip: 0.9},
@@ -574,6 +575,9 @@ func TestRNNErrors(t *testing.T) {
 // TestRNNAllocs checks that a float32 run with constant weights allocates
 // nothing once warm, serially and with the directions on two threads.
 func TestRNNAllocs(t *testing.T) {
+	if rnnRaceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
 	rng := rand.New(rand.NewSource(3))
 	S, B, I, H := 5, 1, 8, 16
 	for _, op := range []string{"LSTM", "GRU", "RNN"} {
