@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/tensor"
@@ -13,11 +14,12 @@ import (
 // RNN, GRU and LSTM (every opset: 1, 3/7, 14 with layout, 22). All three
 // compute in float32 whatever the input type. W and R are packed for gemm
 // (at build when they are constants): the input projection X·Wᵀ + bias of
-// a block of time steps is one GEMM; each step then computes H·Rᵀ of every
-// gate with one GEMM (a GEMV at batch 1) and applies the gate functions,
-// split over hidden units when large (GRU without linear_before_reset
-// takes two products and two passes, as the reset gate of every unit
-// feeds the hidden gate).
+// a block of time steps is one GEMM; each step then adds H·Rᵀ of every
+// gate onto its rows with one GEMM (a GEMV at batch 1) and applies the
+// gate functions to each batch row as kernels/vec slice operations (GRU
+// without linear_before_reset takes two products and two passes, as the
+// reset gate of every unit feeds the hidden gate). See rnn_cell.go for
+// how the work is spread over threads.
 
 func init() {
 	register("RNN", func(b *Build) (any, error) { return newRNNKernel(b, rnnPlain) })
@@ -289,7 +291,9 @@ func newRNNKernel(b *Build, cell rnnCell) (any, error) {
 	return KernelFunc(k.run), nil
 }
 
-// rnnRun holds one run's shapes and float32 views of the inputs.
+// rnnRun holds one run's shapes, float32 views of the inputs and the
+// per-direction state. Runs are pooled (rnnRunPool) so that a run with
+// float32 tensors and constant weights allocates nothing after warm-up.
 type rnnRun struct {
 	k                  *rnnKernel
 	c                  *Context
@@ -297,9 +301,32 @@ type rnnRun struct {
 	g                  int // gates
 	x, w, r, bias, p   []float32
 	h0, c0             []float32
-	lens               []int
+	lens, lensBuf      []int
 	y, yh, yc          []float32
 	packed             []rnnPacked // per direction
+	dirs               [2]rnnDir
+	dirsRun            func(lo, hi int) // s.runDirs, bound once
+}
+
+var rnnRunPool = sync.Pool{New: func() any {
+	s := new(rnnRun)
+	s.dirsRun = s.runDirs
+	for d := range s.dirs {
+		s.dirs[d].rowsRun = s.dirs[d].rows
+	}
+	return s
+}}
+
+// release drops the run's references to tensors and returns it to the pool.
+func (s *rnnRun) release() {
+	s.k, s.c = nil, nil
+	s.x, s.w, s.r, s.bias, s.p, s.h0, s.c0 = nil, nil, nil, nil, nil, nil, nil
+	s.y, s.yh, s.yc = nil, nil, nil
+	s.packed = s.packed[:0]
+	for d := range s.dirs {
+		s.dirs[d].drop()
+	}
+	rnnRunPool.Put(s)
 }
 
 func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
@@ -322,16 +349,19 @@ func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 	if X.Rank() != 3 {
 		return nil, fmt.Errorf("input X has shape %v, want rank 3", X.Shape)
 	}
-	s := &rnnRun{k: k, c: c, g: k.cell.gates()}
+	if R.Rank() != 3 {
+		return nil, fmt.Errorf("input R has shape %v, want rank 3", R.Shape)
+	}
+	s := rnnRunPool.Get().(*rnnRun)
+	defer s.release()
+	s.k, s.c, s.g = k, c, k.cell.gates()
+	s.lens = nil
 	if k.layout == 0 {
 		s.seq, s.batch = X.Shape[0], X.Shape[1]
 	} else {
 		s.batch, s.seq = X.Shape[0], X.Shape[1]
 	}
 	s.in = X.Shape[2]
-	if R.Rank() != 3 {
-		return nil, fmt.Errorf("input R has shape %v, want rank 3", R.Shape)
-	}
 	s.hd = R.Shape[2]
 	if k.hidden != 0 && k.hidden != s.hd {
 		return nil, fmt.Errorf("input R has shape %v, but hidden_size is %d", R.Shape, k.hidden)
@@ -342,7 +372,8 @@ func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 			return nil, nil
 		}
 		if !tensor.EqualShapes(t.Shape, shape) {
-			return nil, fmt.Errorf("input %s has shape %v, want %v", name, t.Shape, shape)
+			// A copy, so that shape (on the stack) does not escape.
+			return nil, fmt.Errorf("input %s has shape %v, want %v", name, t.Shape, slices.Clone(shape))
 		}
 		if t.DType != dt {
 			return nil, fmt.Errorf("input %s is %v, but X is %v", name, t.DType, dt)
@@ -362,15 +393,17 @@ func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 	if s.bias, err = check("B", opt(3), D, 2*G*H); err != nil {
 		return nil, err
 	}
-	stateShape := []int{D, s.batch, H}
-	if k.layout == 1 {
-		stateShape = []int{s.batch, D, H}
+	var stateShape [3]int
+	if k.layout == 0 {
+		stateShape = [3]int{D, s.batch, H}
+	} else {
+		stateShape = [3]int{s.batch, D, H}
 	}
-	if s.h0, err = check("initial_h", opt(5), stateShape...); err != nil {
+	if s.h0, err = check("initial_h", opt(5), stateShape[:]...); err != nil {
 		return nil, err
 	}
 	if k.cell == rnnLSTM {
-		if s.c0, err = check("initial_c", opt(6), stateShape...); err != nil {
+		if s.c0, err = check("initial_c", opt(6), stateShape[:]...); err != nil {
 			return nil, err
 		}
 		if s.p, err = check("P", opt(7), D, 3*H); err != nil {
@@ -385,7 +418,8 @@ func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 		if err != nil {
 			return nil, fmt.Errorf("input sequence_lens: %w", err)
 		}
-		s.lens = make([]int, s.batch)
+		s.lens = slices.Grow(s.lensBuf[:0], s.batch)[:s.batch]
+		s.lensBuf = s.lens
 		for i, l := range v {
 			if l < 0 || l > int64(s.seq) {
 				return nil, fmt.Errorf("sequence_lens[%d] = %d, want 0..%d", i, l, s.seq)
@@ -394,19 +428,14 @@ func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 		}
 	}
 
-	var yShape []int
-	if k.layout == 0 {
-		yShape = []int{s.seq, D, s.batch, H}
-	} else {
-		yShape = []int{s.batch, s.seq, D, H}
-	}
-	outs := make([]*tensor.Tensor, 2, 3)
 	var bufs []struct {
 		t   *tensor.Tensor
 		buf []float32
 	}
-	alloc := func(shape []int) (*tensor.Tensor, []float32) {
-		t := c.Alloc(dt, shape...)
+	alloc := func(shape ...int) (*tensor.Tensor, []float32) {
+		// Every element is written: Y's rows past a sequence's end are
+		// cleared explicitly.
+		t := c.AllocRaw(dt, shape...)
 		if dt == tensor.Float32 {
 			return t, t.Data.([]float32)
 		}
@@ -417,31 +446,59 @@ func (k *rnnKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 		}{t, b})
 		return t, b
 	}
+	var yt, yht, yct *tensor.Tensor
 	if k.wantY {
-		outs[0], s.y = alloc(yShape)
+		if k.layout == 0 {
+			yt, s.y = alloc(s.seq, D, s.batch, H)
+		} else {
+			yt, s.y = alloc(s.batch, s.seq, D, H)
+		}
 	}
-	outs[1], s.yh = alloc(stateShape)
+	yht, s.yh = alloc(stateShape[:]...)
 	if k.cell == rnnLSTM {
-		var t *tensor.Tensor
-		t, s.yc = alloc(stateShape)
-		outs = append(outs, t)
+		yct, s.yc = alloc(stateShape[:]...)
 	}
 	if W == k.constW && R == k.constR && k.packed != nil {
-		s.packed = k.packed
+		s.packed = append(s.packed[:0], k.packed...)
 	} else {
 		for d := 0; d < D; d++ {
 			s.packed = append(s.packed, rnnPack(k.cell, k.linearReset, s.w, s.r, d, G*H, s.in, H))
 		}
 	}
+
+	// Splitting one step over threads pays only when its product is
+	// large (big batches): at batch 1 the recurrent product is a GEMV of
+	// a few microseconds, less than the hand-offs would cost. Otherwise,
+	// and whenever there are just two threads, the two directions, being
+	// independent, run one per thread, without any hand-off per step.
+	threads := c.gemmThreads()
+	stepPar := threads > 1 && 2*s.batch*G*H*H >= rnnStepFlops
+	concurrent := D == 2 && threads > 1 && (!stepPar || threads == 2)
 	for d := 0; d < D; d++ {
-		if err := s.direction(d, k.reverse || d == 1); err != nil {
-			return nil, err
-		}
+		s.dirs[d].setup(s, d, k.reverse || d == 1, concurrent, stepPar && !concurrent)
+	}
+	if concurrent {
+		c.Parallel(D, s.dirsRun)
+	} else {
+		s.runDirs(0, D)
 	}
 	for _, b := range bufs {
 		rnnStore(b.t, b.buf)
 	}
-	return outs, nil
+	if k.cell == rnnLSTM {
+		return c.Outs(yt, yht, yct), nil
+	}
+	return c.Outs(yt, yht), nil
+}
+
+// rnnStepFlops is the size (flops) of a step's recurrent product from
+// which the step is split over threads.
+const rnnStepFlops = 1 << 21
+
+func (s *rnnRun) runDirs(lo, hi int) {
+	for d := lo; d < hi; d++ {
+		s.dirs[d].run()
+	}
 }
 
 func rnnStore(t *tensor.Tensor, v []float32) {
@@ -488,228 +545,3 @@ func (s *rnnRun) yOff(t, d, b int) int {
 }
 
 func (s *rnnRun) active(t, b int) bool { return s.lens == nil || t < s.lens[b] }
-
-// rnnStepWork is the gate values per step above which a step's cell
-// update runs in parallel.
-const rnnStepWork = 1 << 12
-
-// direction runs one direction d over the whole sequence.
-func (s *rnnRun) direction(d int, reverse bool) error {
-	k := s.k
-	B, H, G, I := s.batch, s.hd, s.g, s.in
-	GH := G * H
-	acts := k.acts[d]
-	pk := s.packed[d]
-	// Input-side bias folded into the projection; rb is what stays on
-	// the recurrent side (GRU's Rbh with linear_before_reset).
-	xb := make([]float32, GH)
-	var rbh []float32
-	if s.bias != nil {
-		wb := s.bias[d*2*GH : d*2*GH+GH]
-		rb := s.bias[d*2*GH+GH : (d+1)*2*GH]
-		for j := range xb {
-			xb[j] = wb[j] + rb[j]
-		}
-		if k.cell == rnnGRU && k.linearReset {
-			rbh = rb[2*H : 3*H]
-			for j := 2 * H; j < 3*H; j++ {
-				xb[j] = wb[j]
-			}
-		}
-	}
-	if rbh == nil && k.cell == rnnGRU && k.linearReset {
-		rbh = make([]float32, H)
-	}
-	var pi, po, pf []float32
-	if s.p != nil {
-		p := s.p[d*3*H : (d+1)*3*H]
-		pi, po, pf = p[:H], p[H:2*H], p[2*H:]
-	}
-
-	// State: h (double-buffered), c (LSTM, updated in place).
-	h := make([]float32, B*H)
-	hn := make([]float32, B*H)
-	var cs []float32
-	if k.cell == rnnLSTM {
-		cs = make([]float32, B*H)
-	}
-	for b := 0; b < B; b++ {
-		if s.h0 != nil {
-			copy(h[b*H:(b+1)*H], s.h0[s.stateOff(d, b):])
-		}
-		if cs != nil && s.c0 != nil {
-			copy(cs[b*H:(b+1)*H], s.c0[s.stateOff(d, b):])
-		}
-	}
-	// Scratch for GRU without linear_before_reset: r ⊙ H and z.
-	var rh, zb []float32
-	if k.cell == rnnGRU && !k.linearReset {
-		rh = make([]float32, B*H)
-		zb = make([]float32, B*H)
-	}
-
-	// Time is processed in blocks whose input projection is one GEMM.
-	tb := max(1, min(s.seq, (1<<20)/max(1, B*GH)))
-	xrows := make([]float32, tb*B*I)
-	xw := make([]float32, tb*B*GH)
-	rec := make([]float32, B*GH) // one step's recurrent products
-	act := make([]int, 0, B)
-	for s0 := 0; s0 < s.seq; s0 += tb {
-		n := min(tb, s.seq-s0)
-		timeAt := func(step int) int {
-			if reverse {
-				return s.seq - 1 - step
-			}
-			return step
-		}
-		for i := 0; i < n; i++ {
-			t := timeAt(s0 + i)
-			for b := 0; b < B; b++ {
-				copy(xrows[(i*B+b)*I:(i*B+b+1)*I], s.x[s.xOff(t, b):s.xOff(t, b)+I])
-			}
-		}
-		// The input projection of the block's steps: one GEMM against
-		// the packed W, the biases as its epilogue.
-		sgemmPackedB(s.c, n*B, 1, gemm.Matrix{Data: xrows[:n*B*I], Stride: I}, pk.w, 0, xw[:n*B*GH], GH, &gemm.Epilogue{Bias: xb})
-		for i := 0; i < n; i++ {
-			t := timeAt(s0 + i)
-			act = act[:0]
-			for b := 0; b < B; b++ {
-				if s.active(t, b) {
-					act = append(act, b)
-				} else {
-					copy(hn[b*H:(b+1)*H], h[b*H:(b+1)*H])
-				}
-			}
-			xt := xw[i*B*GH : (i+1)*B*GH]
-			// The recurrent product H·Rᵀ of every gate (z and r only for
-			// GRU without linear_before_reset): a GEMV at batch 1.
-			if pk.r != nil {
-				sgemmPackedB(s.c, B, 1, gemm.Matrix{Data: h, Stride: H}, pk.r, 0, rec, GH, nil)
-			} else {
-				sgemmPackedB(s.c, B, 1, gemm.Matrix{Data: h, Stride: H}, pk.rzr, 0, rec, GH, nil)
-			}
-			step := func(lo, hi int) {
-				s.cellStep(acts, act, xt, rec, rbh, pi, po, pf, h, hn, cs, rh, zb, lo, hi, 0)
-			}
-			s.runUnits(len(act)*G*H, step)
-			if rh != nil {
-				// Second phase of GRU: the hidden gate needs r ⊙ H of
-				// every unit.
-				sgemmPackedB(s.c, B, 1, gemm.Matrix{Data: rh, Stride: H}, pk.rh, 0, rec[2*H:], GH, nil)
-				s.runUnits(len(act)*H, func(lo, hi int) {
-					s.cellStep(acts, act, xt, rec, rbh, pi, po, pf, h, hn, cs, rh, zb, lo, hi, 1)
-				})
-			}
-			if s.y != nil {
-				for b := 0; b < B; b++ {
-					dst := s.y[s.yOff(t, d, b) : s.yOff(t, d, b)+H]
-					if s.active(t, b) {
-						copy(dst, hn[b*H:(b+1)*H])
-					} else {
-						clear(dst)
-					}
-				}
-			}
-			h, hn = hn, h
-		}
-	}
-	for b := 0; b < B; b++ {
-		copy(s.yh[s.stateOff(d, b):s.stateOff(d, b)+H], h[b*H:(b+1)*H])
-		if cs != nil {
-			copy(s.yc[s.stateOff(d, b):s.stateOff(d, b)+H], cs[b*H:(b+1)*H])
-		}
-	}
-	return nil
-}
-
-// runUnits runs fn over the hidden units, in parallel when work (the
-// step's gate values) is large.
-func (s *rnnRun) runUnits(work int, fn func(lo, hi int)) {
-	if work < rnnStepWork {
-		fn(0, s.hd)
-		return
-	}
-	s.c.Parallel(s.hd, fn)
-}
-
-// cellStep computes hidden units [lo, hi) of one time step for the active
-// batch rows. xt holds the input projections (bias included) and rec the
-// recurrent products H·Rᵀ of all batch rows, GH per row (for GRU without
-// linear_before_reset, z and r from H and, in phase 1, the hidden gate
-// from r ⊙ H); h is the previous state, hn receives the new one. phase is
-// 0 except for GRU's second (hidden gate) pass.
-func (s *rnnRun) cellStep(acts []rnnAct, active []int, xt, rec, rbh, pi, po, pf, h, hn, cs, rh, zb []float32, lo, hi, phase int) {
-	H, GH := s.hd, s.g*s.hd
-	clip := s.k.clip
-	cl := func(v float32) float32 {
-		if clip > 0 {
-			return min(max(v, -clip), clip)
-		}
-		return v
-	}
-	for u := lo; u < hi; u++ {
-		switch {
-		case s.k.cell == rnnPlain:
-			for _, b := range active {
-				hn[b*H+u] = acts[0].apply(cl(xt[b*GH+u] + rec[b*GH+u]))
-			}
-		case s.k.cell == rnnLSTM:
-			f, gf, hf := acts[0], acts[1], acts[2]
-			for _, b := range active {
-				x := xt[b*GH:]
-				pre := rec[b*GH:]
-				cp := cs[b*H+u]
-				vi := x[u] + pre[u]
-				vo := x[H+u] + pre[H+u]
-				vf := x[2*H+u] + pre[2*H+u]
-				vc := x[3*H+u] + pre[3*H+u]
-				if pi != nil {
-					vi += pi[u] * cp
-					vf += pf[u] * cp
-				}
-				ig := f.apply(cl(vi))
-				var fg float32
-				if s.k.inputForget {
-					fg = 1 - ig
-				} else {
-					fg = f.apply(cl(vf))
-				}
-				cg := gf.apply(cl(vc))
-				cn := fg*cp + ig*cg
-				if po != nil {
-					vo += po[u] * cn
-				}
-				og := f.apply(cl(vo))
-				cs[b*H+u] = cn
-				hn[b*H+u] = og * hf.apply(cn)
-			}
-		case s.k.linearReset: // GRU, one pass
-			f, gf := acts[0], acts[1]
-			for _, b := range active {
-				x := xt[b*GH:]
-				pre := rec[b*GH:]
-				z := f.apply(cl(x[u] + pre[u]))
-				rg := f.apply(cl(x[H+u] + pre[H+u]))
-				hh := gf.apply(cl(x[2*H+u] + rg*(pre[2*H+u]+rbh[u])))
-				hn[b*H+u] = (1-z)*hh + z*h[b*H+u]
-			}
-		case phase == 0: // GRU: gates z and r, then r ⊙ H
-			f := acts[0]
-			for _, b := range active {
-				x := xt[b*GH:]
-				pre := rec[b*GH:]
-				zb[b*H+u] = f.apply(cl(x[u] + pre[u]))
-				rg := f.apply(cl(x[H+u] + pre[H+u]))
-				rh[b*H+u] = rg * h[b*H+u]
-			}
-		default: // GRU: hidden gate from (r ⊙ H)·Rhᵀ
-			gf := acts[1]
-			for _, b := range active {
-				hh := gf.apply(cl(xt[b*GH+2*H+u] + rec[b*GH+2*H+u]))
-				z := zb[b*H+u]
-				hn[b*H+u] = (1-z)*hh + z*h[b*H+u]
-			}
-		}
-	}
-}

@@ -366,27 +366,32 @@ func rnnRunConfig(t *testing.T, rng *rand.Rand, cf rnnRefConfig, dt tensor.DType
 	}
 	y, yh, yc := rnnReference(cf, x, w, r, bias, p, h0, c0, acts, alphas, betas)
 	// W and R as runtime inputs (packed per run) and, for float32, as
-	// initializers (packed when the kernel is built).
-	for _, constWR := range []bool{false, true} {
-		if constWR && dt != tensor.Float32 {
+	// initializers (packed when the kernel is built), run on one thread
+	// (no Parallel), two (directions one per thread) and four (large
+	// steps split over the threads).
+	for _, mode := range []struct {
+		constWR bool
+		threads int
+	}{{false, 0}, {true, 1}, {true, 2}, {true, 4}} {
+		if mode.constWR && dt != tensor.Float32 {
 			continue
 		}
 		var out []*tensor.Tensor
 		var err error
-		if constWR {
-			out, err = rnnRunConst(cf.cell.String(), attrs, nout, in...)
+		if mode.constWR {
+			out, err = rnnRunConst(cf.cell.String(), attrs, nout, mode.threads, in...)
 		} else {
 			out, err = redTestNode(t, cf.cell.String(), 14, attrs, nout, in...)
 		}
 		if err != nil {
 			t.Fatalf("%+v: %v", cf, err)
 		}
-		rnnCheckOut(t, cf, dt, out, y, yh, yc, constWR)
+		rnnCheckOut(t, cf, dt, out, y, yh, yc, fmt.Sprintf("const=%v threads=%d", mode.constWR, mode.threads))
 	}
 }
 
 // rnnCheckOut compares a run's outputs with the reference's.
-func rnnCheckOut(t *testing.T, cf rnnRefConfig, dt tensor.DType, out []*tensor.Tensor, y, yh, yc []float64, constWR bool) {
+func rnnCheckOut(t *testing.T, cf rnnRefConfig, dt tensor.DType, out []*tensor.Tensor, y, yh, yc []float64, mode string) {
 	t.Helper()
 	S, B, H, D := cf.seq, cf.batch, cf.hid, 1
 	if cf.dir == "bidirectional" {
@@ -396,7 +401,7 @@ func rnnCheckOut(t *testing.T, cf rnnRefConfig, dt tensor.DType, out []*tensor.T
 	if dt == tensor.Float16 {
 		tol = 5e-3
 	}
-	what := fmt.Sprintf("%v %s layout=%d lens=%v const=%v", cf.cell, cf.dir, cf.layout, cf.lens, constWR)
+	what := fmt.Sprintf("%v %s layout=%d batch=%d hid=%d lens=%v %s", cf.cell, cf.dir, cf.layout, cf.batch, cf.hid, cf.lens, mode)
 	if cf.layout == 0 {
 		redCheckF(t, what+" Y", out[0], []int{S, D, B, H}, y, tol)
 		redCheckF(t, what+" Y_h", out[1], []int{D, B, H}, yh, tol)
@@ -422,8 +427,8 @@ func rnnCheckOut(t *testing.T, cf rnnRefConfig, dt tensor.DType, out []*tensor.T
 }
 
 // rnnRunConst builds op with inputs 1 and 2 (W and R) as compile-time
-// constants and runs it in parallel.
-func rnnRunConst(op string, attrs []*ir.Attribute, nout int, in ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+// constants and runs it on threads threads (1: serially, without Parallel).
+func rnnRunConst(op string, attrs []*ir.Attribute, nout, threads int, in ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 	n := &ir.Node{Name: "n", OpType: op, Attrs: attrs}
 	for i, x := range in {
 		if x == nil {
@@ -444,9 +449,13 @@ func rnnRunConst(op string, attrs []*ir.Attribute, nout int, in ...*tensor.Tenso
 	if err != nil {
 		return nil, err
 	}
-	pool := parallel.New(2)
-	defer pool.Close()
-	return k.(Kernel).Run(&Context{Ctx: context.Background(), Par: pool.For, Threads: 2}, in)
+	c := &Context{Ctx: context.Background()}
+	if threads > 1 {
+		pool := parallel.New(threads)
+		defer pool.Close()
+		c.Par, c.Threads = pool.For, threads
+	}
+	return k.(Kernel).Run(c, in)
 }
 
 func TestRNNAgainstReference(t *testing.T) {
@@ -482,6 +491,16 @@ func TestRNNAgainstReference(t *testing.T) {
 		rnnRefConfig{cell: rnnGRU, dir: "forward", layout: 1, seq: 6, batch: 5, in: 33, hid: 90, bias: true, initH: true, lens: []int{6, 3, 5, 1, 2}},
 		rnnRefConfig{cell: rnnGRU, dir: "reverse", seq: 6, batch: 1, in: 33, hid: 200, bias: true, lbr: true},
 		rnnRefConfig{cell: rnnPlain, dir: "forward", seq: 5, batch: 4, in: 50, hid: 150, bias: true},
+		// Steps large enough to be split over more than two threads
+		// (rnnStepFlops), the directions then run one after the other.
+		rnnRefConfig{cell: rnnLSTM, dir: "bidirectional", seq: 3, batch: 8, in: 16, hid: 256, bias: true, initH: true, initC: true, peep: true, lens: []int{3, 1, 2, 3, 0, 3, 2, 1}},
+		rnnRefConfig{cell: rnnGRU, dir: "forward", seq: 3, batch: 6, in: 10, hid: 300, bias: true, initH: true, lens: []int{3, 2, 3, 1, 3, 0}},
+		rnnRefConfig{cell: rnnGRU, dir: "bidirectional", layout: 1, seq: 2, batch: 5, in: 10, hid: 330, bias: true, lbr: true, clip: 0.9},
+		rnnRefConfig{cell: rnnPlain, dir: "reverse", seq: 3, batch: 8, in: 12, hid: 512, bias: true, initH: true},
+		// Batch 1 (a GEMV per step) with peepholes, clip and input_forget,
+		// directions one per thread.
+		rnnRefConfig{cell: rnnLSTM, dir: "bidirectional", seq: 6, batch: 1, in: 24, hid: 40, bias: true, initH: true, initC: true, peep: true, clip: 1.5},
+		rnnRefConfig{cell: rnnLSTM, dir: "bidirectional", layout: 1, seq: 5, batch: 1, in: 24, hid: 40, bias: true, inputForget: true},
 	)
 	for _, cf := range cfgs {
 		rnnRunConfig(t, rng, cf, tensor.Float32)
@@ -490,6 +509,25 @@ func TestRNNAgainstReference(t *testing.T) {
 		cf := rnnRefConfig{cell: cell, dir: "bidirectional", seq: 3, batch: 2, in: 3, hid: 4, bias: true, initH: true}
 		rnnRunConfig(t, rng, cf, tensor.Float64)
 		rnnRunConfig(t, rng, cf, tensor.Float16)
+	}
+}
+
+// TestRNNTimeBlocks runs sequences longer than one block of time steps
+// (rnnBlockFloats, made small here): blocks whose last one is partial,
+// walked backwards by the reverse direction; with layout 1 and batch > 1
+// each block's rows of X are gathered.
+func TestRNNTimeBlocks(t *testing.T) {
+	old := rnnBlockFloats
+	rnnBlockFloats = 100
+	t.Cleanup(func() { rnnBlockFloats = old })
+	rng := rand.New(rand.NewSource(2))
+	for _, cf := range []rnnRefConfig{
+		{cell: rnnGRU, dir: "bidirectional", layout: 1, seq: 11, batch: 3, in: 5, hid: 8, bias: true, lens: []int{11, 4, 10}},
+		{cell: rnnLSTM, dir: "reverse", seq: 7, batch: 2, in: 5, hid: 6, bias: true, initH: true},
+		{cell: rnnLSTM, dir: "bidirectional", layout: 1, seq: 9, batch: 1, in: 5, hid: 6, bias: true, initC: true},
+		{cell: rnnPlain, dir: "bidirectional", seq: 10, batch: 4, in: 3, hid: 9, bias: true, lens: []int{10, 9, 3, 1}},
+	} {
+		rnnRunConfig(t, rng, cf, tensor.Float32)
 	}
 }
 
@@ -531,5 +569,53 @@ func TestRNNErrors(t *testing.T) {
 	}
 	if err := run("RNN", nil, tensor.New(tensor.Float32, 2, 3), w, r); err == nil {
 		t.Fatal("rank-2 X accepted")
+	}
+}
+
+// TestRNNAllocs checks that a float32 run with constant weights allocates
+// nothing once warm, serially and with the directions on two threads.
+func TestRNNAllocs(t *testing.T) {
+	if rnnRaceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
+	rng := rand.New(rand.NewSource(3))
+	S, B, I, H := 5, 1, 8, 16
+	for _, op := range []string{"LSTM", "GRU", "RNN"} {
+		G := map[string]int{"RNN": 1, "GRU": 3, "LSTM": 4}[op]
+		in := []*tensor.Tensor{
+			rnnF32(rnnRandSlice(rng, S*B*I, 1), S, B, I),
+			rnnF32(rnnRandSlice(rng, 2*G*H*I, 0.5), 2, G*H, I),
+			rnnF32(rnnRandSlice(rng, 2*G*H*H, 0.5), 2, G*H, H),
+			rnnF32(rnnRandSlice(rng, 2*2*G*H, 0.5), 2, 2*G*H),
+		}
+		n := &ir.Node{Name: "n", OpType: op, Inputs: []string{"x", "w", "r", "b"}, Outputs: []string{"y", "yh"},
+			Attrs: []*ir.Attribute{redAInt("hidden_size", int64(H)), redAString("direction", "bidirectional")}}
+		k, err := Default.Build(&Build{Node: n, Opset: 14, Const: func(i int) *tensor.Tensor {
+			if i == 1 || i == 2 {
+				return in[i]
+			}
+			return nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, threads := range []int{1, 2} {
+			c := &Context{Ctx: context.Background(), Arena: NewArena(1)}
+			if threads > 1 {
+				pool := parallel.New(threads)
+				defer pool.Close()
+				c.Par, c.Threads = pool.For, threads
+			}
+			run := func() {
+				c.Arena.Begin(0)
+				if _, err := k.(Kernel).Run(c, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run()
+			if got := testing.AllocsPerRun(20, run); got != 0 {
+				t.Errorf("%s on %d threads: %v allocations per run, want 0", op, threads, got)
+			}
+		}
 	}
 }
