@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -260,6 +261,11 @@ func (v *version) close(ctx context.Context) error {
 	if v.metrics != nil {
 		v.metrics.delete()
 	}
+	// A version's weights and arenas are most of the process's memory:
+	// hand the pages back to the OS now rather than when the runtime's
+	// scavenger gets to them, so that load/unload cycles do not look like
+	// a leak to whoever watches resident memory.
+	go debug.FreeOSMemory()
 	return err
 }
 
