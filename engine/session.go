@@ -46,6 +46,20 @@ func (s *Session) Threads() int { return s.threads }
 // Close releases the session's threads. Run must not be called after.
 func (s *Session) Close() { s.pool.Close() }
 
+// Instance returns a session that shares s's compiled graph (its kernels
+// and packed weights, the bulk of a model's memory) but runs on threads of
+// its own: a server's instances of one model cost one copy of the weights.
+// threads ≤ 0 means runtime.GOMAXPROCS(0). Each instance is closed on its
+// own; closing one leaves the others running.
+func (s *Session) Instance(threads int) *Session {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	pool := parallel.New(threads)
+	return &Session{model: s.model, main: s.main, pool: pool, threads: threads,
+		inputs: s.inputs, outputs: s.outputs, par: pool.For}
+}
+
 // Run evaluates the model on tensor inputs keyed by graph input name and
 // returns every graph output by name. Every non-initializer input must be
 // given, with the declared element type and a shape that matches the

@@ -10,6 +10,7 @@ import (
 	"github.com/inferd/inferd/engine"
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels"
+	"github.com/inferd/inferd/onnx"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -186,4 +187,50 @@ func TestFunctionInlining(t *testing.T) {
 	if y := tensor.Data[float32](out["y"]); y[0] != 21 || y[1] != 42 || y[2] != 63 {
 		t.Errorf("y = %v, want [21 42 63]", y)
 	}
+}
+
+func TestInstancesShareTheGraph(t *testing.T) {
+	m, err := onnx.Load("../conformance/testdata/refkit/lenet/lenet_opset17.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := engine.Compile(m, engine.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := readNpy(t, "../conformance/testdata/refkit/lenet/b1_input_0.npy")
+	want := readNpy(t, "../conformance/testdata/refkit/lenet/b1_output_0.npy")
+	insts := []*engine.Session{base, base.Instance(1), base.Instance(2)}
+	var wg sync.WaitGroup
+	for i, s := range insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				out, err := s.Run(context.Background(), map[string]*tensor.Tensor{"input": x})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				g, w := tensor.Data[float32](out[s.Outputs()[0].Name]), tensor.Data[float32](want)
+				for j := range w {
+					if d := g[j] - w[j]; d > 1e-4 || d < -1e-4 {
+						t.Errorf("instance %d: output[%d] = %v, want %v", i, j, g[j], w[j])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if insts[1].Threads() != 1 || insts[2].Threads() != 2 {
+		t.Errorf("instance threads %d and %d, want 1 and 2", insts[1].Threads(), insts[2].Threads())
+	}
+	// Closing one instance leaves the others running.
+	insts[1].Close()
+	if _, err := insts[2].Run(context.Background(), map[string]*tensor.Tensor{"input": x}); err != nil {
+		t.Fatal(err)
+	}
+	insts[2].Close()
+	base.Close()
 }

@@ -158,7 +158,7 @@ func (w *nnWindow) geom(in, k []int) (*nnGeom, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &nnGeom{in: in, k: k, s: s, d: d, pb: pb, pe: pe, out: make([]int, nd)}
+	g := &nnGeom{in: slices.Clone(in), k: slices.Clone(k), s: s, d: d, pb: pb, pe: pe, out: make([]int, nd)}
 	for i := range nd {
 		ek := (k[i]-1)*d[i] + 1
 		switch w.autoPad {

@@ -126,9 +126,15 @@ func loadVersion(ctx context.Context, name string, number int64, dir string, o l
 			gname = fmt.Sprintf("%s_%d", name, gi)
 		}
 		for k := range int(g.Count) {
-			s, err := engine.Compile(m, engine.Options{Threads: threads, Optimize: level})
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
+			var s *engine.Session
+			if len(v.insts) == 0 {
+				if s, err = engine.Compile(m, engine.Options{Threads: threads, Optimize: level}); err != nil {
+					return nil, fmt.Errorf("%s: %w", path, err)
+				}
+			} else {
+				// Instances share the compiled graph and its packed
+				// weights; each has its own threads and run states.
+				s = v.insts[0].sess.Instance(threads)
 			}
 			v.insts = append(v.insts, &instance{name: fmt.Sprintf("%s_%d", gname, k), sess: s})
 		}
