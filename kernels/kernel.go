@@ -103,12 +103,17 @@ func (c *Context) Ints(n int) []int {
 	if c == nil || c.Scratch == nil {
 		return make([]int, n)
 	}
-	s := c.Scratch
-	if s.n+n > len(s.ints) {
-		s.ints, s.n = make([]int, max(2*len(s.ints), n, 256)), 0
+	return scratchTake(&c.Scratch.ints, &c.Scratch.n, n)
+}
+
+// scratchTake hands out the next n elements of *buf, growing it (into a
+// new array: slices already handed out stay valid) when it is too short.
+func scratchTake[T any](buf *[]T, used *int, n int) []T {
+	if *used+n > len(*buf) {
+		*buf, *used = make([]T, max(2*len(*buf), n, 256)), 0
 	}
-	v := s.ints[s.n : s.n+n : s.n+n]
-	s.n += n
+	v := (*buf)[*used : *used+n : *used+n]
+	*used += n
 	clear(v)
 	return v
 }
@@ -125,14 +130,7 @@ func (c *Context) Int64s(n int) []int64 {
 	if c == nil || c.Scratch == nil {
 		return make([]int64, n)
 	}
-	s := c.Scratch
-	if s.n64+n > len(s.i64) {
-		s.i64, s.n64 = make([]int64, max(2*len(s.i64), n, 64)), 0
-	}
-	v := s.i64[s.n64 : s.n64+n : s.n64+n]
-	s.n64 += n
-	clear(v)
-	return v
+	return scratchTake(&c.Scratch.i64, &c.Scratch.n64, n)
 }
 
 // Strides returns the row-major element strides of shape, from Ints.

@@ -571,13 +571,8 @@ func shpInts(v []int64) []int {
 // shpAxes normalizes axes against rank and rejects duplicates.
 func shpAxes(c *Context, axes []int64, rank int) ([]int, error) {
 	out := c.Ints(len(axes))
-	var seenBuf [16]bool
-	seen := seenBuf[:0]
-	if rank <= len(seenBuf) {
-		seen = seenBuf[:rank]
-	} else {
-		seen = make([]bool, rank)
-	}
+	var buf shpFlags
+	seen := buf.get(rank)
 	for i, a := range axes {
 		n, err := NormAxis(a, rank)
 		if err != nil {
@@ -590,4 +585,15 @@ func shpAxes(c *Context, axes []int64, rank int) ([]int, error) {
 		out[i] = n
 	}
 	return out, nil
+}
+
+// shpFlags is room on the stack for one flag per axis.
+type shpFlags [16]bool
+
+// get returns rank cleared flags, from f when they fit.
+func (f *shpFlags) get(rank int) []bool {
+	if rank <= len(f) {
+		return f[:rank]
+	}
+	return make([]bool, rank)
 }

@@ -56,13 +56,8 @@ func shpCheckPerm(c *Context, perm []int64, rank int) ([]int, error) {
 		return nil, fmt.Errorf("perm %v has %d entries, want %d (the input's rank)", perm, len(perm), rank)
 	}
 	out := c.Ints(rank)
-	var seenBuf [16]bool
-	seen := seenBuf[:0]
-	if rank <= len(seenBuf) {
-		seen = seenBuf[:rank]
-	} else {
-		seen = make([]bool, rank)
-	}
+	var buf shpFlags
+	seen := buf.get(rank)
 	for i, p := range perm {
 		if p < 0 || p >= int64(rank) || seen[p] {
 			return nil, fmt.Errorf("perm %v is not a permutation of 0..%d", perm, rank-1)
