@@ -13,3 +13,7 @@ func Gather2(dst, src []float32) {
 	}
 	gather2Generic(dst, src)
 }
+
+func transposeBlock(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	transposeGeneric(dst, ldd, src, lds, rows, cols)
+}

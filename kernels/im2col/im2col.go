@@ -119,3 +119,30 @@ func gather2Generic(dst, src []float32) {
 		dst[i] = src[2*i]
 	}
 }
+
+// Transpose sets dst[j·ldd + i] = src[i·lds + j] for i < rows, j < cols:
+// a rows×cols matrix (row stride lds) into its transpose (row stride
+// ldd), 16×16 blocks at a time.
+func Transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if lds < cols || ldd < rows || len(src) < (rows-1)*lds+cols || len(dst) < (cols-1)*ldd+rows {
+		panic(fmt.Sprintf("im2col: Transpose of %d×%d (stride %d, %d elements) into stride %d, %d elements", rows, cols, lds, len(src), ldd, len(dst)))
+	}
+	for i := 0; i < rows; i += 16 {
+		r := min(16, rows-i)
+		for j := 0; j < cols; j += 16 {
+			transposeBlock(dst[j*ldd+i:], ldd, src[i*lds+j:], lds, r, min(16, cols-j))
+		}
+	}
+}
+
+// transposeGeneric is one block of Transpose in Go.
+func transposeGeneric(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		for j := 0; j < cols; j++ {
+			dst[j*ldd+i] = src[i*lds+j]
+		}
+	}
+}

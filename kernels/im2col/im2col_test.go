@@ -103,3 +103,39 @@ func TestGather2(t *testing.T) {
 		}
 	}
 }
+
+func TestTranspose(t *testing.T) {
+	for _, d := range [][2]int{{1, 1}, {16, 16}, {3, 40}, {49, 512}, {17, 15}, {196, 33}} {
+		rows, cols := d[0], d[1]
+		lds, ldd := cols+3, rows+5
+		src := make([]float32, (rows-1)*lds+cols)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		dst := make([]float32, (cols-1)*ldd+rows+7)
+		for i := range dst {
+			dst[i] = -1
+		}
+		Transpose(dst, ldd, src, lds, rows, cols)
+		for j := 0; j < cols; j++ {
+			for i := 0; i < ldd && j*ldd+i < len(dst); i++ {
+				want := float32(-1)
+				if i < rows {
+					want = src[i*lds+j]
+				}
+				if got := dst[j*ldd+i]; got != want {
+					t.Fatalf("%d×%d: dst[%d][%d] = %v, want %v", rows, cols, j, i, got, want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkTranspose(b *testing.B) {
+	src := make([]float32, 196*1024)
+	dst := make([]float32, 196*1024)
+	for b.Loop() {
+		Transpose(dst, 196, src, 1024, 196, 1024)
+	}
+	b.SetBytes(4 * 196 * 1024)
+}

@@ -16,6 +16,7 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	fillAVX512()
 	gather2AVX512()
+	transposeAVX512()
 	Generate()
 }
 
@@ -105,6 +106,83 @@ func gather2AVX512() {
 	VMOVUPS_Z(Mem{Base: src, Disp: 64}, K3, Z1)
 	VPERMT2PS(Z1, Z31, Z0)
 	VMOVUPS(Z0, K1, Mem{Base: dst})
+	VZEROUPPER()
+	RET()
+}
+
+func zmm(i int) VecPhysical {
+	return []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
+		Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}[i]
+}
+
+// transposeAVX512 writes the block transposer: the rows×cols (≤ 16×16)
+// block at src (rows lds floats apart) loaded under a column mask (rows
+// past the block as zeros), transposed in registers by unpacks and
+// 128-bit shuffles, and its cols rows stored at dst (ldd apart) under a
+// mask of rows lanes.
+func transposeAVX512() {
+	TEXT("transposeAVX512", NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, rows int, cols int)")
+	Doc("transposeAVX512 sets dst[j*ldd+i] = src[i*lds+j] for i < rows ≤ 16, j < cols ≤ 16 (rows, cols ≥ 1).")
+	dst := Load(Param("dst"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	SHLQ(U8(2), ldd)
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	SHLQ(U8(2), lds)
+	rows := Load(Param("rows"), GP64())
+	cols := Load(Param("cols"), GP64())
+	mask := GP64()
+	MOVQ(I32(-1), mask)
+	BZHIQ(cols, mask, mask)
+	KMOVW(mask.As32(), K1)
+	MOVQ(I32(-1), mask)
+	BZHIQ(rows, mask, mask)
+	KMOVW(mask.As32(), K2)
+	r := func(i int) VecPhysical { return zmm(i) }
+	t := func(i int) VecPhysical { return zmm(16 + i) }
+	for i := 0; i < 16; i++ {
+		VPXORD(r(i), r(i), r(i))
+	}
+	p := GP64()
+	MOVQ(src, p)
+	for i := 0; i < 16; i++ {
+		CMPQ(rows, U8(i))
+		JLE(LabelRef("loaded"))
+		VMOVUPS_Z(Mem{Base: p}, K1, r(i))
+		if i < 15 {
+			ADDQ(lds, p)
+		}
+	}
+	Label("loaded")
+	for i := 0; i < 16; i += 2 {
+		VUNPCKLPS(r(i+1), r(i), t(i))
+		VUNPCKHPS(r(i+1), r(i), t(i+1))
+	}
+	for i := 0; i < 16; i += 4 {
+		VUNPCKLPD(t(i+2), t(i), r(i))
+		VUNPCKHPD(t(i+2), t(i), r(i+1))
+		VUNPCKLPD(t(i+3), t(i+1), r(i+2))
+		VUNPCKHPD(t(i+3), t(i+1), r(i+3))
+	}
+	for h := 0; h < 16; h += 8 {
+		for i := 0; i < 4; i++ {
+			VSHUFF32X4(U8(0x88), r(h+i+4), r(h+i), t(h+i))
+			VSHUFF32X4(U8(0xdd), r(h+i+4), r(h+i), t(h+i+4))
+		}
+	}
+	for i := 0; i < 8; i++ {
+		VSHUFF32X4(U8(0x88), t(i+8), t(i), r(i))
+		VSHUFF32X4(U8(0xdd), t(i+8), t(i), r(i+8))
+	}
+	for j := 0; j < 16; j++ {
+		CMPQ(cols, U8(j))
+		JLE(LabelRef("done"))
+		VMOVUPS(r(j), K2, Mem{Base: dst})
+		if j < 15 {
+			ADDQ(ldd, dst)
+		}
+	}
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
