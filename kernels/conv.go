@@ -1045,51 +1045,89 @@ func (j *nnConvJob) item(c *Context, i int) {
 // itemNHWC computes image n (one group) in the NHWC orientation: Yᵀ =
 // colᵀ·Wᵀ into scratch with the bias per column (and the activation when
 // there is no residual), transposed into yg; then the residual and the
-// activation.
+// activation. The im2col and the transpose are split across c's threads
+// by channels.
 func (j *nnConvJob) itemNHWC(c *Context, n int, xg, yg []float32) {
 	p := j.p
 	kd := p.cg * p.K
+	st := nnNHWCPool.Get().(*nnNHWCStage)
+	st.j, st.xg, st.yg = j, xg, yg
+	if r := j.ep.residual; r != nil {
+		st.res = r[n*p.m*p.P : (n+1)*p.m*p.P]
+	}
 	ep := j.ep.gemm
 	ep.Bias = j.bias
-	res := j.ep.residual
-	if res != nil {
+	if st.res != nil {
 		ep.Act, ep.Func = gemm.ActNone, nil
 	}
 	o := c.gemmOptions(&ep)
 	a := gemm.Matrix{Data: xg, Stride: p.P, Trans: true}
-	var col *nnScratch
 	if !p.pointwise {
-		col = nnColScratch.get(kd * p.P)
+		st.col = nnColScratch.get(kd * p.P)
 		if p.g.nd() == 2 {
-			nnIm2col2D(xg, p, col.buf, p.P, 0, p.P)
+			c.Parallel(p.cg, st.im2colRun)
 		} else {
-			nnIm2col(xg, p.g, col.buf, 0, kd)
+			nnIm2col(xg, p.g, st.col.buf, 0, kd)
 		}
-		a.Data = col.buf
+		a.Data = st.col.buf
 	}
-	ct := nnRowScratch.get(p.P * p.m)
-	gemm.GemmPackedB(p.P, 1, a, j.packedT, 0, ct.buf, p.m, &o)
-	im2col.Transpose(yg, p.P, ct.buf, p.m, p.P, p.m)
-	nnRowScratch.put(ct)
-	if col != nil {
-		nnColScratch.put(col)
+	st.ct = nnRowScratch.get(p.P * p.m)
+	gemm.GemmPackedB(p.P, 1, a, j.packedT, 0, st.ct.buf, p.m, &o)
+	c.Parallel((p.m+15)/16, st.postRun)
+	nnRowScratch.put(st.ct)
+	if st.col != nil {
+		nnColScratch.put(st.col)
 	}
-	if res == nil {
+	st.j, st.xg, st.yg, st.res, st.col, st.ct = nil, nil, nil, nil, nil, nil
+	nnNHWCPool.Put(st)
+}
+
+// nnNHWCStage is the state of one NHWC-orientation unit for the parts
+// split across threads, pooled with its methods bound once.
+type nnNHWCStage struct {
+	j           *nnConvJob
+	xg, yg, res []float32
+	col, ct     *nnScratch
+
+	im2colRun, postRun func(lo, hi int)
+}
+
+var nnNHWCPool = sync.Pool{New: func() any {
+	st := new(nnNHWCStage)
+	st.im2colRun = st.im2col
+	st.postRun = st.post
+	return st
+}}
+
+// im2col writes the column-matrix rows of input channels [lo, hi).
+func (st *nnNHWCStage) im2col(lo, hi int) {
+	p := st.j.p
+	nnIm2col2DCh(st.xg, p, st.col.buf[lo*p.K*p.P:], p.P, 0, p.P, lo, hi)
+}
+
+// post transposes output channels [16·lo, 16·hi) of Yᵀ into Y and adds
+// the residual and activation to them.
+func (st *nnNHWCStage) post(lo, hi int) {
+	j, p := st.j, st.j.p
+	c0, c1 := lo*16, min(p.m, hi*16)
+	im2col.Transpose(st.yg[c0*p.P:], p.P, st.ct.buf[c0:], p.m, p.P, c1-c0)
+	if st.res == nil {
 		return
 	}
-	vec.Add(yg, yg, res[n*p.m*p.P:(n+1)*p.m*p.P])
+	y := st.yg[c0*p.P : c1*p.P]
+	vec.Add(y, y, st.res[c0*p.P:c1*p.P])
 	switch {
 	case j.ep.clamp:
-		vec.Clip(yg, yg, j.ep.lo, j.ep.hi)
+		vec.Clip(y, y, j.ep.lo, j.ep.hi)
 	case j.ep.leaky:
-		for i, v := range yg {
+		for i, v := range y {
 			if v < 0 {
-				yg[i] = v * j.ep.alpha
+				y[i] = v * j.ep.alpha
 			}
 		}
 	}
 	if j.ep.fn != nil {
-		j.ep.fn(yg, 0, 0)
+		j.ep.fn(y, 0, 0)
 	}
 }
 
@@ -1207,6 +1245,12 @@ func nnClamp(v, lo, hi float32) float32 {
 // tap holds the input value each output position's tap reads, zero in the
 // padding. x holds the group's input channels.
 func nnIm2col2D(x []float32, p *nnConvParams, col []float32, ld, j0, j1 int) {
+	nnIm2col2DCh(x, p, col, ld, j0, j1, 0, p.cg)
+}
+
+// nnIm2col2DCh is nnIm2col2D for input channels [ch0, ch1): col starts at
+// row ch0·kh·kw.
+func nnIm2col2DCh(x []float32, p *nnConvParams, col []float32, ld, j0, j1, ch0, ch1 int) {
 	g := p.g
 	h, w, oh, ow := g.in[0], g.in[1], g.out[0], g.out[1]
 	kwid := g.k[1]
@@ -1234,7 +1278,7 @@ func nnIm2col2D(x []float32, p *nnConvParams, col []float32, ld, j0, j1 int) {
 	flat := sh == 1 && sw == 1 && ow == w
 	n := j1 - j0
 	r := 0
-	for ch := 0; ch < p.cg; ch++ {
+	for ch := ch0; ch < ch1; ch++ {
 		xs := x[ch*h*w : (ch+1)*h*w]
 		for ti := range taps {
 			tp := &taps[ti]
