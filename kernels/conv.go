@@ -521,6 +521,11 @@ type nnConvParams struct {
 	outShape  []int
 	dw        *dwconv.Plan // depthwise 2-D plan, or nil
 	flat      *im2col.Flat // 2-D unit strides and OW = W: implicit GEMM, or nil
+	// split: a strided 2-D convolution's input is split into phase planes
+	// first (per image and group); then flat reads them, or, when splitPW,
+	// they are the column matrix itself (1×1 without padding).
+	split   *im2col.Split
+	splitPW bool
 	// nhwc: small output planes run in the other orientation, Yᵀ[P][Cout]
 	// = colᵀ·Wᵀ with Wᵀ packed as B, then transposed into Y: the GEMM's
 	// columns are then the output channels, which fill its panels and
@@ -587,10 +592,16 @@ func nnConvSetup(w *nnWindow, group int, xs, ws []int) (*nnConvParams, error) {
 	}
 	p.outShape = append([]int{p.n, p.m}, g.out...)
 	p.dw = nnDWSetup(p)
-	p.nhwc = g.nd() == 2 && p.group == 1 && nnUseNHWC(p.P, p.m, p.pointwise)
 	if g.nd() == 2 && !p.pointwise && g.s[0] == 1 && g.s[1] == 1 && g.out[1] == g.in[1] && g.pb[0] >= 0 && g.pb[1] >= 0 {
 		p.flat = im2col.NewFlat(p.cg, g.in[0], g.in[1], g.out[0], g.k[0], g.k[1], g.d[0], g.d[1], g.pb[0], g.pb[1])
 	}
+	if g.nd() == 2 && p.dw == nil && (p.cg > 1 || p.group == 1) && g.s[0] == g.s[1] && g.s[0] > 1 && g.pb[0] >= 0 && g.pb[1] >= 0 {
+		sp, f := im2col.NewStrided(p.cg, g.in[0], g.in[1], g.out[0], g.out[1], g.k[0], g.k[1], g.s[0], g.d[0], g.d[1], g.pb[0], g.pb[1])
+		if f != nil {
+			p.split, p.flat, p.splitPW = sp, f, f.Pointwise()
+		}
+	}
+	p.nhwc = g.nd() == 2 && p.group == 1 && nnUseNHWC(p.P, p.m, p.pointwise || p.splitPW)
 	return p, nil
 }
 
@@ -903,7 +914,7 @@ func nnConvF32(c *Context, p *nnConvParams, x, w []float32, packed []*gemm.Packe
 		return
 	}
 	j.chunk = p.P
-	if !p.pointwise && p.flat == nil && !p.nhwc {
+	if !p.pointwise && p.flat == nil && !p.nhwc && !p.splitPW {
 		// Columns per block: the block's column matrix within
 		// nnColBytes, a whole number of GEMM panels.
 		kd := p.cg * p.K
@@ -1017,7 +1028,12 @@ func (j *nnConvJob) item(c *Context, i int) {
 		ep.Residual, ep.ResidualStride, beta = j.ep.residual[(n*p.m+g*p.mg)*p.P+j0:], p.P, 1
 	}
 	o := c.gemmOptions(&ep)
-	if p.pointwise {
+	if p.split != nil {
+		sx := nnSplitInput(c, p, xg)
+		defer nnSplitScratch.put(sx)
+		xg = sx.buf
+	}
+	if p.pointwise || p.splitPW {
 		gemm.GemmPackedA(p.P, 1, j.packed[g], gemm.Matrix{Data: xg, Stride: p.P}, beta, yg, p.P, &o)
 		return
 	}
@@ -1062,7 +1078,11 @@ func (j *nnConvJob) itemNHWC(c *Context, n int, xg, yg []float32) {
 	}
 	o := c.gemmOptions(&ep)
 	a := gemm.Matrix{Data: xg, Stride: p.P, Trans: true}
-	if !p.pointwise {
+	if p.split != nil {
+		st.sx = nnSplitInput(c, p, xg)
+		st.xg, a.Data = st.sx.buf, st.sx.buf
+	}
+	if !p.pointwise && !p.splitPW {
 		st.col = nnColScratch.get(kd * p.P)
 		if p.g.nd() == 2 {
 			c.Parallel(p.cg, st.im2colRun)
@@ -1078,7 +1098,10 @@ func (j *nnConvJob) itemNHWC(c *Context, n int, xg, yg []float32) {
 	if st.col != nil {
 		nnColScratch.put(st.col)
 	}
-	st.j, st.xg, st.yg, st.res, st.col, st.ct = nil, nil, nil, nil, nil, nil
+	if st.sx != nil {
+		nnSplitScratch.put(st.sx)
+	}
+	st.j, st.xg, st.yg, st.res, st.col, st.ct, st.sx = nil, nil, nil, nil, nil, nil, nil
 	nnNHWCPool.Put(st)
 }
 
@@ -1087,7 +1110,7 @@ func (j *nnConvJob) itemNHWC(c *Context, n int, xg, yg []float32) {
 type nnNHWCStage struct {
 	j           *nnConvJob
 	xg, yg, res []float32
-	col, ct     *nnScratch
+	col, ct, sx *nnScratch
 
 	im2colRun, postRun func(lo, hi int)
 }
@@ -1102,6 +1125,10 @@ var nnNHWCPool = sync.Pool{New: func() any {
 // im2col writes the column-matrix rows of input channels [lo, hi).
 func (st *nnNHWCStage) im2col(lo, hi int) {
 	p := st.j.p
+	if p.split != nil {
+		p.flat.WriteRows(st.col.buf[lo*p.K*p.P:], p.P, st.xg, lo*p.K, hi*p.K)
+		return
+	}
 	nnIm2col2DCh(st.xg, p, st.col.buf[lo*p.K*p.P:], p.P, 0, p.P, lo, hi)
 }
 
@@ -1130,6 +1157,35 @@ func (st *nnNHWCStage) post(lo, hi int) {
 		j.ep.fn(y, 0, 0)
 	}
 }
+
+// nnSplitInput returns the phase planes of p.split for xg, one image's
+// group of input channels, in scratch from nnSplitScratch, written by c's
+// threads in blocks of channels.
+func nnSplitInput(c *Context, p *nnConvParams, xg []float32) *nnScratch {
+	sc := nnSplitScratch.get(p.split.Len())
+	s := nnSplitterPool.Get().(*nnSplitter)
+	s.sp, s.dst, s.x = p.split, sc.buf, xg
+	c.Parallel(p.cg, s.run)
+	s.sp, s.dst, s.x = nil, nil, nil
+	nnSplitterPool.Put(s)
+	return sc
+}
+
+// nnSplitter runs an im2col.Split over ranges of channels, pooled with
+// its method bound once.
+type nnSplitter struct {
+	sp     *im2col.Split
+	dst, x []float32
+	run    func(lo, hi int)
+}
+
+var nnSplitterPool = sync.Pool{New: func() any {
+	s := new(nnSplitter)
+	s.run = s.split
+	return s
+}}
+
+func (s *nnSplitter) split(lo, hi int) { s.sp.Run(s.dst, s.x, lo, hi) }
 
 // nnFill binds an im2col.Flat to one input as a gemm.PanelFunc, pooled
 // with its method value so that a call allocates nothing.
@@ -1387,8 +1443,9 @@ func (sp *nnScratchPool) get(n int) *nnScratch {
 func (sp *nnScratchPool) put(s *nnScratch) { sp.p.Put(s) }
 
 var (
-	nnColScratch nnScratchPool // Conv column matrices
-	nnRowScratch nnScratchPool // rows of pooling and the like
+	nnColScratch   nnScratchPool // Conv column matrices
+	nnSplitScratch nnScratchPool // strided Conv inputs split into phases
+	nnRowScratch   nnScratchPool // rows of pooling and the like
 )
 
 // nnBufPool recycles float32 scratch (column matrices), which are large

@@ -19,10 +19,12 @@ const NR = 32
 const MaxTaps = 64
 
 // Flat is the geometry of a 2-D convolution with unit strides and OW = W,
-// over C input channels. It is immutable and safe for concurrent use.
+// over C input channels, or of a strided one over its input split into
+// phase planes (see Split). It is immutable and safe for concurrent use.
 type Flat struct {
-	c, h, w, oh int
-	kh, kw      int
+	c, w, oh int // channels, output columns (the planes' width), output rows
+	plane    int // distance between channels in the input
+	kh, kw   int
 	// Per tap: the input offset δ of output position 0, and the output
 	// rows [rlo, rhi) and columns [lo, hi) that read inside the image.
 	delta, rlo, rhi, lo, hi []int
@@ -36,7 +38,7 @@ func NewFlat(c, h, w, oh, kh, kw, dh, dw, pt, pl int) *Flat {
 	if c < 1 || h < 1 || w < 1 || oh < 1 || kh < 1 || kw < 1 || kh*kw > MaxTaps || dh < 1 || dw < 1 {
 		return nil
 	}
-	f := &Flat{c: c, h: h, w: w, oh: oh, kh: kh, kw: kw}
+	f := &Flat{c: c, w: w, oh: oh, plane: h * w, kh: kh, kw: kw}
 	for t := 0; t < kh*kw; t++ {
 		offH, offW := (t/kw)*dh-pt, (t%kw)*dw-pl
 		rlo, rhi := validRange(oh, h, offH)
@@ -65,35 +67,45 @@ func (f *Flat) Rows() int { return f.c * f.kh * f.kw }
 func (f *Flat) Cols() int { return f.oh * f.w }
 
 // Fill writes rows [p0, p1) of columns [j0, j0+NR) of the column matrix
-// of input x (C planes of H·W) into dst in panel order: element (p, j) at
+// of input x (C planes of H·W, or Split's output) into dst in panel order: element (p, j) at
 // dst[(p-p0)·NR + j-j0], zero in the padding and past the last column. It
 // is a kernels/gemm PanelFunc once x is bound.
 func (f *Flat) Fill(dst, x []float32, p0, p1, j0 int) {
 	K := f.kh * f.kw
-	if p0 < 0 || p1 > f.Rows() || p0 > p1 || j0 < 0 || j0 >= f.Cols() || len(dst) < (p1-p0)*NR || len(x) < f.c*f.h*f.w {
+	if p0 < 0 || p1 > f.Rows() || p0 > p1 || j0 < 0 || j0 >= f.Cols() || len(dst) < (p1-p0)*NR || len(x) < f.c*f.plane {
 		panic(fmt.Sprintf("im2col: Fill rows [%d, %d) at column %d of a %d×%d matrix into %d floats from %d", p0, p1, j0, f.Rows(), f.Cols(), len(dst), len(x)))
+	}
+	// The panel's columns by output row: segment i covers lanes
+	// [l0[i], l0[i]+ln[i]) of output row oy[i] from column ox[i].
+	var l0, ln, oy, ox [NR]int
+	nseg := 0
+	n := f.Cols()
+	for j := j0; j < min(j0+NR, n); {
+		r, c := j/f.w, j%f.w
+		l := min(f.w-c, j0+NR-j, n-j)
+		l0[nseg], ln[nseg], oy[nseg], ox[nseg] = j-j0, l, r, c
+		nseg++
+		j += l
 	}
 	// Per tap, the mask of columns j0+i that read inside the image and
 	// the input offset of column j0 in channel 0.
 	var masks [MaxTaps]uint32
 	var base [MaxTaps]int
-	n := f.Cols()
 	for t := 0; t < K; t++ {
 		base[t] = j0 + f.delta[t]
-		a, b := max(j0, f.rlo[t]*f.w), min(j0+NR, f.rhi[t]*f.w, n)
 		var m uint32
-		col := (j0 + (a - j0)) % f.w
-		for j := a; j < b; j++ {
-			if col >= f.lo[t] && col < f.hi[t] {
-				m |= 1 << (j - j0)
+		for i := 0; i < nseg; i++ {
+			if oy[i] < f.rlo[t] || oy[i] >= f.rhi[t] {
+				continue
 			}
-			if col++; col == f.w {
-				col = 0
+			a, b := max(f.lo[t], ox[i]), min(f.hi[t], ox[i]+ln[i])
+			if a < b {
+				m |= uint32(uint64(1)<<(b-a)-1) << (l0[i] + a - ox[i])
 			}
 		}
 		masks[t] = m
 	}
-	fill(dst, x, p1-p0, p0%K, p0/K, K, f.h*f.w, base[:K], masks[:K])
+	fill(dst, x, p1-p0, p0%K, p0/K, K, f.plane, base[:K], masks[:K])
 }
 
 // fillGeneric is fill in Go: rows rows starting at tap t of channel ch.

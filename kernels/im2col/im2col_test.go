@@ -139,3 +139,102 @@ func BenchmarkTranspose(b *testing.B) {
 	}
 	b.SetBytes(4 * 196 * 1024)
 }
+
+// TestStrided compares Fill and WriteRows over a Split input with the
+// column matrix of the strided convolution from its definition, with
+// guard values around the output.
+func TestStrided(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	type tc struct{ c, h, w, kh, kw, s, dh, dw, pt, pb, pl, pr int }
+	for _, cs := range []tc{
+		{3, 8, 8, 3, 3, 2, 1, 1, 1, 1, 1, 1},
+		{2, 14, 14, 3, 3, 2, 1, 1, 1, 1, 1, 1},
+		{2, 7, 7, 3, 3, 2, 1, 1, 1, 1, 1, 1},
+		{3, 15, 13, 7, 7, 2, 1, 1, 3, 3, 3, 3},
+		{2, 56, 56, 1, 1, 2, 1, 1, 0, 0, 0, 0},
+		{2, 7, 9, 1, 1, 2, 1, 1, 0, 0, 0, 0},
+		{2, 11, 10, 3, 3, 3, 1, 1, 1, 0, 1, 2},
+		{1, 9, 12, 3, 2, 2, 2, 3, 2, 1, 0, 2},
+		{2, 6, 5, 2, 2, 2, 1, 1, 0, 0, 0, 0},
+		{1, 4, 4, 5, 5, 2, 1, 1, 2, 2, 2, 2},
+	} {
+		oh := (cs.h+cs.pt+cs.pb-(cs.kh-1)*cs.dh-1)/cs.s + 1
+		ow := (cs.w+cs.pl+cs.pr-(cs.kw-1)*cs.dw-1)/cs.s + 1
+		sp, f := NewStrided(cs.c, cs.h, cs.w, oh, ow, cs.kh, cs.kw, cs.s, cs.dh, cs.dw, cs.pt, cs.pl)
+		if f == nil {
+			t.Fatalf("%+v: NewStrided declined", cs)
+		}
+		x := make([]float32, cs.c*cs.h*cs.w)
+		for i := range x {
+			x[i] = rng.Float32() + 1
+		}
+		xs := make([]float32, sp.Len()+5)
+		for i := range xs {
+			xs[i] = -5
+		}
+		sp.Run(xs[:sp.Len()], x, 0, 1)
+		sp.Run(xs[:sp.Len()], x, 1, cs.c)
+		for _, v := range xs[sp.Len():] {
+			if v != -5 {
+				t.Fatalf("%+v: Split wrote past its length", cs)
+			}
+		}
+		xs = xs[:sp.Len()]
+		K := cs.kh * cs.kw
+		want := func(p, j int) float32 {
+			if j >= oh*ow {
+				return 0
+			}
+			ch, tp := p/K, p%K
+			ih := j/ow*cs.s + (tp/cs.kw)*cs.dh - cs.pt
+			iw := j%ow*cs.s + (tp%cs.kw)*cs.dw - cs.pl
+			if ih < 0 || ih >= cs.h || iw < 0 || iw >= cs.w {
+				return 0
+			}
+			return x[(ch*cs.h+ih)*cs.w+iw]
+		}
+		if f.Rows() != cs.c*K || f.Cols() != oh*ow {
+			t.Fatalf("%+v: %d×%d matrix, want %d×%d", cs, f.Rows(), f.Cols(), cs.c*K, oh*ow)
+		}
+		for j0 := 0; j0 < f.Cols(); j0 += NR {
+			dst := make([]float32, f.Rows()*NR+8)
+			for i := range dst {
+				dst[i] = -7
+			}
+			f.Fill(dst, xs, 0, f.Rows(), j0)
+			for p := 0; p < f.Rows(); p++ {
+				for i := 0; i < NR; i++ {
+					if got, w := dst[p*NR+i], want(p, j0+i); got != w {
+						t.Fatalf("%+v: Fill: row %d column %d: %v, want %v", cs, p, j0+i, got, w)
+					}
+				}
+			}
+			for _, v := range dst[f.Rows()*NR:] {
+				if v != -7 {
+					t.Fatalf("%+v: Fill wrote past the panel", cs)
+				}
+			}
+		}
+		ld := f.Cols() + 3
+		rows := make([]float32, f.Rows()*ld)
+		for i := range rows {
+			rows[i] = -7
+		}
+		f.WriteRows(rows, ld, xs, 0, 1)
+		f.WriteRows(rows[ld:], ld, xs, 1, f.Rows())
+		for p := 0; p < f.Rows(); p++ {
+			for j := 0; j < ld; j++ {
+				w := float32(-7)
+				if j < f.Cols() {
+					w = want(p, j)
+				}
+				if got := rows[p*ld+j]; got != w {
+					t.Fatalf("%+v: WriteRows: row %d column %d: %v, want %v", cs, p, j, got, w)
+				}
+			}
+		}
+		if pw := cs.kh*cs.kw == 1 && cs.pt == 0 && cs.pl == 0; f.Pointwise() != pw {
+			t.Errorf("%+v: Pointwise() = %v, want %v", cs, f.Pointwise(), pw)
+		}
+	}
+}
