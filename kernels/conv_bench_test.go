@@ -178,3 +178,33 @@ func BenchmarkConvResNet(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMaxPoolResNet times ResNet's 3×3/2 max pool over 64 planes of
+// 112×112 (bestms: the fastest run).
+func BenchmarkMaxPoolResNet(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("t%d", threads), func(b *testing.B) {
+			x := tensor.New(tensor.Float32, 1, 64, 112, 112)
+			for i, v := 0, x.Data.([]float32); i < len(v); i++ {
+				v[i] = float32(i%13) * 0.1
+			}
+			k, err := nnBuild(b, "MaxPool", 12, 1, 1, nnAttrInts("kernel_shape", 3, 3), nnAttrInts("strides", 2, 2), nnAttrInts("pads", 1, 1, 1, 1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			pool := parallel.New(threads)
+			defer pool.Close()
+			ctx := &Context{Par: pool.For, Threads: threads, Arena: NewArena(1)}
+			best := time.Duration(math.MaxInt64)
+			for b.Loop() {
+				t0 := time.Now()
+				ctx.Arena.Begin(0)
+				if _, err := k.Run(ctx, []*tensor.Tensor{x}); err != nil {
+					b.Fatal(err)
+				}
+				best = min(best, time.Since(t0))
+			}
+			b.ReportMetric(float64(best.Nanoseconds())/1e6, "bestms")
+		})
+	}
+}

@@ -470,7 +470,7 @@ func TestConvAllocs(t *testing.T) {
 func TestConvSplitSetup(t *testing.T) {
 	for _, cs := range []struct {
 		c, h, m, k, s, p, group int
-		split, pw                bool
+		split, pw               bool
 	}{
 		{128, 56, 128, 3, 2, 1, 1, true, false},
 		{3, 224, 64, 7, 2, 3, 1, true, false},

@@ -61,3 +61,29 @@ func fill(dst, x []float32, rows, t, ch, K, plane int, base []int, masks []uint3
 	_ = dst[rows*NR-1]
 	fillAVX512(&dst[0], &x[0], rows, t, ch, K, plane, &base[0], &masks[0])
 }
+
+// maxRowsAVX512 is maxRowsGeneric for rows, cols ≥ 1.
+//
+//go:noescape
+func maxRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
+
+func maxRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if !useAsm {
+		maxRowsGeneric(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	maxRowsAVX512(&dst[0], ldd, &src[0], lds, rows, cols)
+}
+
+// copyRowsAVX512 is copyRowsGeneric for rows, cols ≥ 1.
+//
+//go:noescape
+func copyRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
+
+func copyRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if !useAsm {
+		copyRowsGeneric(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	copyRowsAVX512(&dst[0], ldd, &src[0], lds, rows, cols)
+}

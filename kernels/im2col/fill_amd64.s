@@ -308,3 +308,96 @@ loaded:
 done:
 	VZEROUPPER
 	RET
+
+// func maxRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), AX
+	MOVQ  ldd+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  src+16(FP), DX
+	MOVQ  lds+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  rows+32(FP), SI
+	MOVQ  cols+40(FP), DI
+	LEAQ  -1(DI), R8
+	ANDQ  $0x0f, R8
+	INCQ  R8
+	MOVQ  $-1, R9
+	BZHIQ R8, R9, R9
+	KMOVW R9, K1
+	SUBQ  R8, DI
+	SHLQ  $0x02, DI
+
+row:
+	MOVQ AX, R8
+	MOVQ DX, R9
+	XORQ R10, R10
+
+step:
+	CMPQ    R10, DI
+	JGE     last
+	VMOVUPS (R8)(R10*1), Z0
+	VMAXPS  (R9)(R10*1), Z0, Z1
+	VCMPPS  $0x03, Z0, Z0, K2
+	VMOVAPS Z0, K2, Z1
+	VMOVUPS Z1, (R8)(R10*1)
+	ADDQ    $0x40, R10
+	JMP     step
+
+last:
+	VMOVUPS.Z (R8)(R10*1), K1, Z0
+	VMOVUPS.Z (R9)(R10*1), K1, Z2
+	VMAXPS    Z2, Z0, Z1
+	VCMPPS    $0x03, Z0, Z0, K2
+	VMOVAPS   Z0, K2, Z1
+	VMOVUPS   Z1, K1, (R8)(R10*1)
+	ADDQ      CX, AX
+	ADDQ      BX, DX
+	DECQ      SI
+	JNZ       row
+	VZEROUPPER
+	RET
+
+// func copyRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), AX
+	MOVQ  ldd+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  src+16(FP), DX
+	MOVQ  lds+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  rows+32(FP), SI
+	MOVQ  cols+40(FP), DI
+	LEAQ  -1(DI), R8
+	ANDQ  $0x0f, R8
+	INCQ  R8
+	MOVQ  $-1, R9
+	BZHIQ R8, R9, R9
+	KMOVW R9, K1
+	SUBQ  R8, DI
+	SHLQ  $0x02, DI
+
+row:
+	MOVQ AX, R8
+	MOVQ DX, R9
+	XORQ R10, R10
+
+step:
+	CMPQ    R10, DI
+	JGE     last
+	VMOVUPS (R9)(R10*1), Z1
+	VMOVUPS Z1, (R8)(R10*1)
+	ADDQ    $0x40, R10
+	JMP     step
+
+last:
+	VMOVUPS.Z (R9)(R10*1), K1, Z1
+	VMOVUPS   Z1, K1, (R8)(R10*1)
+	ADDQ      CX, AX
+	ADDQ      BX, DX
+	DECQ      SI
+	JNZ       row
+	VZEROUPPER
+	RET

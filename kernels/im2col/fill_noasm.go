@@ -17,3 +17,11 @@ func Gather2(dst, src []float32) {
 func transposeBlock(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
 	transposeGeneric(dst, ldd, src, lds, rows, cols)
 }
+
+func maxRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	maxRowsGeneric(dst, ldd, src, lds, rows, cols)
+}
+
+func copyRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	copyRowsGeneric(dst, ldd, src, lds, rows, cols)
+}

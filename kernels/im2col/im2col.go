@@ -158,3 +158,45 @@ func transposeGeneric(dst []float32, ldd int, src []float32, lds int, rows, cols
 		}
 	}
 }
+
+// MaxRows sets dst[r·ldd + c] = max(dst[r·ldd + c], src[r·lds + c]) for r
+// < rows, c < cols, NaN where either is NaN: the running maximum of a
+// pooling window over a block of rows.
+func MaxRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if ldd < cols || lds < cols || len(dst) < (rows-1)*ldd+cols || len(src) < (rows-1)*lds+cols {
+		panic(fmt.Sprintf("im2col: MaxRows of %d×%d from %d floats (stride %d) into %d (stride %d)", rows, cols, len(src), lds, len(dst), ldd))
+	}
+	maxRows(dst, ldd, src, lds, rows, cols)
+}
+
+// CopyRows sets dst[r·ldd + c] = src[r·lds + c] for r < rows, c < cols:
+// a block of rows copied in one call.
+func CopyRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if ldd < cols || lds < cols || len(dst) < (rows-1)*ldd+cols || len(src) < (rows-1)*lds+cols {
+		panic(fmt.Sprintf("im2col: CopyRows of %d×%d from %d floats (stride %d) into %d (stride %d)", rows, cols, len(src), lds, len(dst), ldd))
+	}
+	copyRows(dst, ldd, src, lds, rows, cols)
+}
+
+func copyRowsGeneric(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		copy(dst[r*ldd:r*ldd+cols], src[r*lds:r*lds+cols])
+	}
+}
+
+func maxRowsGeneric(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		d := dst[r*ldd : r*ldd+cols]
+		for c, v := range src[r*lds : r*lds+cols] {
+			if v > d[c] || v != v {
+				d[c] = v
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package im2col
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -235,6 +236,51 @@ func TestStrided(t *testing.T) {
 		}
 		if pw := cs.kh*cs.kw == 1 && cs.pt == 0 && cs.pl == 0; f.Pointwise() != pw {
 			t.Errorf("%+v: Pointwise() = %v, want %v", cs, f.Pointwise(), pw)
+		}
+	}
+}
+
+// TestMaxRows checks MaxRows and CopyRows, guard columns included.
+func TestMaxRows(t *testing.T) {
+	nan := float32(math.NaN())
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, d := range [][2]int{{1, 1}, {1, 16}, {2, 17}, {3, 31}, {5, 112}, {4, 7}, {2, 64}} {
+		rows, cols := d[0], d[1]
+		ldd, lds := cols+2, cols+5
+		dst := make([]float32, rows*ldd)
+		src := make([]float32, rows*lds)
+		for i := range dst {
+			dst[i] = rng.Float32()*2 - 1
+		}
+		for i := range src {
+			src[i] = rng.Float32()*2 - 1
+		}
+		dst[0], src[min(1, cols-1)] = nan, nan
+		want := append([]float32(nil), dst...)
+		for r := 0; r < rows; r++ {
+			for c := 0; c < cols; c++ {
+				a, b := want[r*ldd+c], src[r*lds+c]
+				want[r*ldd+c] = float32(math.Max(float64(a), float64(b)))
+			}
+		}
+		cp := append([]float32(nil), dst...)
+		MaxRows(dst, ldd, src, lds, rows, cols)
+		for i := range dst {
+			if g, w := dst[i], want[i]; g != w && !(g != g && w != w) {
+				t.Fatalf("%d×%d: dst[%d] = %v, want %v", rows, cols, i, g, w)
+			}
+		}
+		CopyRows(cp, ldd, src, lds, rows, cols)
+		for r := 0; r < rows; r++ {
+			for c := 0; c < ldd; c++ {
+				w := dst[r*ldd+c] // the guard columns
+				if c < cols {
+					w = src[r*lds+c]
+				}
+				if g := cp[r*ldd+c]; g != w && !(g != g && w != w) {
+					t.Fatalf("%d×%d: CopyRows: dst[%d][%d] = %v, want %v", rows, cols, r, c, g, w)
+				}
+			}
 		}
 	}
 }

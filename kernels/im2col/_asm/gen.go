@@ -17,6 +17,8 @@ func main() {
 	fillAVX512()
 	gather2AVX512()
 	transposeAVX512()
+	rowsAVX512(true)
+	rowsAVX512(false)
 	Generate()
 }
 
@@ -106,6 +108,77 @@ func gather2AVX512() {
 	VMOVUPS_Z(Mem{Base: src, Disp: 64}, K3, Z1)
 	VPERMT2PS(Z1, Z31, Z0)
 	VMOVUPS(Z0, K1, Mem{Base: dst})
+	VZEROUPPER()
+	RET()
+}
+
+// rowsAVX512 writes maxRowsAVX512 (max) or copyRowsAVX512: per row, 16
+// columns at a time, the last step under a mask. The maximum is d =
+// VMAXPS(s, d), which is s when either is NaN, then d's own lanes back
+// where d is NaN, so that a NaN on either side is kept.
+func rowsAVX512(max bool) {
+	if max {
+		TEXT("maxRowsAVX512", NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, rows int, cols int)")
+		Doc("maxRowsAVX512 sets dst[r*ldd+c] = max(dst[r*ldd+c], src[r*lds+c]), NaN if either is,",
+			"for r < rows, c < cols (rows, cols ≥ 1).")
+	} else {
+		TEXT("copyRowsAVX512", NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, rows int, cols int)")
+		Doc("copyRowsAVX512 sets dst[r*ldd+c] = src[r*lds+c] for r < rows, c < cols (rows, cols ≥ 1).")
+	}
+	dst := Load(Param("dst"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	SHLQ(U8(2), ldd)
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	SHLQ(U8(2), lds)
+	rows := Load(Param("rows"), GP64())
+	cols := Load(Param("cols"), GP64())
+	// K1: the lanes of the last step, 1 to 16 of them.
+	tail, mask := GP64(), GP64()
+	LEAQ(Mem{Base: cols, Disp: -1}, tail)
+	ANDQ(U8(15), tail)
+	INCQ(tail)
+	MOVQ(I32(-1), mask)
+	BZHIQ(tail, mask, mask)
+	KMOVW(mask.As32(), K1)
+	full := GP64()
+	MOVQ(cols, full)
+	SUBQ(tail, full) // columns before the last step
+	SHLQ(U8(2), full)
+	d, s, i := GP64(), GP64(), GP64()
+	Label("row")
+	MOVQ(dst, d)
+	MOVQ(src, s)
+	XORQ(i, i)
+	Label("step")
+	CMPQ(i, full)
+	JGE(LabelRef("last"))
+	if max {
+		VMOVUPS(Mem{Base: d, Index: i, Scale: 1}, Z0)
+		VMAXPS(Mem{Base: s, Index: i, Scale: 1}, Z0, Z1)
+		VCMPPS(U8(3), Z0, Z0, K2)
+		VMOVAPS(Z0, K2, Z1)
+	} else {
+		VMOVUPS(Mem{Base: s, Index: i, Scale: 1}, Z1)
+	}
+	VMOVUPS(Z1, Mem{Base: d, Index: i, Scale: 1})
+	ADDQ(U8(64), i)
+	JMP(LabelRef("step"))
+	Label("last")
+	if max {
+		VMOVUPS_Z(Mem{Base: d, Index: i, Scale: 1}, K1, Z0)
+		VMOVUPS_Z(Mem{Base: s, Index: i, Scale: 1}, K1, Z2)
+		VMAXPS(Z2, Z0, Z1)
+		VCMPPS(U8(3), Z0, Z0, K2)
+		VMOVAPS(Z0, K2, Z1)
+	} else {
+		VMOVUPS_Z(Mem{Base: s, Index: i, Scale: 1}, K1, Z1)
+	}
+	VMOVUPS(Z1, K1, Mem{Base: d, Index: i, Scale: 1})
+	ADDQ(ldd, dst)
+	ADDQ(lds, src)
+	DECQ(rows)
+	JNZ(LabelRef("row"))
 	VZEROUPPER()
 	RET()
 }
