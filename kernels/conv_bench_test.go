@@ -151,7 +151,8 @@ func nnEvictCaches() {
 
 // BenchmarkConvResNet times each ResNet convolution as the models run it
 // (FusedConv with Relu, constant filter and bias); bestms is the fastest
-// run, the steadiest figure on a shared machine.
+// run, and cpums the mean CPU time of a run (all threads), which a loaded
+// machine inflates less than wall time.
 func BenchmarkConvResNet(b *testing.B) {
 	for _, threads := range []int{1, 2} {
 		for _, sh := range nnResNetShapes {
@@ -181,20 +182,24 @@ func BenchmarkConvResNet(b *testing.B) {
 				}
 				b.ResetTimer()
 				best := time.Duration(math.MaxInt64)
+				cpu := 0.0
 				for i := 0; i < b.N; i++ {
 					if *nnBenchCold {
 						b.StopTimer()
 						nnEvictCaches()
 						b.StartTimer()
 					}
+					c0 := nnCPUTime()
 					t0 := time.Now()
 					ctx.Arena.Begin(0)
 					if _, err := k.Run(ctx, in); err != nil {
 						b.Fatal(err)
 					}
 					best = min(best, time.Since(t0))
+					cpu += nnCPUTime() - c0
 				}
 				flops := 2.0 * float64(sh.m*sh.c*sh.k*sh.k*out*out)
+				b.ReportMetric(cpu/float64(b.N)*1e3, "cpums")
 				b.ReportMetric(float64(best.Nanoseconds())/1e6, "bestms")
 				b.ReportMetric(flops/best.Seconds()/1e9, "bestGFLOPS")
 			})
