@@ -291,9 +291,12 @@ func (j *job) plan(threads int) {
 	j.rowStep = ceilDiv(mt, j.rowTks) * MR
 	j.colStep = ceilDiv(nt, j.colTks) * NR
 	j.rowTks, j.colTks = ceilDiv(m, j.rowStep), ceilDiv(n, j.colStep)
-	// B packed per call and shared by several row tasks: pack it once.
-	j.bPerTask = bPerCall && j.rowTks == 1
-	if bPerCall && j.rowTks > 1 {
+	// B packed per call and shared by several row tasks: pack it once,
+	// unless it is filled on demand (a convolution's implicit GEMM), whose
+	// panels each task fills into its own blocks in L2 faster than it
+	// would read them back from a shared copy of all of B.
+	j.bPerTask = bPerCall && (j.rowTks == 1 || j.b.fill != nil)
+	if bPerCall && !j.bPerTask {
 		p, _ := floatPool.Get().(*[]float32)
 		if p == nil {
 			p = new([]float32)
