@@ -1082,17 +1082,17 @@ func (j *nnConvJob) itemNHWC(c *Context, n int, xg, yg []float32) {
 		st.sx = nnSplitInput(c, p, xg)
 		st.xg, a.Data = st.sx.buf, st.sx.buf
 	}
-	if !p.pointwise && !p.splitPW {
-		st.col = nnColScratch.get(kd * p.P)
-		if p.g.nd() == 2 {
-			c.Parallel(p.cg, st.im2colRun)
-		} else {
-			nnIm2col(xg, p.g, st.col.buf, 0, kd)
-		}
-		a.Data = st.col.buf
+	if p.flat != nil || p.pointwise || p.splitPW {
+		// colᵀ packed once here, by c's threads in blocks of rows, and
+		// shared by the GEMM's tasks (which would each pack all of it).
+		st.col = nnColScratch.get(im2col.PackedTLen(kd, p.P))
+		c.Parallel((kd+nnPackTRows-1)/nnPackTRows, st.packRun)
+		st.pa = gemm.PackedAOf(p.P, kd, st.col.buf)
+		st.ct = nnRowScratch.get(p.P * p.m)
+		gemm.GemmPackedAB(1, &st.pa, j.packedT, 0, st.ct.buf, p.m, &o)
+	} else {
+		j.nhwcIm2col(c, st, &o, a)
 	}
-	st.ct = nnRowScratch.get(p.P * p.m)
-	gemm.GemmPackedB(p.P, 1, a, j.packedT, 0, st.ct.buf, p.m, &o)
 	c.Parallel((p.m+15)/16, st.postRun)
 	nnRowScratch.put(st.ct)
 	if st.col != nil {
@@ -1101,8 +1101,29 @@ func (j *nnConvJob) itemNHWC(c *Context, n int, xg, yg []float32) {
 	if st.sx != nil {
 		nnSplitScratch.put(st.sx)
 	}
+	st.pa = gemm.PackedA{}
 	st.j, st.xg, st.yg, st.res, st.col, st.ct, st.sx = nil, nil, nil, nil, nil, nil, nil
 	nnNHWCPool.Put(st)
+}
+
+// nnPackTRows is the block of column-matrix rows a thread packs at a time
+// in the NHWC orientation.
+const nnPackTRows = 64
+
+// nhwcIm2col is the NHWC orientation's GEMM for geometries im2col.Flat
+// does not take: the column matrix written whole, read transposed.
+func (j *nnConvJob) nhwcIm2col(c *Context, st *nnNHWCStage, o *gemm.Options, a gemm.Matrix) {
+	p := j.p
+	kd := p.cg * p.K
+	st.col = nnColScratch.get(kd * p.P)
+	if p.g.nd() == 2 {
+		c.Parallel(p.cg, st.im2colRun)
+	} else {
+		nnIm2col(st.xg, p.g, st.col.buf, 0, kd)
+	}
+	a.Data = st.col.buf
+	st.ct = nnRowScratch.get(p.P * p.m)
+	gemm.GemmPackedB(p.P, 1, a, j.packedT, 0, st.ct.buf, p.m, o)
 }
 
 // nnNHWCStage is the state of one NHWC-orientation unit for the parts
@@ -1111,16 +1132,33 @@ type nnNHWCStage struct {
 	j           *nnConvJob
 	xg, yg, res []float32
 	col, ct, sx *nnScratch
+	pa          gemm.PackedA // colᵀ packed, over col
 
-	im2colRun, postRun func(lo, hi int)
+	im2colRun, postRun, packRun func(lo, hi int)
 }
 
 var nnNHWCPool = sync.Pool{New: func() any {
 	st := new(nnNHWCStage)
 	st.im2colRun = st.im2col
 	st.postRun = st.post
+	st.packRun = st.pack
 	return st
 }}
+
+// pack writes blocks [lo, hi) of nnPackTRows rows of colᵀ, packed.
+func (st *nnNHWCStage) pack(lo, hi int) {
+	p := st.j.p
+	kd := p.cg * p.K
+	r0, r1 := lo*nnPackTRows, min(kd, hi*nnPackTRows)
+	if p.flat == nil {
+		// 1×1: the column matrix is the input (or its subsampled phase).
+		im2col.PackT(st.col.buf, st.xg, p.P, kd, p.P, r0, r1)
+		return
+	}
+	tmp := nnRowScratch.get(p.P)
+	p.flat.WritePackedT(st.col.buf, st.xg, tmp.buf, r0, r1)
+	nnRowScratch.put(tmp)
+}
 
 // im2col writes the column-matrix rows of input channels [lo, hi).
 func (st *nnNHWCStage) im2col(lo, hi int) {

@@ -284,3 +284,59 @@ func TestMaxRows(t *testing.T) {
 		}
 	}
 }
+
+// TestPackT checks PackT and WritePackedT against the layout of a GEMM's
+// packed left operand, element by element, split into row ranges.
+func TestPackT(t *testing.T) {
+	for _, d := range [][2]int{{1, 1}, {5, 12}, {7, 13}, {30, 49}, {3, 196}} {
+		rows, cols := d[0], d[1]
+		lds := cols + 2
+		src := make([]float32, rows*lds)
+		for i := range src {
+			src[i] = float32(i + 1)
+		}
+		dst := make([]float32, PackedTLen(rows, cols)+3)
+		for i := range dst {
+			dst[i] = -1
+		}
+		PackT(dst, src, lds, rows, cols, 0, rows/2)
+		PackT(dst, src, lds, rows, cols, rows/2, rows)
+		for j := 0; j < (cols+MR-1)/MR*MR; j++ {
+			for r := 0; r < rows; r++ {
+				want := float32(0)
+				if j < cols {
+					want = src[r*lds+j]
+				}
+				if got := dst[(j/MR)*rows*MR+r*MR+j%MR]; got != want {
+					t.Fatalf("%d×%d: (%d, %d) = %v, want %v", rows, cols, r, j, got, want)
+				}
+			}
+		}
+		for _, v := range dst[PackedTLen(rows, cols):] {
+			if v != -1 {
+				t.Fatalf("%d×%d: wrote past the end", rows, cols)
+			}
+		}
+	}
+	// WritePackedT is PackT of WriteRows.
+	sp, f := NewStrided(3, 14, 14, 7, 7, 3, 3, 2, 1, 1, 1, 1)
+	x := make([]float32, 3*14*14)
+	for i := range x {
+		x[i] = float32(i%17) - 3
+	}
+	xs := make([]float32, sp.Len())
+	sp.Run(xs, x, 0, 3)
+	rows := make([]float32, f.Rows()*f.Cols())
+	f.WriteRows(rows, f.Cols(), xs, 0, f.Rows())
+	want := make([]float32, PackedTLen(f.Rows(), f.Cols()))
+	PackT(want, rows, f.Cols(), f.Rows(), f.Cols(), 0, f.Rows())
+	got := make([]float32, len(want))
+	tmp := make([]float32, f.Cols())
+	f.WritePackedT(got, xs, tmp, 0, 5)
+	f.WritePackedT(got, xs, tmp, 5, f.Rows())
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("WritePackedT: element %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}

@@ -192,3 +192,56 @@ func (f *Flat) WriteRows(dst []float32, ld int, x []float32, p0, p1 int) {
 		}
 	}
 }
+
+// MR is the number of rows in a panel of a packed left operand
+// (kernels/gemm.MR).
+const MR = 12
+
+// PackedTLen returns the floats PackT and WritePackedT write for a
+// column matrix of rows rows and cols columns: its transpose packed in
+// panels of MR columns.
+func PackedTLen(rows, cols int) int { return (cols + MR - 1) / MR * MR * rows }
+
+// PackT writes rows [r0, r1) of the rows×cols matrix src (row stride lds)
+// transposed, as the left operand of a GEMM packed in panels of MR rows
+// (kernels/gemm.PackedA's layout): element (r, j) goes to
+// dst[(j/MR)·rows·MR + r·MR + j%MR], and the last panel's columns past
+// cols are zero. Distinct row ranges write distinct elements, so that
+// threads can share the rows out.
+func PackT(dst []float32, src []float32, lds, rows, cols, r0, r1 int) {
+	if r0 < 0 || r1 > rows || r0 > r1 || lds < cols || len(dst) < PackedTLen(rows, cols) || r1 > r0 && len(src) < (r1-1)*lds+cols {
+		panic(fmt.Sprintf("im2col: PackT rows [%d, %d) of %d×%d (stride %d, %d floats) into %d", r0, r1, rows, cols, lds, len(src), len(dst)))
+	}
+	for r := r0; r < r1; r++ {
+		packTRow(dst, src[r*lds:r*lds+cols], rows, r)
+	}
+}
+
+// packTRow writes row r of the matrix, row, into the packed transpose.
+func packTRow(dst, row []float32, rows, r int) {
+	cols := len(row)
+	j := 0
+	for ; j+MR <= cols; j += MR {
+		*(*[MR]float32)(dst[(j/MR)*rows*MR+r*MR:]) = *(*[MR]float32)(row[j:])
+	}
+	if j < cols {
+		d := (*[MR]float32)(dst[(j/MR)*rows*MR+r*MR:])
+		n := copy(d[:], row[j:])
+		clear(d[n:])
+	}
+}
+
+// WritePackedT writes rows [p0, p1) of the column matrix of input x
+// transposed and packed as PackT does, through tmp, which holds at least
+// Cols floats: the left operand of the GEMM of a convolution computed as
+// Yᵀ = colᵀ·Wᵀ.
+func (f *Flat) WritePackedT(dst, x, tmp []float32, p0, p1 int) {
+	rows, n := f.Rows(), f.Cols()
+	if len(tmp) < n || len(dst) < PackedTLen(rows, n) {
+		panic(fmt.Sprintf("im2col: WritePackedT of a %d×%d matrix into %d floats, scratch %d", rows, n, len(dst), len(tmp)))
+	}
+	for p := p0; p < p1; p++ {
+		f.WriteRows(tmp, n, x, p, p+1)
+		packTRow(dst, tmp[:n], rows, p)
+	}
+}
