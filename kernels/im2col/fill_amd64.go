@@ -87,3 +87,16 @@ func copyRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
 	}
 	copyRowsAVX512(&dst[0], ldd, &src[0], lds, rows, cols)
 }
+
+// gather2RowsAVX512 is gather2RowsGeneric for rows, n ≥ 1.
+//
+//go:noescape
+func gather2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, perm *int32)
+
+func gather2Rows(dst []float32, ldd int, src []float32, lds int, rows, n int) {
+	if !useAsm {
+		gather2RowsGeneric(dst, ldd, src, lds, rows, n)
+		return
+	}
+	gather2RowsAVX512(&dst[0], ldd, &src[0], lds, rows, n, &evens[0])
+}

@@ -79,6 +79,61 @@ last:
 	VZEROUPPER
 	RET
 
+// func gather2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, perm *int32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·gather2RowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ      dst+0(FP), AX
+	MOVQ      ldd+8(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      src+16(FP), DX
+	MOVQ      lds+24(FP), BX
+	SHLQ      $0x02, BX
+	MOVQ      rows+32(FP), SI
+	MOVQ      n+40(FP), DI
+	MOVQ      perm+48(FP), R8
+	VMOVDQU32 (R8), Z31
+	LEAQ      -1(DI), R8
+	ANDQ      $0x0f, R8
+	INCQ      R8
+	MOVQ      $-1, R9
+	BZHIQ     R8, R9, R9
+	KMOVW     R9, K1
+	LEAQ      -1(R8)(R8*1), R10
+	MOVQ      $-1, R9
+	BZHIQ     R10, R9, R9
+	KMOVW     R9, K2
+	SHRQ      $0x10, R9
+	KMOVW     R9, K3
+	SUBQ      R8, DI
+
+row:
+	MOVQ AX, R8
+	MOVQ DX, R9
+	MOVQ DI, R10
+
+step:
+	TESTQ     R10, R10
+	JZ        last
+	VMOVUPS   (R9), Z0
+	VPERMT2PS 64(R9), Z31, Z0
+	VMOVUPS   Z0, (R8)
+	ADDQ      $0x40, R8
+	ADDQ      $0x00000080, R9
+	SUBQ      $0x10, R10
+	JMP       step
+
+last:
+	VMOVUPS.Z (R9), K2, Z0
+	VMOVUPS.Z 64(R9), K3, Z1
+	VPERMT2PS Z1, Z31, Z0
+	VMOVUPS   Z0, K1, (R8)
+	ADDQ      CX, AX
+	ADDQ      BX, DX
+	DECQ      SI
+	JNZ       row
+	VZEROUPPER
+	RET
+
 // func transposeAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
 // Requires: AVX, AVX512F, BMI2
 TEXT ·transposeAVX512(SB), NOSPLIT, $0-48

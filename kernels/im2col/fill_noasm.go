@@ -25,3 +25,7 @@ func maxRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
 func copyRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
 	copyRowsGeneric(dst, ldd, src, lds, rows, cols)
 }
+
+func gather2Rows(dst []float32, ldd int, src []float32, lds int, rows, n int) {
+	gather2RowsGeneric(dst, ldd, src, lds, rows, n)
+}

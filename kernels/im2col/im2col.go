@@ -126,6 +126,24 @@ func fillGeneric(dst, x []float32, rows, t, ch, K, plane int, base []int, masks 
 	}
 }
 
+// Gather2Rows sets dst[r·ldd + i] = src[r·lds + 2i] for r < rows, i < n:
+// Gather2 over a block of rows in one call.
+func Gather2Rows(dst []float32, ldd int, src []float32, lds int, rows, n int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	if ldd < n || len(dst) < (rows-1)*ldd+n || len(src) < (rows-1)*lds+2*n-1 {
+		panic(fmt.Sprintf("im2col: Gather2Rows of %d×%d from %d floats (stride %d) into %d (stride %d)", rows, n, len(src), lds, len(dst), ldd))
+	}
+	gather2Rows(dst, ldd, src, lds, rows, n)
+}
+
+func gather2RowsGeneric(dst []float32, ldd int, src []float32, lds int, rows, n int) {
+	for r := 0; r < rows; r++ {
+		gather2Generic(dst[r*ldd:r*ldd+n], src[r*lds:])
+	}
+}
+
 func gather2Generic(dst, src []float32) {
 	for i := range dst {
 		dst[i] = src[2*i]

@@ -340,3 +340,31 @@ func TestPackT(t *testing.T) {
 		}
 	}
 }
+
+func TestGather2Rows(t *testing.T) {
+	for _, d := range [][2]int{{1, 1}, {3, 7}, {2, 16}, {4, 17}, {3, 33}, {5, 56}} {
+		rows, n := d[0], d[1]
+		lds, ldd := 2*n+3, n+2
+		src := make([]float32, (rows-1)*lds+2*n-1)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		dst := make([]float32, rows*ldd)
+		for i := range dst {
+			dst[i] = -1
+		}
+		// The source ends at the last row's last needed element.
+		Gather2Rows(dst, ldd, src, lds, rows, n)
+		for r := 0; r < rows; r++ {
+			for i := 0; i < ldd; i++ {
+				want := float32(-1)
+				if i < n {
+					want = src[r*lds+2*i]
+				}
+				if got := dst[r*ldd+i]; got != want {
+					t.Fatalf("%d×%d: dst[%d][%d] = %v, want %v", rows, n, r, i, got, want)
+				}
+			}
+		}
+	}
+}

@@ -39,6 +39,16 @@ func (sp *Split) Run(dst, x []float32, c0, c1 int) {
 			a, b := ph/s, ph%s
 			// Columns of the phase that lie inside the input.
 			n := min(wp, max(0, (w-b+s-1)/s))
+			if s == 2 && n == wp {
+				// Rows inside the input in one call, the rest zero.
+				rows := min(sp.hp, max(0, (h-a+1)/2))
+				if rows > 0 && n > 0 {
+					Gather2Rows(d, wp, xs[a*w+b:], 2*w, rows, n)
+				}
+				clear(d[rows*wp : sp.hp*wp])
+				d = d[sp.hp*wp:]
+				continue
+			}
 			for r := 0; r < sp.hp; r++ {
 				row := d[r*wp : (r+1)*wp]
 				ir := a + s*r
