@@ -1155,9 +1155,9 @@ func (st *nnNHWCStage) pack(lo, hi int) {
 		im2col.PackT(st.col.buf, st.xg, p.P, kd, p.P, r0, r1)
 		return
 	}
-	tmp := nnRowScratch.get(p.P)
+	tmp := nnPackScratch.get(p.P)
 	p.flat.WritePackedT(st.col.buf, st.xg, tmp.buf, r0, r1)
-	nnRowScratch.put(tmp)
+	nnPackScratch.put(tmp)
 }
 
 // im2col writes the column-matrix rows of input channels [lo, hi).
@@ -1483,6 +1483,7 @@ func (sp *nnScratchPool) put(s *nnScratch) { sp.p.Put(s) }
 var (
 	nnColScratch   nnScratchPool // Conv column matrices
 	nnSplitScratch nnScratchPool // strided Conv inputs split into phases
+	nnPackScratch  nnScratchPool // a row of the NHWC column matrix
 	nnRowScratch   nnScratchPool // rows of pooling and the like
 )
 
