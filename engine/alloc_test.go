@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/inferd/inferd/engine"
@@ -110,3 +112,40 @@ func BenchmarkRunInto(b *testing.B) {
 		})
 	}
 }
+
+// TestAllocsPerRunRefkit reports the allocations of one run of every refkit
+// model (INFERD_REFKIT_MODELS, see package conformance) after warm-up.
+// Models listed in zeroAllocModels must allocate nothing.
+func TestAllocsPerRunRefkit(t *testing.T) {
+	dir := os.Getenv("INFERD_REFKIT_MODELS")
+	if dir == "" {
+		t.Skip("INFERD_REFKIT_MODELS not set")
+	}
+	for _, m := range []string{"mlp", "lenet", "resnet18", "resnet50", "mobilenet_v2", "bert_like", "lstm_text", "mixer_ln_gelu"} {
+		s := loadFixture(t, filepath.Join(dir, m, m+"_opset17.onnx"), 1)
+		var in []*tensor.Tensor
+		for i := range s.Inputs() {
+			in = append(in, readNpy(t, filepath.Join(dir, m, fmt.Sprintf("b1_input_%d.npy", i))))
+		}
+		out := make([]*tensor.Tensor, len(s.Outputs()))
+		ctx := context.Background()
+		for range 3 {
+			if err := s.RunInto(ctx, in, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := testing.AllocsPerRun(5, func() {
+			if err := s.RunInto(ctx, in, out); err != nil {
+				t.Fatal(err)
+			}
+		})
+		s.Close()
+		t.Logf("%s: %.0f allocations per run", m, n)
+		if zeroAllocModels[m] && n != 0 {
+			t.Errorf("%s: %.0f allocations per run, want 0", m, n)
+		}
+	}
+}
+
+// zeroAllocModels are the refkit models whose runs allocate nothing.
+var zeroAllocModels = map[string]bool{"mlp": true}

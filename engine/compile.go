@@ -26,6 +26,9 @@ type Options struct {
 	Optimize optimize.Level
 	// DisablePasses names optimizer passes not to run.
 	DisablePasses []string
+	// NoMemoryPlan keeps every kernel output in storage of its own
+	// instead of sharing one slab by lifetime (for debugging the plan).
+	NoMemoryPlan bool
 	// Profile makes the session time every node of the main graph; read
 	// the totals with Session.Profile. It costs two clock reads per node.
 	Profile bool
@@ -46,6 +49,9 @@ type plan struct {
 	steps   []step
 	pool    *parallel.Pool
 	prof    []stepTime // per step, when profiling
+	// plannable: every step's values are tensors, so the memory plan
+	// can follow them.
+	plannable bool
 }
 
 type constSlot struct {
@@ -307,6 +313,7 @@ func Compile(m *ir.Model, opts Options) (*Session, error) {
 	if opts.Profile {
 		p.prof = make([]stepTime, len(p.steps))
 	}
+	p.plannable = !opts.NoMemoryPlan
 	s := &Session{model: m, main: p, pool: c.pool, threads: opts.Threads, par: c.pool.For}
 	init := map[string]bool{}
 	for _, in := range m.Graph.Initializers {

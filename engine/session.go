@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -21,8 +23,12 @@ type Session struct {
 	threads int
 	inputs  []*ir.ValueInfo
 	outputs []*ir.ValueInfo
-	states  sync.Pool // of *runState
-	par     func(n int, fn func(lo, hi int))
+	// idle holds run states between runs. A plain list, not a sync.Pool:
+	// a pool is emptied by every garbage collection, and each state's
+	// arena would then be allocated again.
+	mu   sync.Mutex
+	idle []*runState
+	par  func(n int, fn func(lo, hi int))
 }
 
 // Inputs returns the graph inputs a caller supplies (initializers excluded).
@@ -97,7 +103,7 @@ func (s *Session) RunValues(ctx context.Context, inputs map[string]any) (map[str
 	st := s.getState()
 	defer s.putState(st)
 	st.ctx = kernels.Context{Ctx: ctx, Par: s.par, Pool: s.pool, Threads: s.threads, Arena: st.arena}
-	out, err := s.main.run(&st.ctx, args, st)
+	out, err := s.runMain(st, args)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -141,7 +147,7 @@ func (s *Session) RunInto(ctx context.Context, in, out []*tensor.Tensor) error {
 		st.args[i] = s.model.Graph.Initializer(gi.Name).Tensor
 	}
 	st.ctx = kernels.Context{Ctx: ctx, Par: s.par, Pool: s.pool, Threads: s.threads, Arena: st.arena}
-	res, err := s.main.run(&st.ctx, st.args, st)
+	res, err := s.runMain(st, st.args)
 	clear(st.args)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -165,19 +171,55 @@ func (s *Session) RunInto(ctx context.Context, in, out []*tensor.Tensor) error {
 // the kernel Context and the Arena that recycles kernel outputs. States are
 // pooled, so a session run again and again reuses them.
 type runState struct {
-	frame []any
-	args  []any
-	out   []any
-	tin   []*tensor.Tensor
-	vin   []any
-	ctx   kernels.Context
-	arena *kernels.Arena
+	frame   []any
+	args    []any
+	out     []any
+	tin     []*tensor.Tensor
+	vin     []any
+	ctx     kernels.Context
+	arena   *kernels.Arena
+	scratch kernels.Scratch
+	vout    []*tensor.Tensor // a value kernel's tensor outputs, for the plan
+	// rec records the first run for the memory plan; chk checks later
+	// runs against it (nil: no plan).
+	rec      *memRec
+	chk      *memCheck
+	recorded bool
+}
+
+// runMain runs the main plan on st, recording the first run for the
+// memory plan and placing the arena after it, and rerunning without the
+// plan a run that strays from it.
+func (s *Session) runMain(st *runState, args []any) ([]any, error) {
+	st.scratch.Reset()
+	st.ctx.Scratch = &st.scratch
+	if !st.recorded && st.arena != nil && !st.arena.NoPlan && s.main.plannable {
+		st.rec = newMemRec(s.main)
+	}
+	out, err := s.main.run(&st.ctx, args, st)
+	if errors.Is(err, errReplan) {
+		st.arena.Unplan()
+		st.chk = nil
+		out, err = s.main.run(&st.ctx, args, st)
+	}
+	if st.rec != nil {
+		if err == nil && st.rec.place(st.arena, len(s.main.steps)) {
+			st.chk = st.rec.check()
+		}
+		st.rec, st.recorded = nil, true
+	}
+	return out, err
 }
 
 func (s *Session) getState() *runState {
-	if st, ok := s.states.Get().(*runState); ok {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		st := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
 		return st
 	}
+	s.mu.Unlock()
 	return &runState{
 		frame: make([]any, s.main.nslots),
 		args:  make([]any, len(s.model.Graph.Inputs)),
@@ -192,8 +234,16 @@ func (s *Session) putState(st *runState) {
 	clear(st.frame)
 	clear(st.out)
 	st.ctx = kernels.Context{}
-	s.states.Put(st)
+	s.mu.Lock()
+	if len(s.idle) < maxIdleStates {
+		s.idle = append(s.idle, st)
+	}
+	s.mu.Unlock()
 }
+
+// maxIdleStates bounds the run states a session keeps for reuse; runs
+// beyond that many at once get a fresh state that is dropped afterwards.
+var maxIdleStates = max(4, runtime.GOMAXPROCS(0))
 
 // ArenaBytes returns the storage held for recycling by one idle run state
 // (after a run: the sum of the sizes of the tensors the kernels allocated).
@@ -338,6 +388,26 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", step.node, err)
 			}
+			if st != nil && (st.rec != nil || st.chk != nil) {
+				st.vout = st.vout[:0]
+				for _, o := range outs {
+					t, ok := o.(*tensor.Tensor)
+					if !ok && o != nil {
+						if st.rec != nil {
+							st.rec.ok = false
+						}
+						if st.chk != nil {
+							return nil, errReplan
+						}
+					}
+					st.vout = append(st.vout, t)
+				}
+				if st.rec != nil {
+					st.rec.afterStep(i, step, kc.Arena, st.vout, !step.scoped)
+				} else if !st.chk.ok(i, kc.Arena, st.vout) {
+					return nil, errReplan
+				}
+			}
 			if err := checkOutCount(step, len(outs)); err != nil {
 				return nil, err
 			}
@@ -366,6 +436,11 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 			if err := checkOutCount(step, len(touts)); err != nil {
 				return nil, err
 			}
+			if st != nil && st.rec != nil {
+				st.rec.afterStep(i, step, kc.Arena, touts, !step.scoped)
+			} else if st != nil && st.chk != nil && !st.chk.ok(i, kc.Arena, touts) {
+				return nil, errReplan
+			}
 			for k, s := range step.out {
 				if s < 0 {
 					continue
@@ -379,6 +454,9 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 		}
 		for _, s := range step.free {
 			frame[s] = nil
+			if st != nil && st.rec != nil {
+				st.rec.free(i, s)
+			}
 		}
 	}
 	if p.prof != nil && len(p.steps) > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 
 	"github.com/inferd/inferd/kernels/vec"
@@ -72,75 +73,118 @@ func ewPar(c *Context, n, grain int, fn func(lo, hi int)) {
 // ewPlan walks a broadcast output in rows. Output dimensions of size 1 are
 // dropped and adjacent dimensions merged where every input is contiguous
 // (or broadcast) across both; the last merged dimension is the row, along
-// which input k advances by inc[k] (0 or 1).
+// which input k advances by inc[k] (0 or 1). A plan of up to ewPlanDims
+// merged dimensions and ewPlanIns inputs lives in its own buffers, so one
+// on the stack costs no allocation.
 type ewPlan struct {
-	inner int     // row length
-	dims  []int   // outer (row-indexing) dimensions
-	st    [][]int // st[k][d]: input k's stride over outer dimension d
-	inc   []int   // input k's stride within a row
+	inner int              // row length
+	dims  []int            // outer (row-indexing) dimensions
+	st    [ewPlanIns][]int // st[k][d]: input k's stride over outer dimension d
+	inc   []int            // input k's stride within a row
 }
 
+// ewPlanBuf holds a plan's slices. It is kept outside the plan: a struct
+// that points into itself would always be moved to the heap.
+type ewPlanBuf struct {
+	dims [ewPlanDims]int
+	st   [ewPlanIns][ewPlanDims]int
+	inc  [ewPlanIns]int
+}
+
+const (
+	ewPlanDims = 8
+	ewPlanIns  = 4
+)
+
 func ewNewPlan(out []int, ins ...[]int) *ewPlan {
+	p := ewMakePlan(new(ewPlanBuf), out, ins...)
+	return &p
+}
+
+// ewMakePlan returns the plan that walks out for inputs of the given
+// shapes, its slices in buf.
+func ewMakePlan(buf *ewPlanBuf, out []int, ins ...[]int) (plan ewPlan) {
 	k := len(ins)
-	full := make([][]int, k)
-	for i, s := range ins {
-		full[i] = BroadcastStrides(s, out)
+	if k > ewPlanIns {
+		panic("kernels: broadcast plan over too many inputs")
 	}
-	p := &ewPlan{st: make([][]int, k), inc: make([]int, k)}
-	var dims []int
+	plan.inc = buf.inc[:k]
+	for i := range k {
+		plan.st[i] = buf.st[i][:0]
+	}
+	plan.dims = buf.dims[:0]
+	// full returns input i's stride over output dimension d.
+	full := func(i, d int) int {
+		in := ins[i]
+		j := d - (len(out) - len(in))
+		if j < 0 || in[j] == 1 {
+			return 0
+		}
+		acc := 1
+		for _, n := range in[j+1:] {
+			acc *= n
+		}
+		return acc
+	}
 	for d, size := range out {
 		if size == 1 {
 			continue
 		}
-		if last := len(dims) - 1; last >= 0 {
+		if last := len(plan.dims) - 1; last >= 0 {
 			merge := true
 			for i := range k {
-				if p.st[i][last] != full[i][d]*size {
+				if plan.st[i][last] != full(i, d)*size {
 					merge = false
 					break
 				}
 			}
 			if merge {
-				dims[last] *= size
+				plan.dims[last] *= size
 				for i := range k {
-					p.st[i][last] = full[i][d]
+					plan.st[i][last] = full(i, d)
 				}
 				continue
 			}
 		}
-		dims = append(dims, size)
+		plan.dims = append(plan.dims, size)
 		for i := range k {
-			p.st[i] = append(p.st[i], full[i][d])
+			plan.st[i] = append(plan.st[i], full(i, d))
 		}
 	}
-	if len(dims) == 0 {
-		p.inner = 1
-		for i := range p.inc {
-			p.inc[i] = 1
+	if len(plan.dims) == 0 {
+		plan.inner = 1
+		for i := range plan.inc {
+			plan.inc[i] = 1
 		}
-		return p
+		return plan
 	}
-	last := len(dims) - 1
-	p.inner = dims[last]
+	last := len(plan.dims) - 1
+	plan.inner = plan.dims[last]
 	for i := range k {
-		p.inc[i] = p.st[i][last]
-		p.st[i] = p.st[i][:last]
+		plan.inc[i] = plan.st[i][last]
+		plan.st[i] = plan.st[i][:last]
 	}
-	p.dims = dims[:last]
-	return p
+	plan.dims = plan.dims[:last]
+	return plan
 }
 
 // chunk calls fn for the row pieces covering output elements [lo, hi):
 // fn(o, off, cnt) handles outputs [o, o+cnt), where input k starts at
-// off[k] and advances by inc[k]. fn must not keep off.
-func (p *ewPlan) chunk(lo, hi int, fn func(o int, off []int, cnt int)) {
+// off[k] and advances by inc[k]. The offsets travel as an array, by value:
+// a slice handed to a func value would be moved to the heap.
+func (p *ewPlan) chunk(lo, hi int, fn func(o int, off [ewPlanIns]int, cnt int)) {
 	k := len(p.inc)
-	var offBuf [4]int
-	off := offBuf[:k:k]
-	if k > len(offBuf) {
-		off = make([]int, k)
+	if k > ewPlanIns {
+		panic("kernels: broadcast plan over too many inputs")
 	}
-	idx := make([]int, len(p.dims))
+	var off [ewPlanIns]int
+	var idxBuf [ewPlanDims]int
+	idx := idxBuf[:0]
+	if len(p.dims) <= len(idxBuf) {
+		idx = idxBuf[:len(p.dims)]
+	} else {
+		idx = make([]int, len(p.dims))
+	}
 	col := lo % p.inner
 	r := lo / p.inner
 	for d := len(p.dims) - 1; d >= 0; d-- {
@@ -184,12 +228,34 @@ func (p *ewPlan) chunk(lo, hi int, fn func(o int, off []int, cnt int)) {
 // ewBinary allocates the broadcast output of dtype odt and fills it with
 // row applied to x and y (storage types A and B, output type U).
 func ewBinary[A, B, U any](c *Context, x, y *tensor.Tensor, odt tensor.DType, grain int, row func(o []U, a []A, b []B, mode int)) (*tensor.Tensor, error) {
-	shape, err := BroadcastShapes(x.Shape, y.Shape)
+	shape, err := ewBroadcast2(c, x.Shape, y.Shape)
 	if err != nil {
 		return nil, err
 	}
 	out := c.Alloc(odt, shape...)
 	ewBinaryInto(c, out, x, y, grain, row)
+	return out, nil
+}
+
+// ewBroadcast2 is BroadcastShapes for two shapes, with the result in the
+// run's scratch.
+func ewBroadcast2(c *Context, a, b []int) ([]int, error) {
+	out := c.Ints(max(len(a), len(b)))
+	for i := range out {
+		out[i] = 1
+	}
+	for _, s := range [2][]int{a, b} {
+		off := len(out) - len(s)
+		for i, d := range s {
+			switch {
+			case out[off+i] == d || d == 1:
+			case out[off+i] == 1:
+				out[off+i] = d
+			default:
+				return nil, fmt.Errorf("shapes %v and %v cannot broadcast: dimension %d is %d and %d", a, b, off+i, out[off+i], d)
+			}
+		}
+	}
 	return out, nil
 }
 
@@ -201,34 +267,88 @@ func ewBinaryInto[A, B, U any](c *Context, out, x, y *tensor.Tensor, grain int, 
 	if n == 0 {
 		return
 	}
+	flat := -1
 	switch {
 	case len(a) == n && len(b) == n:
-		ewPar(c, n, grain, func(lo, hi int) { row(o[lo:hi], a[lo:hi], b[lo:hi], ewVV) })
+		flat = ewVV
 	case len(b) == 1 && len(a) == n:
-		ewPar(c, n, grain, func(lo, hi int) { row(o[lo:hi], a[lo:hi], b, ewVS) })
+		flat = ewVS
 	case len(a) == 1 && len(b) == n:
-		ewPar(c, n, grain, func(lo, hi int) { row(o[lo:hi], a, b[lo:hi], ewSV) })
-	default:
-		p := ewNewPlan(out.Shape, x.Shape, y.Shape)
-		mode := ewVV
-		if p.inc[1] == 0 {
-			mode = ewVS
-		} else if p.inc[0] == 0 {
-			mode = ewSV
-		}
-		ewPar(c, n, grain, func(lo, hi int) {
-			p.chunk(lo, hi, func(oo int, off []int, cnt int) {
-				as, bs := a[off[0]:], b[off[1]:]
-				if mode != ewSV {
-					as = as[:cnt]
-				}
-				if mode != ewVS {
-					bs = bs[:cnt]
-				}
-				row(o[oo:oo+cnt], as, bs, mode)
-			})
-		})
+		flat = ewSV
 	}
+	if n < grain || c == nil {
+		if flat >= 0 {
+			row(o, a, b, flat)
+			return
+		}
+		var buf ewPlanBuf
+		p := ewMakePlan(&buf, out.Shape, x.Shape, y.Shape)
+		ewBinaryRows(&p, 0, n, o, a, b, row)
+		return
+	}
+	t := ewTaskPool.Get().(*ewTask)
+	t.out, t.x, t.y, t.row, t.run, t.flat = out.Data, x.Data, y.Data, row, ewRunner[A, B, U]{}, flat
+	if flat < 0 {
+		t.plan = ewMakePlan(&t.buf, out.Shape, x.Shape, y.Shape)
+	}
+	c.ParallelTask(n, t)
+	t.out, t.x, t.y, t.row, t.run = nil, nil, nil, nil, nil
+	ewTaskPool.Put(t)
+}
+
+// ewTask is a binary op shared across threads. It is pooled and holds the
+// operands as the tensors' own interface values, so a parallel op
+// allocates nothing; run is the instantiation that unpacks them.
+type ewTask struct {
+	out, x, y any
+	row       any // func(o []U, a []A, b []B, mode int)
+	flat      int // the row mode over flat ranges, or -1: walk plan
+	plan      ewPlan
+	buf       ewPlanBuf
+	run       interface{ run(t *ewTask, lo, hi int) }
+}
+
+var ewTaskPool = sync.Pool{New: func() any { return new(ewTask) }}
+
+func (t *ewTask) Run(lo, hi int) { t.run.run(t, lo, hi) }
+
+// ewRunner unpacks an ewTask's operands. It has no fields, so making an
+// interface of it allocates nothing (a generic function value would).
+type ewRunner[A, B, U any] struct{}
+
+func (ewRunner[A, B, U]) run(t *ewTask, lo, hi int) {
+	o, a, b := t.out.([]U), t.x.([]A), t.y.([]B)
+	row := t.row.(func(o []U, a []A, b []B, mode int))
+	switch t.flat {
+	case ewVV:
+		row(o[lo:hi], a[lo:hi], b[lo:hi], ewVV)
+	case ewVS:
+		row(o[lo:hi], a[lo:hi], b, ewVS)
+	case ewSV:
+		row(o[lo:hi], a, b[lo:hi], ewSV)
+	default:
+		ewBinaryRows(&t.plan, lo, hi, o, a, b, row)
+	}
+}
+
+// ewBinaryRows applies row to outputs [lo, hi) of a broadcast plan.
+func ewBinaryRows[A, B, U any](p *ewPlan, lo, hi int, o []U, a []A, b []B, row func(o []U, a []A, b []B, mode int)) {
+	mode := ewVV
+	if p.inc[1] == 0 {
+		mode = ewVS
+	} else if p.inc[0] == 0 {
+		mode = ewSV
+	}
+	p.chunk(lo, hi, func(oo int, off [ewPlanIns]int, cnt int) {
+		as, bs := a[off[0]:], b[off[1]:]
+		if mode != ewSV {
+			as = as[:cnt]
+		}
+		if mode != ewVS {
+			bs = bs[:cnt]
+		}
+		row(o[oo:oo+cnt], as, bs, mode)
+	})
 }
 
 // ewRowOf turns an element function into a row function. It costs a call
@@ -613,7 +733,7 @@ func ewArith(c *Context, op int, x, y *tensor.Tensor) (*tensor.Tensor, error) {
 		}
 		return ewNarrow(c, r, x.DType), nil
 	}
-	shape, err := BroadcastShapes(x.Shape, y.Shape)
+	shape, err := ewBroadcast2(c, x.Shape, y.Shape)
 	if err != nil {
 		return nil, err
 	}
@@ -1215,7 +1335,7 @@ func ewWhereT[T any](c *Context, cond, x, y *tensor.Tensor) (*tensor.Tensor, err
 	p := ewNewPlan(shape, cond.Shape, x.Shape, y.Shape)
 	ic, ix, iy := p.inc[0], p.inc[1], p.inc[2]
 	ewPar(c, n, ewGrainCheap, func(lo, hi int) {
-		p.chunk(lo, hi, func(oo int, off []int, cnt int) {
+		p.chunk(lo, hi, func(oo int, off [ewPlanIns]int, cnt int) {
 			oc, ox, oy := off[0], off[1], off[2]
 			for i := range cnt {
 				if cs[oc+i*ic] {

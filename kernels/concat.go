@@ -177,7 +177,7 @@ func newSplit(b *Build) (any, error) {
 			shape := append([]int(nil), x.Shape...)
 			shape[ax] = s
 			if s == dim {
-				outs[i] = shpView(x, shape)
+				outs[i] = shpView(c, x, shape)
 				continue
 			}
 			o := c.Alloc(x.DType, shape...)
@@ -339,7 +339,7 @@ func newPad(b *Build) (any, error) {
 				if err != nil {
 					return nil, err
 				}
-				if axes, err = shpAxes(av, r); err != nil {
+				if axes, err = shpAxes(c, av, r); err != nil {
 					return nil, fmt.Errorf("input axes: %w", err)
 				}
 			}

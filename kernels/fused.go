@@ -3,8 +3,10 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/inferd/inferd/ir"
+	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -62,7 +64,19 @@ func subKernel(b *Build, op string, opset int64, attrs []*ir.Attribute, from ...
 }
 
 func run1(c *Context, k Kernel, in ...*tensor.Tensor) (*tensor.Tensor, error) {
-	out, err := k.Run(c, in)
+	// The argument list goes through an interface call, which would move
+	// it to the heap: pass a pooled copy instead.
+	args := runArgsPool.Get().(*runArgs)
+	n := copy(args[:], in)
+	var out []*tensor.Tensor
+	var err error
+	if n == len(in) {
+		out, err = k.Run(c, args[:n])
+	} else {
+		out, err = k.Run(c, append([]*tensor.Tensor(nil), in...))
+	}
+	clear(args[:])
+	runArgsPool.Put(args)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +85,10 @@ func run1(c *Context, k Kernel, in ...*tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	return out[0], nil
 }
+
+type runArgs [6]*tensor.Tensor
+
+var runArgsPool = sync.Pool{New: func() any { return new(runArgs) }}
 
 // input returns in[i], or nil if absent.
 func input(in []*tensor.Tensor, i int) *tensor.Tensor {
@@ -375,11 +393,7 @@ func newAttention(b *Build) (any, error) {
 		}
 		if scale != 1 {
 			if d, ok := s.Data.([]float32); ok {
-				c.Parallel(len(d), func(lo, hi int) {
-					for i := lo; i < hi; i++ {
-						d[i] *= scale
-					}
-				})
+				vec.MulScalar(d, d, scale)
 			} else {
 				k, err := FromFloat64s(s.DType, nil, []float64{float64(scale)})
 				if err != nil {
@@ -423,7 +437,7 @@ func newSkipLayerNormalization(b *Build) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	general := KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		x, skip := input(in, 0), input(in, 1)
 		if x == nil || skip == nil || !tensor.EqualShapes(x.Shape, skip.Shape) {
 			return nil, fmt.Errorf("SkipLayerNormalization needs X and Skip of one shape")
@@ -437,7 +451,11 @@ func newSkipLayerNormalization(b *Build) (any, error) {
 			return nil, err
 		}
 		return []*tensor.Tensor{y, sum}, nil
-	}), nil
+	})
+	if k := lnFastBuild(b, -1, eps, 2, true, general); k != nil {
+		return k, nil
+	}
+	return general, nil
 }
 
 // BiasGelu(X, Bias) = Gelu(X + Bias).

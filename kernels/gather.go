@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
 	"math"
 
 	"github.com/inferd/inferd/tensor"
@@ -20,12 +21,12 @@ func init() {
 
 // shpNormIndices reads an index tensor and maps every index into [0, dim),
 // failing on the first one out of range.
-func shpNormIndices(t *tensor.Tensor, dim int, what string) ([]int, error) {
+func shpNormIndices(c *Context, t *tensor.Tensor, dim int, what string) ([]int, error) {
 	v, err := shpIndices(t, what)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]int, len(v))
+	out := c.Ints(len(v))
 	for i, x := range v {
 		k, err := shpIndex(x, dim)
 		if err != nil {
@@ -60,45 +61,36 @@ func newGather(b *Build) (any, error) {
 			return nil, err
 		}
 		dim := x.Shape[ax]
-		idx, err := shpNormIndices(it, dim, "indices")
+		idx, err := shpNormIndices(c, it, dim, "indices")
 		if err != nil {
 			return nil, err
 		}
-		shape := append(append(append([]int{}, x.Shape[:ax]...), it.Shape...), x.Shape[ax+1:]...)
+		shape := c.Ints(ax + len(it.Shape) + r - ax - 1)
+		copy(shape, x.Shape[:ax])
+		copy(shape[ax:], it.Shape)
+		copy(shape[ax+len(it.Shape):], x.Shape[ax+1:])
 		out := c.Alloc(x.DType, shape...)
 		m, err := shpMoverFor(out, x)
 		if err != nil {
 			return nil, err
 		}
-		outer := shpProd(x.Shape[:ax])
-		inner := shpProd(x.Shape[ax+1:])
-		ni := len(idx)
 		if out.Len() == 0 {
 			return c.Outs(out), nil
 		}
-		if inner == 1 {
-			work := func(lo, hi int) {
-				for o := lo; o < hi; o++ {
-					m.take(o*ni, o*dim, idx)
-				}
-			}
-			if out.Len() >= shpParMin && outer > 1 {
-				c.Parallel(outer, work)
-			} else {
-				work(0, outer)
-			}
-			return c.Outs(out), nil
+		t := gthTask{m: m, idx: idx, dim: dim, inner: shpProd(x.Shape[ax+1:])}
+		outer := shpProd(x.Shape[:ax])
+		units := outer * len(idx)
+		if t.inner == 1 {
+			units = outer
 		}
-		work := func(lo, hi int) {
-			for k := lo; k < hi; k++ {
-				o, j := k/ni, k%ni
-				m.copyRun(k*inner, (o*dim+idx[j])*inner, inner)
-			}
-		}
-		if out.Len() >= shpParMin {
-			c.Parallel(outer*ni, work)
+		if out.Len() >= shpParMin && units > 1 {
+			p := gthTaskPool.Get().(*gthTask)
+			*p = t
+			c.ParallelTask(units, p)
+			*p = gthTask{}
+			gthTaskPool.Put(p)
 		} else {
-			work(0, outer*ni)
+			t.Run(0, units)
 		}
 		return c.Outs(out), nil
 	}), nil
@@ -133,7 +125,7 @@ func newGatherElements(b *Build) (any, error) {
 					tensor.ShapeString(it.Shape), tensor.ShapeString(x.Shape), d)
 			}
 		}
-		idx, err := shpNormIndices(it, x.Shape[ax], "indices")
+		idx, err := shpNormIndices(c, it, x.Shape[ax], "indices")
 		if err != nil {
 			return nil, err
 		}
@@ -517,4 +509,28 @@ func newNonZero(b *Build) (any, error) {
 		}
 		return c.Outs(out), nil
 	}), nil
+}
+
+// gthTask is Gather's copy loop: rows of inner elements (or, when inner is
+// 1, one take per outer index); pooled for parallel runs.
+type gthTask struct {
+	m          shpMover
+	idx        []int
+	dim, inner int
+}
+
+var gthTaskPool = sync.Pool{New: func() any { return new(gthTask) }}
+
+func (t *gthTask) Run(lo, hi int) {
+	ni := len(t.idx)
+	if t.inner == 1 {
+		for o := lo; o < hi; o++ {
+			t.m.take(o*ni, o*t.dim, t.idx)
+		}
+		return
+	}
+	for k := lo; k < hi; k++ {
+		o, j := k/ni, k%ni
+		t.m.copyRun(k*t.inner, (o*t.dim+t.idx[j])*t.inner, t.inner)
+	}
 }

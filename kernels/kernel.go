@@ -52,6 +52,8 @@ type Context struct {
 	// Arena, when set, recycles the tensors Alloc and View make from one
 	// run to the next; the engine sets it for steps that run once per run.
 	Arena *Arena
+	// Scratch, when set, backs Ints and Int64s for the whole run.
+	Scratch *Scratch
 
 	outs [8]*tensor.Tensor
 }
@@ -78,6 +80,70 @@ func (c *Context) Parallel(n int, fn func(lo, hi int)) {
 		return
 	}
 	c.Par(n, fn)
+}
+
+// Scratch is per-run memory for the small index slices kernels work out
+// (shapes, strides, axes): it is handed out by bumping an offset and taken
+// back all at once when the next run starts, so after a first run the
+// slices cost no allocation. The engine keeps one per run state.
+type Scratch struct {
+	ints []int
+	n    int
+	i64  []int64
+	n64  int
+}
+
+// Reset takes back everything handed out.
+func (s *Scratch) Reset() { s.n, s.n64 = 0, 0 }
+
+// Ints returns a zeroed slice of n ints that stays valid until the run
+// ends. Call it from the kernel's goroutine, not from a Parallel chunk, and
+// keep nothing it returns past the run (Alloc and View copy their shape).
+func (c *Context) Ints(n int) []int {
+	if c == nil || c.Scratch == nil {
+		return make([]int, n)
+	}
+	s := c.Scratch
+	if s.n+n > len(s.ints) {
+		s.ints, s.n = make([]int, max(2*len(s.ints), n, 256)), 0
+	}
+	v := s.ints[s.n : s.n+n : s.n+n]
+	s.n += n
+	clear(v)
+	return v
+}
+
+// IntsOf returns a copy of v from Ints.
+func (c *Context) IntsOf(v []int) []int {
+	r := c.Ints(len(v))
+	copy(r, v)
+	return r
+}
+
+// Int64s is Ints for int64 values.
+func (c *Context) Int64s(n int) []int64 {
+	if c == nil || c.Scratch == nil {
+		return make([]int64, n)
+	}
+	s := c.Scratch
+	if s.n64+n > len(s.i64) {
+		s.i64, s.n64 = make([]int64, max(2*len(s.i64), n, 64)), 0
+	}
+	v := s.i64[s.n64 : s.n64+n : s.n64+n]
+	s.n64 += n
+	clear(v)
+	return v
+}
+
+// Strides returns the row-major element strides of shape, from Ints.
+func (c *Context) Strides(shape []int) []int {
+	st := c.Ints(len(shape))
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = acc
+		acc *= shape[i]
+	}
+	return st
 }
 
 // ParallelTask is Parallel with the loop body in a parallel.Task: a kernel

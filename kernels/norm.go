@@ -345,7 +345,7 @@ func newLayerNormalization(b *Build) (any, error) {
 			return nil, fmt.Errorf("LayerNormalization stash_type %v: %w", statType[i], ErrUnsupported)
 		}
 	}
-	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	general := KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		if len(in) < 2 || in[0] == nil || in[1] == nil {
 			return nil, fmt.Errorf("LayerNormalization needs inputs X and Scale")
 		}
@@ -392,7 +392,11 @@ func newLayerNormalization(b *Build) (any, error) {
 			return nil, err
 		}
 		return c.Outs(y, mt, it), nil
-	}), nil
+	})
+	if k := lnFastBuild(b, int(axis), float32(eps), 1, false, general); k != nil {
+		return k, nil
+	}
+	return general, nil
 }
 
 // linalgLNParam returns Scale or B broadcast to xs[ax:] (cols values) or,

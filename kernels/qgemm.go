@@ -132,6 +132,9 @@ type qMatMul struct {
 	linear  bool   // QLinearMatMul
 	toFloat bool   // com.microsoft.MatMulIntegerToFloat
 	ref     Kernel // nil for MatMulIntegerToFloat, which has no reference
+	// ai.inferd.QLinearMatMul: an activation, and an int32 bias input.
+	act  qAct
+	bias bool
 	// The weight packed at build, for inputs that are the constants seen
 	// then.
 	constB, constBZ *tensor.Tensor
@@ -157,7 +160,7 @@ func newQMatMulInteger(b *Build) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newQMatMul(b, false, ref.(Kernel)), nil
+	return newQMatMul(&qMatMul{ref: ref.(Kernel)}, b), nil
 }
 
 func newQLinearMatMulFast(b *Build) (any, error) {
@@ -168,7 +171,7 @@ func newQLinearMatMulFast(b *Build) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newQMatMul(b, true, ref.(Kernel)), nil
+	return newQMatMul(&qMatMul{linear: true, ref: ref.(Kernel)}, b), nil
 }
 
 // newQMatMulIntegerToFloat builds ONNX Runtime's contrib op
@@ -180,13 +183,12 @@ func newQMatMulIntegerToFloat(b *Build) (any, error) {
 	if q8NotInt8(b, 0) || q8NotInt8(b, 1) {
 		return nil, ErrDecline
 	}
-	k := newQMatMul(b, false, nil)
-	k.toFloat = true
-	return k, nil
+	return newQMatMul(&qMatMul{toFloat: true}, b), nil
 }
 
-func newQMatMul(b *Build, linear bool, ref Kernel) *qMatMul {
-	k := &qMatMul{linear: linear, ref: ref}
+// newQMatMul completes k (its kind and reference set) for the node b
+// builds, packing a constant weight.
+func newQMatMul(k *qMatMul, b *Build) *qMatMul {
 	_, _, bi, bzi := k.slots()
 	w := b.Const(bi)
 	var wz *tensor.Tensor
@@ -217,7 +219,12 @@ func (k *qMatMul) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 		return nil, fmt.Errorf("MatMulIntegerToFloat of %v and %v with these scales, zero points and bias: %w",
 			shapeOf(q8Input(in, 0)), shapeOf(q8Input(in, 1)), ErrUnsupported)
 	}
-	return k.ref.Run(c, in)
+	out, err := k.ref.Run(c, in)
+	if err == nil && k.act.kind != gemm.ActNone {
+		ys, zy, _ := qOutParams(in[6], in[7])
+		k.act.clampCodes(out[0], ys, zy)
+	}
+	return out, err
 }
 
 func shapeOf(t *tensor.Tensor) []int {
@@ -296,6 +303,14 @@ func (k *qMatMul) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		}
 		zy, _ := q8Zeros(yz, yz.DType, 1)
 		e.ZeroPoint = zy[0]
+		k.act.epilogue(e, sy[0])
+		if bt := q8Input(in, 8); k.bias && bt != nil {
+			b32, ok := bt.Data.([]int32)
+			if !ok || len(b32) != n || len(bt.Shape) != 1 {
+				return nil
+			}
+			e.Bias32 = b32
+		}
 		y = c.AllocRaw(yz.DType, outShape...)
 		if yz.DType == tensor.Uint8 {
 			e.Uint8 = y.Data.([]uint8)
@@ -383,6 +398,7 @@ func repeat[T any](v []T, times int) []T {
 type qConv struct {
 	linear bool
 	ref    Kernel
+	act    qAct // ai.inferd.QLinearConv's activation
 	ca     *linalgConvAttrs
 	// The filter packed at build, one per group.
 	constW, constWZ *tensor.Tensor
@@ -478,7 +494,12 @@ func (k *qConv) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if y := k.fast(c, in); y != nil {
 		return c.Outs(y), nil
 	}
-	return k.ref.Run(c, in)
+	out, err := k.ref.Run(c, in)
+	if err == nil && k.act.kind != gemm.ActNone {
+		ys, zy, _ := qOutParams(in[6], in[7])
+		k.act.clampCodes(out[0], ys, zy)
+	}
+	return out, err
 }
 
 func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
@@ -539,6 +560,7 @@ func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		}
 		zy, _ := q8Zeros(yz, yz.DType, 1)
 		e.ZeroPoint = zy[0]
+		k.act.epilogue(&e, sy[0])
 		y = c.AllocRaw(yz.DType, shape...)
 		yd, _, _ = q8Bytes(y)
 	} else {

@@ -71,7 +71,7 @@ func newScatterElements(b *Build) (any, error) {
 					tensor.ShapeString(it.Shape), tensor.ShapeString(x.Shape), d)
 			}
 		}
-		idx, err := shpNormIndices(it, x.Shape[ax], "indices")
+		idx, err := shpNormIndices(c, it, x.Shape[ax], "indices")
 		if err != nil {
 			return nil, err
 		}

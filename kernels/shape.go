@@ -88,8 +88,8 @@ func newSize(b *Build) (any, error) {
 
 // shpReshapeDims resolves a Reshape shape against the input shape: 0
 // copies the input dimension (unless allowzero) and one -1 is inferred.
-func shpReshapeDims(in []int, spec []int64, allowzero bool) ([]int, error) {
-	out := make([]int, len(spec))
+func shpReshapeDims(c *Context, in []int, spec []int64, allowzero bool) ([]int, error) {
+	out := c.Ints(len(spec))
 	infer := -1
 	known := 1
 	hasZero := false
@@ -174,7 +174,7 @@ func newReshape(b *Build) (any, error) {
 			}
 			spec = st.Data.([]int64)
 		}
-		dims, err := shpReshapeDims(x.Shape, spec, allowzero)
+		dims, err := shpReshapeDims(c, x.Shape, spec, allowzero)
 		if err != nil {
 			return nil, err
 		}
@@ -241,7 +241,7 @@ func newSqueeze(b *Build) (any, error) {
 		}
 		drop := make([]bool, len(x.Shape))
 		if has && len(axes) > 0 { // empty axes squeeze every 1, as when omitted
-			ax, err := shpAxes(axes, len(x.Shape))
+			ax, err := shpAxes(c, axes, len(x.Shape))
 			if err != nil {
 				return nil, err
 			}
@@ -294,7 +294,7 @@ func newUnsqueeze(b *Build) (any, error) {
 			}
 		}
 		r := len(x.Shape) + len(axes)
-		ax, err := shpAxes(axes, r)
+		ax, err := shpAxes(c, axes, r)
 		if err != nil {
 			return nil, err
 		}
@@ -373,7 +373,7 @@ func (shpIdentity) RunValues(c *Context, in []any) ([]any, error) {
 	}
 	switch v := in[0].(type) {
 	case *tensor.Tensor:
-		return []any{shpView(v, v.Shape)}, nil
+		return []any{shpView(c, v, v.Shape)}, nil
 	case *tensor.Sequence:
 		return []any{v}, nil
 	case *tensor.Optional:

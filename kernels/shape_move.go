@@ -2,6 +2,9 @@ package kernels
 
 import (
 	"fmt"
+	"slices"
+	"sync"
+	"unsafe"
 
 	"github.com/inferd/inferd/tensor"
 )
@@ -12,52 +15,183 @@ import (
 // instantiated for every storage type.
 
 // shpMover copies elements from one storage slice (src) into another (dst)
-// of the same element type.
-type shpMover interface {
-	// copyRun copies src[so:so+n] to dst[do:do+n].
-	copyRun(do, so, n int)
-	// rows copies rows [lo, hi) of the strided region g.
-	rows(g *shpGeom, lo, hi int)
-	// take sets dst[do+i] = src[base+idx[i]] for every idx[i] >= 0.
-	take(do, base int, idx []int)
-	// put sets dst[idx[i]] = src[so+i] for every i, in order.
-	put(idx []int, so int)
-	// tile copies an nq×nr block transposed: dst[do+i*dsq+j] =
-	// src[so+i+j*ssr], in cache-sized tiles.
-	tile(do, so, nq, nr, dsq, ssr int)
+// of the same element type. Moving never looks at values, only at their
+// width, so the mover keeps the two slices as raw memory and element width
+// (strings, which hold pointers, keep their type). It is a small value:
+// making one allocates nothing.
+type shpMover struct {
+	w      int // element bytes: 1, 2, 4, 8 or 16; 0 for strings
+	d, s   unsafe.Pointer
+	dn, sn int
 }
 
-type shpMove[T any] struct{ d, s []T }
+func shpMk[T any](d []T, src any) (shpMover, error) {
+	s, ok := src.([]T)
+	if !ok {
+		return shpMover{}, fmt.Errorf("element types differ: %T and %T", d, src)
+	}
+	var z T
+	w := int(unsafe.Sizeof(z))
+	if _, isString := any(z).(string); isString {
+		w = 0
+	}
+	return shpMover{w: w, d: unsafe.Pointer(unsafe.SliceData(d)), s: unsafe.Pointer(unsafe.SliceData(s)), dn: len(d), sn: len(s)}, nil
+}
 
-func (m shpMove[T]) copyRun(do, so, n int) { copy(m.d[do:do+n], m.s[so:so+n]) }
+type shpW16 [2]uint64
 
-func (m shpMove[T]) take(do, base int, idx []int) {
-	d := m.d[do : do+len(idx)]
+func shpSlices[T any](m shpMover) (d, s []T) {
+	return unsafe.Slice((*T)(m.d), m.dn), unsafe.Slice((*T)(m.s), m.sn)
+}
+
+// copyRun copies src[so:so+n] to dst[do:do+n].
+func (m shpMover) copyRun(do, so, n int) {
+	switch m.w {
+	case 1:
+		d, s := shpSlices[uint8](m)
+		copy(d[do:do+n], s[so:so+n])
+	case 2:
+		d, s := shpSlices[uint16](m)
+		copy(d[do:do+n], s[so:so+n])
+	case 4:
+		d, s := shpSlices[uint32](m)
+		copy(d[do:do+n], s[so:so+n])
+	case 8:
+		d, s := shpSlices[uint64](m)
+		copy(d[do:do+n], s[so:so+n])
+	case 16:
+		d, s := shpSlices[shpW16](m)
+		copy(d[do:do+n], s[so:so+n])
+	default:
+		d, s := shpSlices[string](m)
+		copy(d[do:do+n], s[so:so+n])
+	}
+}
+
+// take sets dst[do+i] = src[base+idx[i]] for every idx[i] >= 0.
+func (m shpMover) take(do, base int, idx []int) {
+	switch m.w {
+	case 1:
+		d, s := shpSlices[uint8](m)
+		shpTake(d, s, do, base, idx)
+	case 2:
+		d, s := shpSlices[uint16](m)
+		shpTake(d, s, do, base, idx)
+	case 4:
+		d, s := shpSlices[uint32](m)
+		shpTake(d, s, do, base, idx)
+	case 8:
+		d, s := shpSlices[uint64](m)
+		shpTake(d, s, do, base, idx)
+	case 16:
+		d, s := shpSlices[shpW16](m)
+		shpTake(d, s, do, base, idx)
+	default:
+		d, s := shpSlices[string](m)
+		shpTake(d, s, do, base, idx)
+	}
+}
+
+// put sets dst[idx[i]] = src[so+i] for every i, in order.
+func (m shpMover) put(idx []int, so int) {
+	switch m.w {
+	case 1:
+		d, s := shpSlices[uint8](m)
+		shpPut(d, s, idx, so)
+	case 2:
+		d, s := shpSlices[uint16](m)
+		shpPut(d, s, idx, so)
+	case 4:
+		d, s := shpSlices[uint32](m)
+		shpPut(d, s, idx, so)
+	case 8:
+		d, s := shpSlices[uint64](m)
+		shpPut(d, s, idx, so)
+	case 16:
+		d, s := shpSlices[shpW16](m)
+		shpPut(d, s, idx, so)
+	default:
+		d, s := shpSlices[string](m)
+		shpPut(d, s, idx, so)
+	}
+}
+
+// tile copies an nq×nr block transposed: dst[do+i*dsq+j] = src[so+i+j*ssr],
+// in cache-sized tiles.
+func (m shpMover) tile(do, so, nq, nr, dsq, ssr int) {
+	switch m.w {
+	case 1:
+		d, s := shpSlices[uint8](m)
+		shpTile(d, s, do, so, nq, nr, dsq, ssr)
+	case 2:
+		d, s := shpSlices[uint16](m)
+		shpTile(d, s, do, so, nq, nr, dsq, ssr)
+	case 4:
+		d, s := shpSlices[uint32](m)
+		shpTile(d, s, do, so, nq, nr, dsq, ssr)
+	case 8:
+		d, s := shpSlices[uint64](m)
+		shpTile(d, s, do, so, nq, nr, dsq, ssr)
+	case 16:
+		d, s := shpSlices[shpW16](m)
+		shpTile(d, s, do, so, nq, nr, dsq, ssr)
+	default:
+		d, s := shpSlices[string](m)
+		shpTile(d, s, do, so, nq, nr, dsq, ssr)
+	}
+}
+
+// rows copies rows [lo, hi) of the strided region g.
+func (m shpMover) rows(g *shpGeom, lo, hi int) {
+	switch m.w {
+	case 1:
+		d, s := shpSlices[uint8](m)
+		shpRows(d, s, g, lo, hi)
+	case 2:
+		d, s := shpSlices[uint16](m)
+		shpRows(d, s, g, lo, hi)
+	case 4:
+		d, s := shpSlices[uint32](m)
+		shpRows(d, s, g, lo, hi)
+	case 8:
+		d, s := shpSlices[uint64](m)
+		shpRows(d, s, g, lo, hi)
+	case 16:
+		d, s := shpSlices[shpW16](m)
+		shpRows(d, s, g, lo, hi)
+	default:
+		d, s := shpSlices[string](m)
+		shpRows(d, s, g, lo, hi)
+	}
+}
+
+func shpTake[T any](dst, src []T, do, base int, idx []int) {
+	d := dst[do : do+len(idx)]
 	for i, k := range idx {
 		if k >= 0 {
-			d[i] = m.s[base+k]
+			d[i] = src[base+k]
 		}
 	}
 }
 
-func (m shpMove[T]) put(idx []int, so int) {
-	s := m.s[so : so+len(idx)]
+func shpPut[T any](dst, src []T, idx []int, so int) {
+	s := src[so : so+len(idx)]
 	for i, k := range idx {
-		m.d[k] = s[i]
+		dst[k] = s[i]
 	}
 }
 
-func (m shpMove[T]) tile(do, so, nq, nr, dsq, ssr int) {
+func shpTile[T any](dst, src []T, do, so, nq, nr, dsq, ssr int) {
 	const b = 16
 	for i0 := 0; i0 < nq; i0 += b {
 		i1 := min(i0+b, nq)
 		for j0 := 0; j0 < nr; j0 += b {
 			j1 := min(j0+b, nr)
 			for j := j0; j < j1; j++ {
-				s := m.s[so+j*ssr+i0 : so+j*ssr+i1]
+				s := src[so+j*ssr+i0 : so+j*ssr+i1]
 				dp := do + i0*dsq + j
 				for _, v := range s {
-					m.d[dp] = v
+					dst[dp] = v
 					dp += dsq
 				}
 			}
@@ -65,11 +199,17 @@ func (m shpMove[T]) tile(do, so, nq, nr, dsq, ssr int) {
 	}
 }
 
-func (m shpMove[T]) rows(g *shpGeom, lo, hi int) {
+func shpRows[T any](dst, src []T, g *shpGeom, lo, hi int) {
 	r := len(g.shape) - 1
 	n := g.shape[r]
 	dsi, ssi := g.ds[r], g.ss[r]
-	idx := make([]int, r)
+	var idxBuf [shpGeomRank]int
+	idx := idxBuf[:0]
+	if r <= len(idxBuf) {
+		idx = idxBuf[:r]
+	} else {
+		idx = make([]int, r)
+	}
 	do, so := g.do, g.so
 	rem := lo
 	for a := r - 1; a >= 0; a-- {
@@ -81,24 +221,24 @@ func (m shpMove[T]) rows(g *shpGeom, lo, hi int) {
 	for row := lo; row < hi; row++ {
 		switch {
 		case dsi == 1 && ssi == 1:
-			copy(m.d[do:do+n], m.s[so:so+n])
+			copy(dst[do:do+n], src[so:so+n])
 		case dsi == 1 && ssi == 0:
-			v := m.s[so]
-			d := m.d[do : do+n]
+			v := src[so]
+			d := dst[do : do+n]
 			for i := range d {
 				d[i] = v
 			}
 		case dsi == 1:
-			d := m.d[do : do+n]
+			d := dst[do : do+n]
 			sp := so
 			for i := range d {
-				d[i] = m.s[sp]
+				d[i] = src[sp]
 				sp += ssi
 			}
 		default:
 			dp, sp := do, so
 			for i := 0; i < n; i++ {
-				m.d[dp] = m.s[sp]
+				dst[dp] = src[sp]
 				dp += dsi
 				sp += ssi
 			}
@@ -117,19 +257,11 @@ func (m shpMove[T]) rows(g *shpGeom, lo, hi int) {
 	}
 }
 
-func shpMk[T any](d []T, src any) (shpMover, error) {
-	s, ok := src.([]T)
-	if !ok {
-		return nil, fmt.Errorf("element types differ: %T and %T", d, src)
-	}
-	return shpMove[T]{d, s}, nil
-}
-
 // shpMoverFor returns a mover from src's storage to dst's. The tensors
 // must have the same element type.
 func shpMoverFor(dst, src *tensor.Tensor) (shpMover, error) {
 	if dst.DType != src.DType {
-		return nil, fmt.Errorf("element types differ: %v and %v", dst.DType, src.DType)
+		return shpMover{}, fmt.Errorf("element types differ: %v and %v", dst.DType, src.DType)
 	}
 	switch d := dst.Data.(type) {
 	case []float32:
@@ -179,8 +311,12 @@ func shpMoverFor(dst, src *tensor.Tensor) (shpMover, error) {
 	case []tensor.F4E2M1:
 		return shpMk(d, src.Data)
 	}
-	return nil, fmt.Errorf("unsupported storage %T: %w", dst.Data, ErrUnsupported)
+	return shpMover{}, fmt.Errorf("unsupported storage %T: %w", dst.Data, ErrUnsupported)
 }
+
+// shpGeomRank is the rank up to which a region's geometry lives in its
+// own buffers (a higher one spills to the heap).
+const shpGeomRank = 8
 
 // shpGeom is a strided copy region after simplification: shape has at
 // least one dimension and no zero dimension; do/so are the first element's
@@ -191,14 +327,19 @@ type shpGeom struct {
 	ds, ss []int
 }
 
-// shpPlan simplifies a strided region: dimensions of size 1 are dropped and
-// neighbours that are contiguous in both dst and src are merged. It
-// returns nil when the region is empty.
-func shpPlan(shape []int, do int, ds []int, so int, ss []int) *shpGeom {
-	g := &shpGeom{do: do, so: so}
+// shpGeomBuf is storage for a shpGeom's slices, kept outside it: a struct
+// that points into itself would always be moved to the heap.
+type shpGeomBuf [3][shpGeomRank]int
+
+// shpPlan returns, with its slices in buf, the region of the given shape
+// with dimensions of size 1 dropped and neighbours that are contiguous in
+// both dst and src merged; ok is false when the region is empty.
+func shpPlan(buf *shpGeomBuf, shape []int, do int, ds []int, so int, ss []int) (g shpGeom, ok bool) {
+	g.do, g.so = do, so
+	g.shape, g.ds, g.ss = buf[0][:0], buf[1][:0], buf[2][:0]
 	for a, n := range shape {
 		if n == 0 {
-			return nil
+			return g, false
 		}
 		if n == 1 {
 			continue
@@ -214,9 +355,14 @@ func shpPlan(shape []int, do int, ds []int, so int, ss []int) *shpGeom {
 		g.ss = append(g.ss, ss[a])
 	}
 	if len(g.shape) == 0 {
-		g.shape, g.ds, g.ss = []int{1}, []int{1}, []int{1}
+		g.shape, g.ds, g.ss = append(g.shape, 1), append(g.ds, 1), append(g.ss, 1)
 	}
-	return g
+	return g, true
+}
+
+// clone returns a heap copy of g whose slices are its own.
+func (g *shpGeom) clone() *shpGeom {
+	return &shpGeom{do: g.do, so: g.so, shape: slices.Clone(g.shape), ds: slices.Clone(g.ds), ss: slices.Clone(g.ss)}
 }
 
 // shpParMin is the element count from which copies are split across threads.
@@ -226,8 +372,9 @@ const shpParMin = 1 << 15
 // strides ss) into dst (offset do, strides ds). Strides may be zero
 // (broadcast) or negative (reversed) in src; dst positions must be distinct.
 func shpCopyStrided(c *Context, m shpMover, shape []int, do int, ds []int, so int, ss []int) {
-	g := shpPlan(shape, do, ds, so, ss)
-	if g == nil {
+	var buf shpGeomBuf
+	g, ok := shpPlan(&buf, shape, do, ds, so, ss)
+	if !ok {
 		return
 	}
 	r := len(g.shape) - 1
@@ -235,8 +382,7 @@ func shpCopyStrided(c *Context, m shpMover, shape []int, do int, ds []int, so in
 		// A transposition: if some other axis is contiguous in src, copy
 		// in tiles so that both sides stay in cache.
 		for q := r - 1; q >= 0; q-- {
-			if g.ss[q] == 1 && g.shape[q] >= 8 {
-				shpCopyTiled(c, m, g, q)
+			if g.ss[q] == 1 && g.shape[q] >= 8 && shpCopyTiled(c, m, &g, q) {
 				return
 			}
 		}
@@ -245,51 +391,103 @@ func shpCopyStrided(c *Context, m shpMover, shape []int, do int, ds []int, so in
 	for _, n := range g.shape[:r] {
 		rows *= n
 	}
-	if rows > 1 && rows*g.shape[r] >= shpParMin {
-		c.Parallel(rows, func(lo, hi int) { m.rows(g, lo, hi) })
+	if rows > 1 && rows*g.shape[r] >= shpParMin && c != nil {
+		t := shpRowsPool.Get().(*shpRowsTask)
+		t.m, t.g = m, g.copyTo(&t.buf)
+		c.ParallelTask(rows, t)
+		*t = shpRowsTask{}
+		shpRowsPool.Put(t)
 		return
 	}
-	m.rows(g, 0, rows)
+	m.rows(&g, 0, rows)
+}
+
+// shpRowsTask is a strided copy shared across threads; tasks are pooled,
+// so a parallel copy allocates nothing either.
+type shpRowsTask struct {
+	m   shpMover
+	g   shpGeom
+	buf shpGeomBuf
+}
+
+func (t *shpRowsTask) Run(lo, hi int) { t.m.rows(&t.g, lo, hi) }
+
+var shpRowsPool = sync.Pool{New: func() any { return new(shpRowsTask) }}
+
+// copyTo returns g with its slices copied into buf (or the heap, when
+// they do not fit).
+func (g shpGeom) copyTo(buf *shpGeomBuf) shpGeom {
+	if len(g.shape) > shpGeomRank {
+		return *g.clone()
+	}
+	h := shpGeom{do: g.do, so: g.so}
+	h.shape = append(buf[0][:0], g.shape...)
+	h.ds = append(buf[1][:0], g.ds...)
+	h.ss = append(buf[2][:0], g.ss...)
+	return h
 }
 
 // shpTileRows is the number of rows of the contiguous src axis one unit of
 // tiled work covers.
 const shpTileRows = 64
 
+// shpTiles is the work of a tiled copy: region g, whose last axis is
+// contiguous in dst and axis q contiguous in src, split into units of
+// shpTileRows rows of q for every index of the other axes. It holds its
+// geometry in arrays, so a tiled copy on one thread allocates nothing.
+type shpTiles struct {
+	m                shpMover
+	do, so           int
+	nq, nr, dsq, ssr int
+	on               int // other axes
+	oShape, oDs, oSs [shpGeomRank]int
+	nqb              int
+}
+
+func (t *shpTiles) Run(lo, hi int) {
+	for u := lo; u < hi; u++ {
+		o, qb := u/t.nqb, u%t.nqb
+		do, so := t.do, t.so
+		for a := t.on - 1; a >= 0; a-- {
+			i := o % t.oShape[a]
+			o /= t.oShape[a]
+			do += i * t.oDs[a]
+			so += i * t.oSs[a]
+		}
+		q0 := qb * shpTileRows
+		t.m.tile(do+q0*t.dsq, so+q0, min(shpTileRows, t.nq-q0), t.nr, t.dsq, t.ssr)
+	}
+}
+
+var shpTilesPool = sync.Pool{New: func() any { return new(shpTiles) }}
+
 // shpCopyTiled copies region g, whose last axis is contiguous in dst and
 // axis q contiguous in src, as transposed tiles of the (q, last) planes.
-func shpCopyTiled(c *Context, m shpMover, g *shpGeom, q int) {
+// It reports false, copying nothing, when g has too many axes for it.
+func shpCopyTiled(c *Context, m shpMover, g *shpGeom, q int) bool {
 	r := len(g.shape) - 1
-	var oshape, ods, oss []int
+	if r-1 > shpGeomRank {
+		return false
+	}
+	t := shpTiles{m: m, do: g.do, so: g.so, nq: g.shape[q], nr: g.shape[r], dsq: g.ds[q], ssr: g.ss[r]}
 	for a := range r {
 		if a != q {
-			oshape = append(oshape, g.shape[a])
-			ods = append(ods, g.ds[a])
-			oss = append(oss, g.ss[a])
+			t.oShape[t.on], t.oDs[t.on], t.oSs[t.on] = g.shape[a], g.ds[a], g.ss[a]
+			t.on++
 		}
 	}
-	nq, nr := g.shape[q], g.shape[r]
-	nqb := (nq + shpTileRows - 1) / shpTileRows
-	units := shpProd(oshape) * nqb
-	work := func(lo, hi int) {
-		for u := lo; u < hi; u++ {
-			o, qb := u/nqb, u%nqb
-			do, so := g.do, g.so
-			for a := len(oshape) - 1; a >= 0; a-- {
-				i := o % oshape[a]
-				o /= oshape[a]
-				do += i * ods[a]
-				so += i * oss[a]
-			}
-			q0 := qb * shpTileRows
-			m.tile(do+q0*g.ds[q], so+q0, min(shpTileRows, nq-q0), nr, g.ds[q], g.ss[r])
-		}
+	t.nqb = (t.nq + shpTileRows - 1) / shpTileRows
+	units := shpProd(t.oShape[:t.on]) * t.nqb
+	if units > 1 && shpProd(g.shape) >= shpParMin && c != nil {
+		h := shpTilesPool.Get().(*shpTiles)
+		*h = t
+		c.ParallelTask(units, h)
+		*h = shpTiles{}
+		shpTilesPool.Put(h)
+		return true
 	}
-	if units > 1 && shpProd(g.shape) >= shpParMin {
-		c.Parallel(units, work)
-		return
-	}
-	work(0, units)
+	t.Run(0, units)
+	return true
 }
 
 // shpFill sets every element of dst to the single element of val (a
@@ -306,8 +504,8 @@ func shpFill(c *Context, dst, val *tensor.Tensor) error {
 
 // shpView returns a tensor sharing t's storage with another shape (the
 // shape slice itself is copied).
-func shpView(t *tensor.Tensor, shape []int) *tensor.Tensor {
-	return &tensor.Tensor{DType: t.DType, Shape: append([]int{}, shape...), Data: t.Data}
+func shpView(c *Context, t *tensor.Tensor, shape []int) *tensor.Tensor {
+	return c.View(t, shape)
 }
 
 // shpProd returns the product of dims.
@@ -371,9 +569,15 @@ func shpInts(v []int64) []int {
 }
 
 // shpAxes normalizes axes against rank and rejects duplicates.
-func shpAxes(axes []int64, rank int) ([]int, error) {
-	out := make([]int, len(axes))
-	seen := make([]bool, rank)
+func shpAxes(c *Context, axes []int64, rank int) ([]int, error) {
+	out := c.Ints(len(axes))
+	var seenBuf [16]bool
+	seen := seenBuf[:0]
+	if rank <= len(seenBuf) {
+		seen = seenBuf[:rank]
+	} else {
+		seen = make([]bool, rank)
+	}
 	for i, a := range axes {
 		n, err := NormAxis(a, rank)
 		if err != nil {

@@ -110,16 +110,16 @@ func newSlice(b *Build) (any, error) {
 			if n > r {
 				return nil, fmt.Errorf("starts %v has more entries than input %v has axes", starts, x)
 			}
-			ax = make([]int, n)
+			ax = c.Ints(n)
 			for i := range ax {
 				ax[i] = i
 			}
-		} else if ax, err = shpAxes(axes, r); err != nil {
+		} else if ax, err = shpAxes(c, axes, r); err != nil {
 			return nil, err
 		}
-		shape := append([]int(nil), x.Shape...)
-		is := tensor.Strides(x.Shape)
-		ss := append([]int(nil), is...)
+		shape := c.IntsOf(x.Shape)
+		is := c.Strides(x.Shape)
+		ss := c.IntsOf(is)
 		so := 0
 		whole := true
 		for i, a := range ax {
@@ -141,14 +141,14 @@ func newSlice(b *Build) (any, error) {
 			ss[a] = int(step) * is[a]
 		}
 		if whole {
-			return c.Outs(shpView(x, shape)), nil
+			return c.Outs(shpView(c, x, shape)), nil
 		}
 		out := c.Alloc(x.DType, shape...)
 		m, err := shpMoverFor(out, x)
 		if err != nil {
 			return nil, err
 		}
-		shpCopyStrided(c, m, shape, 0, tensor.Strides(shape), so, ss)
+		shpCopyStrided(c, m, shape, 0, c.Strides(shape), so, ss)
 		return c.Outs(out), nil
 	}), nil
 }

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
@@ -98,16 +99,11 @@ func linalgSoftmaxRun[T float32 | float64](c *Context, mode linalgSoftmaxMode, x
 		if x32, ok := any(x).([]float32); ok && mode != linalgHardmax {
 			// float32 rows along the last axis: vec's vectorized rows.
 			y32 := any(y).([]float32)
-			f := vec.SoftmaxRow
-			if mode == linalgLogSoftmax {
-				f = vec.LogSoftmaxRow
-			}
-			grain := max(1, 4096/n)
-			c.Parallel(linalgCeil(outer, grain), func(lo, hi int) {
-				for o := lo * grain; o < min(outer, hi*grain); o++ {
-					f(y32[o*n:o*n+n], x32[o*n:o*n+n])
-				}
-			})
+			t := smxTaskPool.Get().(*smxTask)
+			*t = smxTask{x: x32, y: y32, n: n, grain: max(1, 4096/n), log: mode == linalgLogSoftmax}
+			c.ParallelTask(linalgCeil(outer, t.grain), t)
+			*t = smxTask{}
+			smxTaskPool.Put(t)
 			return
 		}
 		grain := max(1, 4096/n)
@@ -202,6 +198,27 @@ func linalgSoftmaxRow[T float32 | float64](mode linalgSoftmaxMode, x, y []T) {
 		off := mx + math.Log(sum)
 		for j, v := range x {
 			y[j] = T(float64(v) - off)
+		}
+	}
+}
+
+// smxTask runs float32 softmax rows of length n along the last axis, grain
+// rows a unit; tasks are pooled so that a run allocates nothing.
+type smxTask struct {
+	x, y     []float32
+	n, grain int
+	log      bool
+}
+
+var smxTaskPool = sync.Pool{New: func() any { return new(smxTask) }}
+
+func (t *smxTask) Run(lo, hi int) {
+	n, rows := t.n, len(t.x)/t.n
+	for o := lo * t.grain; o < min(rows, hi*t.grain); o++ {
+		if t.log {
+			vec.LogSoftmaxRow(t.y[o*n:o*n+n], t.x[o*n:o*n+n])
+		} else {
+			vec.SoftmaxRow(t.y[o*n:o*n+n], t.x[o*n:o*n+n])
 		}
 	}
 }

@@ -19,9 +19,9 @@ func init() {
 // perm[i]). perm must be a valid permutation of x's axes. When the
 // permutation only moves axes of size 1 the result is a view.
 func shpPermute(c *Context, x *tensor.Tensor, perm []int) (*tensor.Tensor, error) {
-	shape := make([]int, len(perm))
-	st := tensor.Strides(x.Shape)
-	ss := make([]int, len(perm))
+	shape := c.Ints(len(perm))
+	st := c.Strides(x.Shape)
+	ss := c.Ints(len(perm))
 	for i, p := range perm {
 		shape[i] = x.Shape[p]
 		ss[i] = st[p]
@@ -39,24 +39,30 @@ func shpPermute(c *Context, x *tensor.Tensor, perm []int) (*tensor.Tensor, error
 		last = p
 	}
 	if ordered {
-		return shpView(x, shape), nil
+		return shpView(c, x, shape), nil
 	}
 	out := c.Alloc(x.DType, shape...)
 	m, err := shpMoverFor(out, x)
 	if err != nil {
 		return nil, err
 	}
-	shpCopyStrided(c, m, shape, 0, tensor.Strides(shape), 0, ss)
+	shpCopyStrided(c, m, shape, 0, c.Strides(shape), 0, ss)
 	return out, nil
 }
 
 // shpCheckPerm validates a permutation of rank axes.
-func shpCheckPerm(perm []int64, rank int) ([]int, error) {
+func shpCheckPerm(c *Context, perm []int64, rank int) ([]int, error) {
 	if len(perm) != rank {
 		return nil, fmt.Errorf("perm %v has %d entries, want %d (the input's rank)", perm, len(perm), rank)
 	}
-	out := make([]int, rank)
-	seen := make([]bool, rank)
+	out := c.Ints(rank)
+	var seenBuf [16]bool
+	seen := seenBuf[:0]
+	if rank <= len(seenBuf) {
+		seen = seenBuf[:rank]
+	} else {
+		seen = make([]bool, rank)
+	}
 	for i, p := range perm {
 		if p < 0 || p >= int64(rank) || seen[p] {
 			return nil, fmt.Errorf("perm %v is not a permutation of 0..%d", perm, rank-1)
@@ -82,11 +88,11 @@ func newTranspose(b *Build) (any, error) {
 		r := len(x.Shape)
 		var p []int
 		if hasPerm {
-			if p, err = shpCheckPerm(perm, r); err != nil {
+			if p, err = shpCheckPerm(c, perm, r); err != nil {
 				return nil, err
 			}
 		} else {
-			p = make([]int, r)
+			p = c.Ints(r)
 			for i := range p {
 				p[i] = r - 1 - i
 			}
@@ -120,11 +126,11 @@ func shpBlockAttrs(b *Build) (int, string, error) {
 // shpPermuteView copies the tensor of shape view (a reshape of x) with
 // its axes permuted by perm, and returns the result reshaped to out.
 func shpPermuteView(c *Context, x *tensor.Tensor, view []int, perm []int, outShape []int) (*tensor.Tensor, error) {
-	t, err := shpPermute(c, shpView(x, view), perm)
+	t, err := shpPermute(c, shpView(c, x, view), perm)
 	if err != nil {
 		return nil, err
 	}
-	return shpView(t, outShape), nil
+	return shpView(c, t, outShape), nil
 }
 
 func newDepthToSpace(b *Build) (any, error) {

@@ -159,7 +159,7 @@ func ewBroadcastCopyT[T any](c *Context, out, x *tensor.Tensor) {
 	}
 	p := ewNewPlan(out.Shape, x.Shape)
 	ewPar(c, len(o), ewGrainCheap, func(lo, hi int) {
-		p.chunk(lo, hi, func(oo int, off []int, cnt int) {
+		p.chunk(lo, hi, func(oo int, off [ewPlanIns]int, cnt int) {
 			if p.inc[0] == 1 {
 				copy(o[oo:oo+cnt], a[off[0]:])
 				return

@@ -334,6 +334,7 @@ func (c *inferCtx) run() {
 		c.runInferd()
 		return
 	default:
+		c.inferQLinear()
 		return
 	}
 	switch {
@@ -378,6 +379,8 @@ func (c *inferCtx) run() {
 		if to == tensor.Int64 || to == tensor.Int32 {
 			f.vals = c.in(0).vals
 		}
+	case "DynamicQuantizeLinear":
+		c.inferQLinear()
 	case "CastLike":
 		s, _ := c.shape(0)
 		c.set(0, c.dtype(1), s)
@@ -1498,6 +1501,8 @@ func (c *inferCtx) runInferd() {
 		if c.n.OpType == "SkipLayerNormalization" && len(c.n.Outputs) > 1 {
 			c.set(1, c.dtype(0), s)
 		}
+	default:
+		c.inferQLinear()
 	}
 }
 

@@ -62,6 +62,14 @@ var pipeline = []step{
 	// Standard ops recovered from their decompositions.
 	basic(fuseLayerNorm{}),
 	basic(fuseGelu{}),
+	// QDQ groups compiled into integer ops (qdq.go), before the float
+	// fusions below can take their Conv, MatMul or Add apart.
+	extended(qdqConv{}),
+	extended(qdqMatMul{}),
+	extended(qdqDynamicMatMul{}),
+	extended(qdqAdd{}),
+	extended(qdqPool{}),
+	extended(qdqMove{}),
 	// Fusions into inferd's own ops. Gelu and LayerNormalization first, so
 	// that the fusions after them see whole activations and norms.
 	extended(fuseLayerNorm{inferd: true}),

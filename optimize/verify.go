@@ -24,7 +24,7 @@ func Verify(m *ir.Model) error {
 
 // FusedOps lists the operators of domain ai.inferd (FUSED_OPS.md).
 var FusedOps = []string{"FusedConv", "FusedGemm", "FusedMatMul", "Attention", "SkipLayerNormalization",
-	"BiasGelu", "Gelu", "LayerNormalization"}
+	"BiasGelu", "Gelu", "LayerNormalization", "QLinearConv", "QLinearMatMul", "QLinearAdd", "QLinearGlobalAveragePool"}
 
 type verifier struct {
 	m    *ir.Model

@@ -35,6 +35,8 @@ type Plan struct {
 	padded  bool
 	hp, wp  int
 	padOffs []int
+
+	k3 *k3Plan // the 3×3 kernels' plan, or nil
 }
 
 // NewPlan returns a Plan for g, or nil if g is outside what the kernels
@@ -45,7 +47,7 @@ func NewPlan(g Geom) *Plan {
 		g.KH*g.KW > MaxTaps || g.PT < 0 || g.PL < 0 || g.H < 1 || g.W < 1 || g.OH < 0 || g.OW < 0 {
 		return nil
 	}
-	p := &Plan{g: g, rowHi: g.OH, colHi: g.OW}
+	p := &Plan{g: g, rowHi: g.OH, colHi: g.OW, k3: newK3(g)}
 	for kh := 0; kh < g.KH; kh++ {
 		lo, hi := validRange(g.OH, g.H, g.SH, kh*g.DH-g.PT)
 		p.rowLo, p.rowHi = max(p.rowLo, lo), min(p.rowHi, hi)
@@ -91,10 +93,14 @@ func validRange(out, n, s, off int) (lo, hi int) {
 
 // ScratchLen is the length of the scratch buffer Run needs.
 func (p *Plan) ScratchLen() int {
+	n := 0
 	if p.padded {
-		return p.hp * p.wp
+		n = p.hp * p.wp
 	}
-	return 0
+	if p.k3 != nil {
+		n = max(n, p.k3.scratch)
+	}
+	return n
 }
 
 // Run computes ch output planes: output plane c (OH·OW elements, planes
@@ -113,6 +119,10 @@ func (p *Plan) Run(y, x, w, bias []float32, ch, mult int, lo, hi float32, scratc
 	}
 	if mult < 1 || len(y) < ch*outP || len(x) < (ch-1)/mult*inP+inP || len(w) < ch*K || (bias != nil && len(bias) < ch) {
 		panic(fmt.Sprintf("dwconv: Run of %d channels (multiplier %d): y %d, x %d, w %d, bias %d elements", ch, mult, len(y), len(x), len(w), len(bias)))
+	}
+	if p.k3 != nil && mult == 1 {
+		p.k3.run(y, x, w, bias, ch, lo, hi, scratch)
+		return
 	}
 	if p.padded {
 		pad := scratch[:p.hp*p.wp]

@@ -21,6 +21,11 @@ func main() {
 	rowsKernel(1)
 	rowsKernel(2)
 	copyRows()
+	for _, stride := range []int{1, 2} {
+		for _, vr := range k3Variants {
+			k3Kernel(stride, vr[0], vr[1])
+		}
+	}
 	Generate()
 }
 
