@@ -1163,10 +1163,6 @@ func (st *nnNHWCStage) pack(lo, hi int) {
 // im2col writes the column-matrix rows of input channels [lo, hi).
 func (st *nnNHWCStage) im2col(lo, hi int) {
 	p := st.j.p
-	if p.split != nil {
-		p.flat.WriteRows(st.col.buf[lo*p.K*p.P:], p.P, st.xg, lo*p.K, hi*p.K)
-		return
-	}
 	nnIm2col2DCh(st.xg, p, st.col.buf[lo*p.K*p.P:], p.P, 0, p.P, lo, hi)
 }
 
