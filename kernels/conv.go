@@ -895,9 +895,12 @@ type nnConvEpilogue struct {
 // output columns at a time into a scratch matrix small enough to stay in
 // L2, which the GEMM then reads in place, except that a 2-D convolution
 // with unit strides whose output is as wide as its input runs as an
-// implicit GEMM, im2col writing each panel into the GEMM's packing buffer.
-// Depthwise filters (packed nil) run directly, through dwconv in two
-// dimensions.
+// implicit GEMM, im2col writing each panel into the GEMM's packing buffer,
+// and so does one with equal strides (up to im2col.MaxStride) once its
+// input is split into phase planes (a strided 1×1 then reads the
+// subsampled input in place). Small output planes run in the NHWC
+// orientation (p.nhwc). Depthwise filters (packed nil) run directly,
+// through dwconv in two dimensions.
 //
 // packedT is the filter packed for the NHWC orientation (p.nhwc); nil
 // packs it here.
