@@ -11,6 +11,7 @@ import (
 	"github.com/inferd/inferd/kernels/dwconv"
 	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/kernels/im2col"
+	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -520,6 +521,27 @@ type nnConvParams struct {
 	outShape  []int
 	dw        *dwconv.Plan // depthwise 2-D plan, or nil
 	flat      *im2col.Flat // 2-D unit strides and OW = W: implicit GEMM, or nil
+	// split: a strided 2-D convolution's input is split into phase planes
+	// first (per image and group); then flat reads them, or, when splitPW,
+	// they are the column matrix itself (1×1 without padding).
+	split   *im2col.Split
+	splitPW bool
+	// nhwc: small output planes run in the other orientation, Yᵀ[P][Cout]
+	// = colᵀ·Wᵀ with Wᵀ packed as B, then transposed into Y: the GEMM's
+	// columns are then the output channels, which fill its panels and
+	// share out evenly across threads.
+	nhwc bool
+}
+
+// nnUseNHWC reports whether a single-group 2-D convolution with P output
+// positions and m output channels runs in the NHWC orientation: 7×7
+// planes (P ≤ 64), and 1×1 convolutions on 14×14 ones to at least 512
+// channels. The pure GEMMs, best-of (GFLOP/s, NCHW → NHWC, 1 and 2
+// threads): 2048×49×512 177 → 216, 262 → 288; 512×49×4608 166 → 190,
+// 273 → 306; 1024×196×256 201 → 224, 278 → 290; but 256×196×2304 315 →
+// 287 at 2 threads and 64×196×384 191 → 157.
+func nnUseNHWC(P, m int, pointwise bool) bool {
+	return m >= 32 && (P <= 64 || pointwise && P <= 196 && m >= 512)
 }
 
 // nnDWSetup returns the dwconv plan of p, or nil when the fast path does
@@ -573,6 +595,13 @@ func nnConvSetup(w *nnWindow, group int, xs, ws []int) (*nnConvParams, error) {
 	if g.nd() == 2 && !p.pointwise && g.s[0] == 1 && g.s[1] == 1 && g.out[1] == g.in[1] && g.pb[0] >= 0 && g.pb[1] >= 0 {
 		p.flat = im2col.NewFlat(p.cg, g.in[0], g.in[1], g.out[0], g.k[0], g.k[1], g.d[0], g.d[1], g.pb[0], g.pb[1])
 	}
+	if g.nd() == 2 && p.dw == nil && (p.cg > 1 || p.group == 1) && g.s[0] == g.s[1] && g.s[0] > 1 && g.pb[0] >= 0 && g.pb[1] >= 0 {
+		sp, f := im2col.NewStrided(p.cg, g.in[0], g.in[1], g.out[0], g.out[1], g.k[0], g.k[1], g.s[0], g.d[0], g.d[1], g.pb[0], g.pb[1])
+		if f != nil {
+			p.split, p.flat, p.splitPW = sp, f, f.Pointwise()
+		}
+	}
+	p.nhwc = g.nd() == 2 && p.group == 1 && nnUseNHWC(p.P, p.m, p.pointwise || p.splitPW)
 	return p, nil
 }
 
@@ -603,7 +632,10 @@ type nnConvKernel struct {
 	group  int
 	constW *tensor.Tensor  // the constant W input, if any
 	packed []*gemm.PackedA // constW packed per group (nil if not float32 or depthwise)
-	params atomic.Pointer[nnConvCached]
+	// packedT is constW's Wᵀ packed as B for the NHWC orientation, on the
+	// first run that takes it.
+	packedT atomic.Pointer[gemm.PackedB]
+	params  atomic.Pointer[nnConvCached]
 
 	// FusedConv: its epilogue (less the residual, input 3) and the
 	// reference kernel that takes other types than float32 (nil when X
@@ -632,6 +664,13 @@ func nnPackFilter(w []float32, ws []int, group int) []*gemm.PackedA {
 		packed[g] = gemm.PackA(mg, kd, gemm.Matrix{Data: w[g*mg*kd:], Stride: kd})
 	}
 	return packed
+}
+
+// nnPackFilterT packs a float32 filter (one group) transposed, Wᵀ (Cin·kh·kw
+// × Cout), as the B operand of the NHWC orientation.
+func nnPackFilterT(w []float32, p *nnConvParams) *gemm.PackedB {
+	kd := p.cg * p.K
+	return gemm.PackB(kd, p.m, gemm.Matrix{Data: w, Stride: kd, Trans: true})
 }
 
 func (k *nnConvKernel) setup(xs, ws []int) (*nnConvParams, error) {
@@ -682,10 +721,16 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		}
 		y := c.AllocRaw(tensor.Float32, p.outShape...)
 		packed := k.packed
+		var packedT *gemm.PackedB
 		if wt != k.constW || packed == nil {
 			packed = nnPackFilter(wt.Data.([]float32), wt.Shape, k.group)
+		} else if p.nhwc {
+			if packedT = k.packedT.Load(); packedT == nil {
+				packedT = nnPackFilterT(wt.Data.([]float32), p)
+				k.packedT.Store(packedT)
+			}
 		}
-		nnConvF32(c, p, x.Data.([]float32), wt.Data.([]float32), packed, nnBias[float32](bias), y.Data.([]float32), ep)
+		nnConvF32(c, p, x.Data.([]float32), wt.Data.([]float32), packed, packedT, nnBias[float32](bias), y.Data.([]float32), ep)
 		return c.Outs(y), nil
 	}
 	y := c.Alloc(x.DType, p.outShape...)
@@ -700,7 +745,7 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 			bf, _ = Float32s(bias)
 		}
 		yf := make([]float32, y.Len())
-		nnConvF32(c, p, xf, wf, nnPackFilter(wf, wt.Shape, k.group), bf, yf, nil)
+		nnConvF32(c, p, xf, wf, nnPackFilter(wf, wt.Shape, k.group), nil, bf, yf, nil)
 		nnStoreF32(y, yf)
 	default:
 		return nil, fmt.Errorf("Conv of %v: %w", x.DType, ErrUnsupported)
@@ -850,12 +895,21 @@ type nnConvEpilogue struct {
 // output columns at a time into a scratch matrix small enough to stay in
 // L2, which the GEMM then reads in place, except that a 2-D convolution
 // with unit strides whose output is as wide as its input runs as an
-// implicit GEMM, im2col writing each panel into the GEMM's packing buffer.
-// Depthwise filters (packed nil) run directly, through dwconv in two
-// dimensions.
-func nnConvF32(c *Context, p *nnConvParams, x, w []float32, packed []*gemm.PackedA, bias, y []float32, ep *nnConvEpilogue) {
+// implicit GEMM, im2col writing each panel into the GEMM's packing buffer,
+// and so does one with equal strides (up to im2col.MaxStride) once its
+// input is split into phase planes (a strided 1×1 then reads the
+// subsampled input in place). Small output planes run in the NHWC
+// orientation (p.nhwc). Depthwise filters (packed nil) run directly,
+// through dwconv in two dimensions.
+//
+// packedT is the filter packed for the NHWC orientation (p.nhwc); nil
+// packs it here.
+func nnConvF32(c *Context, p *nnConvParams, x, w []float32, packed []*gemm.PackedA, packedT *gemm.PackedB, bias, y []float32, ep *nnConvEpilogue) {
+	if p.nhwc && packedT == nil && len(w) > 0 {
+		packedT = nnPackFilterT(w, p)
+	}
 	j := nnConvJobPool.Get().(*nnConvJob)
-	j.p, j.x, j.w, j.bias, j.y, j.packed = p, x, w, bias, y, packed
+	j.p, j.x, j.w, j.bias, j.y, j.packed, j.packedT = p, x, w, bias, y, packed, packedT
 	j.setEpilogue(ep)
 	defer j.release()
 	if packed == nil {
@@ -863,7 +917,7 @@ func nnConvF32(c *Context, p *nnConvParams, x, w []float32, packed []*gemm.Packe
 		return
 	}
 	j.chunk = p.P
-	if !p.pointwise && p.flat == nil {
+	if !p.pointwise && p.flat == nil && !p.nhwc && !p.splitPW {
 		// Columns per block: the block's column matrix within
 		// nnColBytes, a whole number of GEMM panels.
 		kd := p.cg * p.K
@@ -892,6 +946,7 @@ type nnConvJob struct {
 	p              *nnConvParams
 	x, w, bias, y  []float32
 	packed         []*gemm.PackedA
+	packedT        *gemm.PackedB
 	ep             nnConvJobEpilogue
 	chunk, nchunks int // output columns per block, blocks per unit
 
@@ -939,7 +994,7 @@ func (j *nnConvJob) setEpilogue(ep *nnConvEpilogue) {
 }
 
 func (j *nnConvJob) release() {
-	j.p, j.x, j.w, j.bias, j.y, j.packed = nil, nil, nil, nil, nil, nil
+	j.p, j.x, j.w, j.bias, j.y, j.packed, j.packedT = nil, nil, nil, nil, nil, nil, nil
 	j.ep = nnConvJobEpilogue{}
 	nnConvJobPool.Put(j)
 }
@@ -961,6 +1016,10 @@ func (j *nnConvJob) item(c *Context, i int) {
 	kd := p.cg * p.K
 	xg := j.x[(n*p.c+g*p.cg)*p.inP : (n*p.c+(g+1)*p.cg)*p.inP]
 	yg := j.y[(n*p.m+g*p.mg)*p.P : (n*p.m+(g+1)*p.mg)*p.P]
+	if p.nhwc {
+		j.itemNHWC(c, n, xg, yg)
+		return
+	}
 	j0 := q * j.chunk
 	j1 := min(p.P, j0+j.chunk)
 	ep := j.ep.gemm
@@ -972,7 +1031,12 @@ func (j *nnConvJob) item(c *Context, i int) {
 		ep.Residual, ep.ResidualStride, beta = j.ep.residual[(n*p.m+g*p.mg)*p.P+j0:], p.P, 1
 	}
 	o := c.gemmOptions(&ep)
-	if p.pointwise {
+	if p.split != nil {
+		sx := nnSplitInput(c, p, xg)
+		defer nnSplitScratch.put(sx)
+		xg = sx.buf
+	}
+	if p.pointwise || p.splitPW {
 		gemm.GemmPackedA(p.P, 1, j.packed[g], gemm.Matrix{Data: xg, Stride: p.P}, beta, yg, p.P, &o)
 		return
 	}
@@ -996,6 +1060,169 @@ func (j *nnConvJob) item(c *Context, i int) {
 	gemm.GemmPackedA(j1-j0, 1, j.packed[g], gemm.Matrix{Data: col, Stride: j1 - j0}, beta, yg[j0:], p.P, &o)
 	nnColScratch.put(sc)
 }
+
+// itemNHWC computes image n (one group) in the NHWC orientation: Yᵀ =
+// colᵀ·Wᵀ into scratch with the bias per column (and the activation when
+// there is no residual), transposed into yg; then the residual and the
+// activation. The im2col and the transpose are split across c's threads
+// by channels.
+func (j *nnConvJob) itemNHWC(c *Context, n int, xg, yg []float32) {
+	p := j.p
+	kd := p.cg * p.K
+	st := nnNHWCPool.Get().(*nnNHWCStage)
+	st.j, st.xg, st.yg = j, xg, yg
+	if r := j.ep.residual; r != nil {
+		st.res = r[n*p.m*p.P : (n+1)*p.m*p.P]
+	}
+	ep := j.ep.gemm
+	ep.Bias = j.bias
+	if st.res != nil {
+		ep.Act, ep.Func = gemm.ActNone, nil
+	}
+	o := c.gemmOptions(&ep)
+	a := gemm.Matrix{Data: xg, Stride: p.P, Trans: true}
+	if p.split != nil {
+		st.sx = nnSplitInput(c, p, xg)
+		st.xg, a.Data = st.sx.buf, st.sx.buf
+	}
+	if p.flat != nil || p.pointwise || p.splitPW {
+		// colᵀ packed once here, by c's threads in blocks of rows, and
+		// shared by the GEMM's tasks (which would each pack all of it).
+		st.col = nnColScratch.get(im2col.PackedTLen(kd, p.P))
+		c.Parallel((kd+nnPackTRows-1)/nnPackTRows, st.packRun)
+		st.pa = gemm.PackedAOf(p.P, kd, st.col.buf)
+		st.ct = nnRowScratch.get(p.P * p.m)
+		gemm.GemmPackedAB(1, &st.pa, j.packedT, 0, st.ct.buf, p.m, &o)
+	} else {
+		j.nhwcIm2col(c, st, &o, a)
+	}
+	c.Parallel((p.m+15)/16, st.postRun)
+	nnRowScratch.put(st.ct)
+	if st.col != nil {
+		nnColScratch.put(st.col)
+	}
+	if st.sx != nil {
+		nnSplitScratch.put(st.sx)
+	}
+	st.pa = gemm.PackedA{}
+	st.j, st.xg, st.yg, st.res, st.col, st.ct, st.sx = nil, nil, nil, nil, nil, nil, nil
+	nnNHWCPool.Put(st)
+}
+
+// nnPackTRows is the block of column-matrix rows a thread packs at a time
+// in the NHWC orientation.
+const nnPackTRows = 64
+
+// nhwcIm2col is the NHWC orientation's GEMM for geometries im2col.Flat
+// does not take: the column matrix written whole, read transposed.
+func (j *nnConvJob) nhwcIm2col(c *Context, st *nnNHWCStage, o *gemm.Options, a gemm.Matrix) {
+	p := j.p
+	kd := p.cg * p.K
+	st.col = nnColScratch.get(kd * p.P)
+	if p.g.nd() == 2 {
+		c.Parallel(p.cg, st.im2colRun)
+	} else {
+		nnIm2col(st.xg, p.g, st.col.buf, 0, kd)
+	}
+	a.Data = st.col.buf
+	st.ct = nnRowScratch.get(p.P * p.m)
+	gemm.GemmPackedB(p.P, 1, a, j.packedT, 0, st.ct.buf, p.m, o)
+}
+
+// nnNHWCStage is the state of one NHWC-orientation unit for the parts
+// split across threads, pooled with its methods bound once.
+type nnNHWCStage struct {
+	j           *nnConvJob
+	xg, yg, res []float32
+	col, ct, sx *nnScratch
+	pa          gemm.PackedA // colᵀ packed, over col
+
+	im2colRun, postRun, packRun func(lo, hi int)
+}
+
+var nnNHWCPool = sync.Pool{New: func() any {
+	st := new(nnNHWCStage)
+	st.im2colRun = st.im2col
+	st.postRun = st.post
+	st.packRun = st.pack
+	return st
+}}
+
+// pack writes blocks [lo, hi) of nnPackTRows rows of colᵀ, packed.
+func (st *nnNHWCStage) pack(lo, hi int) {
+	p := st.j.p
+	kd := p.cg * p.K
+	r0, r1 := lo*nnPackTRows, min(kd, hi*nnPackTRows)
+	if p.flat == nil {
+		// 1×1: the column matrix is the input (or its subsampled phase).
+		im2col.PackT(st.col.buf, st.xg, p.P, kd, p.P, r0, r1)
+		return
+	}
+	tmp := nnPackScratch.get(p.P)
+	p.flat.WritePackedT(st.col.buf, st.xg, tmp.buf, r0, r1)
+	nnPackScratch.put(tmp)
+}
+
+// im2col writes the column-matrix rows of input channels [lo, hi).
+func (st *nnNHWCStage) im2col(lo, hi int) {
+	p := st.j.p
+	nnIm2col2DCh(st.xg, p, st.col.buf[lo*p.K*p.P:], p.P, 0, p.P, lo, hi)
+}
+
+// post transposes output channels [16·lo, 16·hi) of Yᵀ into Y and adds
+// the residual and activation to them.
+func (st *nnNHWCStage) post(lo, hi int) {
+	j, p := st.j, st.j.p
+	c0, c1 := lo*16, min(p.m, hi*16)
+	im2col.Transpose(st.yg[c0*p.P:], p.P, st.ct.buf[c0:], p.m, p.P, c1-c0)
+	if st.res == nil {
+		return
+	}
+	y := st.yg[c0*p.P : c1*p.P]
+	vec.Add(y, y, st.res[c0*p.P:c1*p.P])
+	switch {
+	case j.ep.clamp:
+		vec.Clip(y, y, j.ep.lo, j.ep.hi)
+	case j.ep.leaky:
+		for i, v := range y {
+			if v < 0 {
+				y[i] = v * j.ep.alpha
+			}
+		}
+	}
+	if j.ep.fn != nil {
+		j.ep.fn(y, 0, 0)
+	}
+}
+
+// nnSplitInput returns the phase planes of p.split for xg, one image's
+// group of input channels, in scratch from nnSplitScratch, written by c's
+// threads in blocks of channels.
+func nnSplitInput(c *Context, p *nnConvParams, xg []float32) *nnScratch {
+	sc := nnSplitScratch.get(p.split.Len())
+	s := nnSplitterPool.Get().(*nnSplitter)
+	s.sp, s.dst, s.x = p.split, sc.buf, xg
+	c.Parallel(p.cg, s.run)
+	s.sp, s.dst, s.x = nil, nil, nil
+	nnSplitterPool.Put(s)
+	return sc
+}
+
+// nnSplitter runs an im2col.Split over ranges of channels, pooled with
+// its method bound once.
+type nnSplitter struct {
+	sp     *im2col.Split
+	dst, x []float32
+	run    func(lo, hi int)
+}
+
+var nnSplitterPool = sync.Pool{New: func() any {
+	s := new(nnSplitter)
+	s.run = s.split
+	return s
+}}
+
+func (s *nnSplitter) split(lo, hi int) { s.sp.Run(s.dst, s.x, lo, hi) }
 
 // nnFill binds an im2col.Flat to one input as a gemm.PanelFunc, pooled
 // with its method value so that a call allocates nothing.
@@ -1111,6 +1338,12 @@ func nnClamp(v, lo, hi float32) float32 {
 // tap holds the input value each output position's tap reads, zero in the
 // padding. x holds the group's input channels.
 func nnIm2col2D(x []float32, p *nnConvParams, col []float32, ld, j0, j1 int) {
+	nnIm2col2DCh(x, p, col, ld, j0, j1, 0, p.cg)
+}
+
+// nnIm2col2DCh is nnIm2col2D for input channels [ch0, ch1): col starts at
+// row ch0·kh·kw.
+func nnIm2col2DCh(x []float32, p *nnConvParams, col []float32, ld, j0, j1, ch0, ch1 int) {
 	g := p.g
 	h, w, oh, ow := g.in[0], g.in[1], g.out[0], g.out[1]
 	kwid := g.k[1]
@@ -1138,7 +1371,7 @@ func nnIm2col2D(x []float32, p *nnConvParams, col []float32, ld, j0, j1 int) {
 	flat := sh == 1 && sw == 1 && ow == w
 	n := j1 - j0
 	r := 0
-	for ch := 0; ch < p.cg; ch++ {
+	for ch := ch0; ch < ch1; ch++ {
 		xs := x[ch*h*w : (ch+1)*h*w]
 		for ti := range taps {
 			tp := &taps[ti]
@@ -1247,8 +1480,10 @@ func (sp *nnScratchPool) get(n int) *nnScratch {
 func (sp *nnScratchPool) put(s *nnScratch) { sp.p.Put(s) }
 
 var (
-	nnColScratch nnScratchPool // Conv column matrices
-	nnRowScratch nnScratchPool // rows of pooling and the like
+	nnColScratch   nnScratchPool // Conv column matrices
+	nnSplitScratch nnScratchPool // strided Conv inputs split into phases
+	nnPackScratch  nnScratchPool // a row of the NHWC column matrix
+	nnRowScratch   nnScratchPool // rows of pooling and the like
 )
 
 // nnBufPool recycles float32 scratch (column matrices), which are large

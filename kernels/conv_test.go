@@ -128,15 +128,26 @@ func TestConvRandomAgainstNaive(t *testing.T) {
 		{1, 37, 20, 19, 70, 3, 3, 1, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{1, 1}},
 		{1, 16, 4, 300, 40, 1, 1, 1, []int{1, 1}, []int{1, 1}, []int{0, 0}, []int{0, 0}},
 		{1, 3, 17, 17, 4, 7, 7, 1, []int{2, 2}, []int{1, 1}, []int{3, 3}, []int{3, 3}},
-		{2, 5, 13, 10, 7, 5, 3, 1, []int{1, 1}, []int{1, 1}, []int{2, 1}, []int{2, 1}},  // "same" padding
-		{1, 4, 9, 9, 6, 3, 3, 1, []int{1, 1}, []int{2, 2}, []int{2, 2}, []int{2, 2}},    // dilated "same"
-		{1, 6, 12, 12, 10, 1, 1, 1, []int{2, 2}, []int{1, 1}, []int{0, 0}, []int{0, 0}}, // strided 1×1
-		{1, 6, 7, 9, 6, 3, 3, 6, []int{2, 2}, []int{1, 1}, []int{1, 1}, []int{1, 1}},    // depthwise stride 2
-		{2, 4, 6, 6, 8, 3, 3, 4, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{1, 1}},    // depthwise, multiplier 2
-		{1, 3, 11, 8, 5, 3, 3, 1, []int{1, 1}, []int{1, 1}, []int{0, 1}, []int{2, 1}},   // uneven padding
-		{1, 3, 6, 70, 3, 3, 3, 3, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{1, 1}},   // wide depthwise
-		{1, 2, 9, 75, 4, 3, 3, 2, []int{2, 2}, []int{1, 1}, []int{1, 1}, []int{1, 1}},   // wide depthwise, stride 2
-		{1, 2, 7, 81, 2, 5, 5, 2, []int{1, 2}, []int{1, 2}, []int{2, 3}, []int{1, 0}},   // wide depthwise, uneven
+		{2, 5, 13, 10, 7, 5, 3, 1, []int{1, 1}, []int{1, 1}, []int{2, 1}, []int{2, 1}},    // "same" padding
+		{1, 4, 9, 9, 6, 3, 3, 1, []int{1, 1}, []int{2, 2}, []int{2, 2}, []int{2, 2}},      // dilated "same"
+		{1, 6, 12, 12, 10, 1, 1, 1, []int{2, 2}, []int{1, 1}, []int{0, 0}, []int{0, 0}},   // strided 1×1
+		{1, 6, 7, 9, 6, 3, 3, 6, []int{2, 2}, []int{1, 1}, []int{1, 1}, []int{1, 1}},      // depthwise stride 2
+		{2, 4, 6, 6, 8, 3, 3, 4, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{1, 1}},      // depthwise, multiplier 2
+		{1, 3, 11, 8, 5, 3, 3, 1, []int{1, 1}, []int{1, 1}, []int{0, 1}, []int{2, 1}},     // uneven padding
+		{1, 3, 6, 70, 3, 3, 3, 3, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{1, 1}},     // wide depthwise
+		{1, 2, 9, 75, 4, 3, 3, 2, []int{2, 2}, []int{1, 1}, []int{1, 1}, []int{1, 1}},     // wide depthwise, stride 2
+		{1, 2, 7, 81, 2, 5, 5, 2, []int{1, 2}, []int{1, 2}, []int{2, 3}, []int{1, 0}},     // wide depthwise, uneven
+		{2, 12, 7, 7, 40, 3, 3, 1, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{1, 1}},    // NHWC orientation
+		{1, 24, 7, 7, 32, 1, 1, 1, []int{1, 1}, []int{1, 1}, []int{0, 0}, []int{0, 0}},    // NHWC, 1×1
+		{1, 8, 9, 11, 33, 3, 3, 1, []int{2, 2}, []int{1, 1}, []int{1, 0}, []int{0, 1}},    // NHWC, strided
+		{1, 16, 10, 12, 520, 1, 1, 1, []int{1, 1}, []int{1, 1}, []int{0, 0}, []int{0, 0}}, // NHWC, 1×1 to many channels
+		{1, 6, 24, 22, 9, 3, 3, 1, []int{2, 2}, []int{1, 1}, []int{1, 1}, []int{1, 1}},    // phase split, implicit GEMM
+		{2, 4, 23, 21, 6, 3, 3, 2, []int{2, 2}, []int{1, 1}, []int{1, 0}, []int{0, 1}},    // phase split, groups, uneven
+		{1, 5, 19, 20, 7, 3, 3, 1, []int{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1}},    // phase split, stride 3
+		{1, 3, 20, 18, 5, 5, 3, 1, []int{2, 2}, []int{2, 1}, []int{3, 0}, []int{1, 2}},    // phase split, dilated
+		{1, 4, 8, 9, 3, 2, 2, 1, []int{2, 2}, []int{1, 1}, []int{0, 0}, []int{0, 0}},      // phase split, one phase per tap
+		{1, 10, 14, 14, 520, 1, 1, 1, []int{2, 2}, []int{1, 1}, []int{0, 0}, []int{0, 0}}, // phase split 1×1, NHWC
+		{1, 16, 14, 13, 40, 3, 3, 1, []int{2, 2}, []int{1, 1}, []int{1, 1}, []int{1, 1}},  // phase split, NHWC
 	}
 	for ci, cs := range cases {
 		xs := []int{cs.n, cs.c, cs.h, cs.w}
@@ -279,12 +290,17 @@ func TestConvEpilogue(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	type tc struct{ n, c, h, w, m, k, s, p, group int }
 	cases := []tc{
-		{2, 5, 9, 8, 7, 3, 1, 1, 1},  // im2col GEMM
-		{1, 6, 6, 5, 10, 1, 1, 0, 1}, // 1×1, X read in place
-		{1, 8, 10, 9, 8, 3, 2, 1, 8}, // depthwise, dwconv
-		{2, 4, 7, 7, 8, 3, 1, 1, 4},  // depthwise, multiplier 2
-		{1, 4, 3, 3, 4, 5, 1, 2, 4},  // depthwise, no interior
-		{1, 3, 5, 40, 3, 3, 1, 1, 3}, // depthwise, wide
+		{2, 5, 9, 8, 7, 3, 1, 1, 1},    // im2col GEMM
+		{1, 6, 6, 5, 10, 1, 1, 0, 1},   // 1×1, X read in place
+		{1, 8, 10, 9, 8, 3, 2, 1, 8},   // depthwise, dwconv
+		{2, 4, 7, 7, 8, 3, 1, 1, 4},    // depthwise, multiplier 2
+		{1, 4, 3, 3, 4, 5, 1, 2, 4},    // depthwise, no interior
+		{1, 3, 5, 40, 3, 3, 1, 1, 3},   // depthwise, wide
+		{2, 12, 7, 7, 40, 3, 1, 1, 1},  // NHWC orientation
+		{1, 24, 5, 5, 32, 1, 1, 0, 1},  // NHWC, 1×1
+		{2, 6, 17, 17, 9, 3, 2, 1, 1},  // phase split
+		{1, 7, 12, 12, 5, 1, 2, 0, 1},  // phase split, 1×1
+		{1, 8, 13, 13, 40, 3, 2, 1, 1}, // phase split, NHWC
 	}
 	eps := []nnConvEpilogue{
 		{},
@@ -344,7 +360,7 @@ func TestConvEpilogue(t *testing.T) {
 					for i := range y {
 						y[i] = float32(math.NaN())
 					}
-					nnConvF32(ctx, p, xf, wf, packed, bf, y, &e)
+					nnConvF32(ctx, p, xf, wf, packed, nil, bf, y, &e)
 					nnCheck(t, tensor.FromSlice(y, p.outShape...), p.outShape, want, 1e-4)
 					if t.Failed() {
 						t.Fatalf("case %d epilogue %d residual %v", ci, ei, withRes)
@@ -416,7 +432,7 @@ func TestConvAllocs(t *testing.T) {
 		return tensor.FromSlice(v, shape...)
 	}
 	type tc struct{ c, h, m, k, s, group int }
-	for _, cs := range []tc{{8, 12, 16, 3, 1, 1}, {8, 12, 16, 3, 2, 1}, {16, 10, 8, 1, 1, 1}, {8, 12, 8, 3, 1, 8}, {8, 40, 8, 3, 2, 8}} {
+	for _, cs := range []tc{{8, 12, 16, 3, 1, 1}, {8, 12, 16, 3, 2, 1}, {16, 10, 8, 1, 1, 1}, {8, 12, 8, 3, 1, 8}, {8, 40, 8, 3, 2, 8}, {8, 7, 48, 3, 1, 1}} {
 		x, w, b := rnd(1, cs.c, cs.h, cs.h), rnd(cs.m, cs.c/cs.group, cs.k, cs.k), rnd(cs.m)
 		pad := int64(cs.k / 2)
 		attrs := []*ir.Attribute{nnAttrInts("pads", pad, pad, pad, pad), nnAttrInts("strides", int64(cs.s), int64(cs.s)), nnAttrInt("group", int64(cs.group))}
@@ -445,6 +461,32 @@ func TestConvAllocs(t *testing.T) {
 			if got := testing.AllocsPerRun(20, run); got != 0 {
 				t.Errorf("%+v fused=%v: %v allocations per run, want 0", cs, fused, got)
 			}
+		}
+	}
+}
+
+// TestConvSplitSetup checks which strided convolutions take the phase
+// split (the random cases above check the results).
+func TestConvSplitSetup(t *testing.T) {
+	for _, cs := range []struct {
+		c, h, m, k, s, p, group int
+		split, pw               bool
+	}{
+		{128, 56, 128, 3, 2, 1, 1, true, false},
+		{3, 224, 64, 7, 2, 3, 1, true, false},
+		{256, 56, 512, 1, 2, 0, 1, true, true},
+		{8, 12, 8, 3, 2, 1, 2, true, false},
+		{8, 12, 8, 3, 2, 1, 8, false, false}, // depthwise: dwconv
+		{8, 12, 8, 3, 1, 1, 1, false, false},
+		{8, 12, 8, 1, 5, 0, 1, false, false}, // stride past MaxStride
+	} {
+		w := nnWindow{autoPad: "NOTSET", strides: []int{cs.s, cs.s}, pads: []int{cs.p, cs.p, cs.p, cs.p}}
+		p, err := nnConvSetup(&w, cs.group, []int{1, cs.c, cs.h, cs.h}, []int{cs.m, cs.c / cs.group, cs.k, cs.k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.split != nil; got != cs.split || p.splitPW != cs.pw {
+			t.Errorf("%+v: split %v, pointwise %v; want %v, %v", cs, got, p.splitPW, cs.split, cs.pw)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/inferd/inferd/ir"
+	"github.com/inferd/inferd/kernels/im2col"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -151,8 +152,8 @@ func newMaxPool(b *Build) (any, error) {
 		planes := x.Shape[0] * x.Shape[1]
 		switch xd := x.Data.(type) {
 		case []float32:
-			if idx == nil && p.in[0] == 1 && p.tab[1].d == 1 && p.tab[2].d == 1 {
-				nnMaxPool2DF32(c, p, planes, xd, y.Data.([]float32))
+			if idx == nil && nnMaxPool2DFast(g) {
+				nnMaxPool2DF32(c, g, p, planes, xd, y.Data.([]float32))
 				break
 			}
 			nnMaxPool(c, p, planes, xd, y.Data.([]float32), idx, order == 1, float32(math.Inf(-1)))
@@ -231,18 +232,26 @@ func nnMaxPool[T tensor.Numeric](c *Context, p *nnPool3, planes int, x, y []T, i
 }
 
 // nnMaxPool2DF32 is nnMaxPool for float32 planes in two dimensions
-// without dilation or indices: per output row, the elementwise maximum of
-// the window's input rows, then of each window's columns, branch-free.
+// without dilation or indices, column stride 1 or 2, in whole-plane
+// passes of im2col.MaxRows: the maximum over the window's rows into a
+// plane of OH×W, then (with column stride 2 split into its even and odd
+// columns, so that every tap reads consecutive floats) over its columns.
 // NaNs propagate.
-func nnMaxPool2DF32(c *Context, p *nnPool3, planes int, x, y []float32) {
+func nnMaxPool2DF32(c *Context, g *nnGeom, p *nnPool3, planes int, x, y []float32) {
 	j := nnMaxPoolJobPool.Get().(*nnMaxPoolJob)
-	j.p, j.x, j.y = p, x, y
+	j.g, j.p, j.x, j.y = g, p, x, y
 	c.Parallel(planes, j.run)
-	j.p, j.x, j.y = nil, nil, nil
+	j.g, j.p, j.x, j.y = nil, nil, nil, nil
 	nnMaxPoolJobPool.Put(j)
 }
 
+// nnMaxPool2DFast reports whether nnMaxPool2DF32 takes the geometry.
+func nnMaxPool2DFast(g *nnGeom) bool {
+	return g.nd() == 2 && g.d[0] == 1 && g.d[1] == 1 && (g.s[1] == 1 || g.s[1] == 2)
+}
+
 type nnMaxPoolJob struct {
+	g    *nnGeom
 	p    *nnPool3
 	x, y []float32
 	run  func(lo, hi int)
@@ -255,48 +264,110 @@ var nnMaxPoolJobPool = sync.Pool{New: func() any {
 }}
 
 // planes pools planes [lo, hi); it may run concurrently with itself, so
-// its row scratch comes from a pool.
+// its scratch comes from a pool. Each output row (column) starts as a copy
+// of the first tap inside the input and takes the maximum with the others,
+// each pass over a run of rows (columns) that share the tap.
 func (j *nnMaxPoolJob) planes(lo, hi int) {
-	p := j.p
-	H, W := p.in[1], p.in[2]
-	OH, OW := p.out[1], p.out[2]
+	g, p := j.g, j.p
+	H, W := g.in[0], g.in[1]
+	OH, OW := g.out[0], g.out[1]
+	sh, sw := g.s[0], g.s[1]
 	th, tw := &p.tab[1], &p.tab[2]
-	sc := nnRowScratch.get(W)
-	tmp := sc.buf
+	// Even and odd columns for stride 2; for stride 1 the row maxima.
+	we, wo := W, 0
+	if sw == 2 {
+		we, wo = (W+1)/2, W/2
+	}
+	sc := nnRowScratch.get(OH*W + OH*we + OH*wo)
+	v := sc.buf[:OH*W]
+	ev, od := sc.buf[OH*W:OH*W+OH*we], sc.buf[OH*W+OH*we:]
 	lowest := float32(math.Inf(-1))
 	for pl := lo; pl < hi; pl++ {
 		xs := j.x[pl*H*W : (pl+1)*H*W]
 		ys := j.y[pl*OH*OW : (pl+1)*OH*OW]
-		for oh := 0; oh < OH; oh++ {
-			out := ys[oh*OW : (oh+1)*OW]
-			hlo, hhi := th.lo[oh], th.hi[oh]
-			if hlo >= hhi {
-				for i := range out {
-					out[i] = lowest
-				}
-				continue
+		// Rows: v[oh] = max over taps jh of input row sh·oh - pt + jh.
+		for a := 0; a < OH; {
+			f := th.lo[a]
+			b := a + 1
+			for b < OH && th.lo[b] == f && (th.hi[b] > f) == (th.hi[a] > f) {
+				b++
 			}
-			base := th.base[oh]
-			copy(tmp, xs[(base+hlo)*W:(base+hlo+1)*W])
-			for jh := hlo + 1; jh < hhi; jh++ {
-				row := xs[(base+jh)*W : (base+jh+1)*W]
-				row = row[:len(tmp)]
-				for i, v := range row {
-					tmp[i] = max(tmp[i], v)
+			if th.hi[a] > f {
+				im2col.CopyRows(v[a*W:], W, xs[(th.base[a]+f)*W:], sh*W, b-a, W)
+			} else {
+				for i := range v[a*W : b*W] {
+					v[a*W+i] = lowest
 				}
 			}
-			for ow := range out {
-				wlo, whi := tw.lo[ow], tw.hi[ow]
-				if wlo >= whi {
-					out[ow] = lowest
+			a = b
+		}
+		for jh := 1; jh < g.k[0]; jh++ {
+			for a := 0; a < OH; a++ {
+				if th.lo[a] >= jh || th.hi[a] <= jh {
 					continue
 				}
-				win := tmp[tw.base[ow]+wlo : tw.base[ow]+whi]
-				m := win[0]
-				for _, v := range win[1:] {
-					m = max(m, v)
+				b := a + 1
+				for b < OH && th.lo[b] < jh && th.hi[b] > jh {
+					b++
 				}
-				out[ow] = m
+				im2col.MaxRows(v[a*W:], W, xs[(th.base[a]+jh)*W:], sh*W, b-a, W)
+				a = b
+			}
+		}
+		if sw == 2 {
+			if W%2 == 0 {
+				im2col.Gather2(ev, v)
+				im2col.Gather2(od, v[1:])
+			} else {
+				for r := 0; r < OH; r++ {
+					im2col.Gather2(ev[r*we:(r+1)*we], v[r*W:])
+					im2col.Gather2(od[r*wo:(r+1)*wo], v[r*W+1:])
+				}
+			}
+		}
+		// Columns: y[·][ow] = max over taps jw of column sw·ow - pl + jw
+		// of v, which for stride 2 is column ow + ⌊(jw - pl)/2⌋ of the
+		// even or odd plane.
+		src := func(jw int) ([]float32, int, int) {
+			off := jw - g.pb[1]
+			if sw == 1 {
+				return v, W, off
+			}
+			if off&1 != 0 {
+				return od, wo, off >> 1
+			}
+			return ev, we, off >> 1
+		}
+		for a := 0; a < OW; {
+			f := tw.lo[a]
+			b := a + 1
+			for b < OW && tw.lo[b] == f && (tw.hi[b] > f) == (tw.hi[a] > f) {
+				b++
+			}
+			if tw.hi[a] > f {
+				s, lds, d := src(f)
+				im2col.CopyRows(ys[a:], OW, s[a+d:], lds, OH, b-a)
+			} else {
+				for r := 0; r < OH; r++ {
+					for i := a; i < b; i++ {
+						ys[r*OW+i] = lowest
+					}
+				}
+			}
+			a = b
+		}
+		for jw := 1; jw < g.k[1]; jw++ {
+			for a := 0; a < OW; a++ {
+				if tw.lo[a] >= jw || tw.hi[a] <= jw {
+					continue
+				}
+				b := a + 1
+				for b < OW && tw.lo[b] < jw && tw.hi[b] > jw {
+					b++
+				}
+				s, lds, d := src(jw)
+				im2col.MaxRows(ys[a:], OW, s[a+d:], lds, OH, b-a)
+				a = b
 			}
 		}
 	}

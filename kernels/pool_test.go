@@ -2,8 +2,10 @@ package kernels
 
 import (
 	"math"
+	"math/rand"
 	"testing"
 
+	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -152,5 +154,86 @@ func TestLpPoolPads(t *testing.T) {
 	x5 := nnF32([]int{1, 1, 1, 1, 1, 1}, 1)
 	if err := nnRunErr(t, "MaxPool", 12, []*tensor.Tensor{x5}, 1, nnAttrInts("kernel_shape", 1, 1, 1, 1)); err == nil {
 		t.Fatal("4 spatial dimensions accepted")
+	}
+}
+
+// TestMaxPoolFloat32 checks float32 2-D MaxPool (the whole-plane path for
+// column strides 1 and 2) against a float64 loop over the definition,
+// across kernel sizes, strides, padding, ceil_mode and odd and even
+// extents, with NaNs in the input.
+func TestMaxPoolFloat32(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	type tc struct {
+		h, w, kh, kw, sh, sw, pt, pl, pb, pr int
+		ceil                                 bool
+	}
+	for _, cs := range []tc{
+		{112, 112, 3, 3, 2, 2, 1, 1, 1, 1, false},
+		{13, 11, 3, 3, 2, 2, 1, 1, 1, 1, false},
+		{13, 11, 3, 3, 2, 2, 0, 0, 0, 0, true},
+		{9, 10, 2, 2, 2, 2, 0, 0, 0, 0, false},
+		{8, 40, 3, 3, 1, 1, 1, 1, 1, 1, false},
+		{7, 7, 5, 5, 1, 2, 2, 2, 2, 2, false},
+		{12, 9, 3, 4, 3, 2, 1, 2, 0, 1, true},
+		{5, 6, 3, 3, 2, 1, 2, 2, 2, 2, false},
+		{3, 3, 3, 3, 1, 1, 2, 2, 2, 2, false}, // windows entirely in padding
+		{33, 35, 1, 1, 2, 2, 0, 0, 0, 0, false},
+	} {
+		xs := []int{2, 3, cs.h, cs.w}
+		xv := make([]float64, nnProd(xs))
+		for i := range xv {
+			xv[i] = rng.Float64()*2 - 1
+		}
+		xv[5], xv[len(xv)/2] = math.NaN(), math.NaN()
+		attrs := []*ir.Attribute{nnAttrInts("kernel_shape", int64(cs.kh), int64(cs.kw)),
+			nnAttrInts("strides", int64(cs.sh), int64(cs.sw)),
+			nnAttrInts("pads", int64(cs.pt), int64(cs.pl), int64(cs.pb), int64(cs.pr))}
+		if cs.ceil {
+			attrs = append(attrs, nnAttrInt("ceil_mode", 1))
+		}
+		x64, _ := FromFloat64s(tensor.Float64, xs, xv)
+		x32, _ := FromFloat64s(tensor.Float32, xs, xv)
+		want := nnRun(t, "MaxPool", 12, []*tensor.Tensor{x64}, 1, attrs...)[0]
+		for _, ctx := range []*Context{{}, nnParContext()} {
+			k, err := nnBuild(t, "MaxPool", 12, 1, 1, attrs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := k.Run(ctx, []*tensor.Tensor{x32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tensor.EqualShapes(got[0].Shape, want.Shape) {
+				t.Fatalf("%+v: shape %v, want %v", cs, got[0].Shape, want.Shape)
+			}
+			// The window maxima by definition, NaN if the window holds one
+			// (as PyTorch), -Inf for windows entirely in padding.
+			oh, ow := want.Shape[2], want.Shape[3]
+			gv := got[0].Data.([]float32)
+			for pl := 0; pl < xs[0]*xs[1]; pl++ {
+				for i := 0; i < oh; i++ {
+					for j := 0; j < ow; j++ {
+						w := math.Inf(-1)
+						for a := 0; a < cs.kh; a++ {
+							for b := 0; b < cs.kw; b++ {
+								r, c := i*cs.sh-cs.pt+a, j*cs.sw-cs.pl+b
+								if r < 0 || r >= cs.h || c < 0 || c >= cs.w {
+									continue
+								}
+								if v := xv[(pl*cs.h+r)*cs.w+c]; v > w || math.IsNaN(v) {
+									w = v
+								}
+								if math.IsNaN(w) {
+									break
+								}
+							}
+						}
+						if g := gv[(pl*oh+i)*ow+j]; g != float32(w) && !(g != g && math.IsNaN(w)) {
+							t.Fatalf("%+v: plane %d (%d, %d) = %v, want %v", cs, pl, i, j, g, w)
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -18,8 +18,9 @@ var (
 	// bBlockBytes bounds the kc×nc block of B that stays in L2 while
 	// every row panel of the task passes over it.
 	bBlockBytes = 512 << 10
-	// packBytes bounds what one task packs of an operand at a time; a
-	// task with more rows (or columns) packs them in slices.
+	// packBytes bounds what one task packs of A at a time; a task with
+	// more rows packs them in slices. (B packed by a task is packed a
+	// kc×nc block at a time.)
 	packBytes = 2 << 20
 	// directMaxM is the largest m for which a row-major B is always read
 	// in place instead of packed: with few rows, packing B costs more than
@@ -28,6 +29,12 @@ var (
 	// (measured: in place wins by 4-12% at 512³ and on ResNet-50's NCHW
 	// convolutions, loses 10-15% at 1024³ and 2048³).
 	directMaxM = 48
+	// bOuterMaxM is the largest m for which a product with B packed ahead
+	// of time walks B's panels in the outer loop of a block (a row
+	// panel's pass over a B panel from memory then serves every row
+	// panel). Measured on ResNet-50's 7×7 convolutions in the NHWC
+	// orientation (m = 49) with their weights evicted from the caches.
+	bOuterMaxM = 64
 	// minParallelFlops is the smallest product worth splitting.
 	minParallelFlops = 1 << 17
 )
@@ -78,6 +85,7 @@ type job struct {
 	colTks, colStep int
 
 	direct   bool      // B read in place (row-major, not packed)
+	bOuter   bool      // core walks B's panels in the outer loop
 	bShared  []float32 // B packed in full for this call, or nil
 	aPerCall bool      // each task packs its rows of A
 	bPerTask bool      // each task packs its columns of B
@@ -253,6 +261,7 @@ func (j *job) plan(threads int) {
 	j.direct = j.b.packed == nil && j.b.fill == nil && !j.b.mat.Trans &&
 		(m <= directMaxM || j.b.mat.Stride*4%4096 != 0)
 	bPerCall := j.b.packed == nil && !j.direct
+	j.bOuter = j.b.packed != nil && m <= bOuterMaxM
 
 	// Pick the grid (rows × cols = threads) whose largest task costs least,
 	// counting the packing each task repeats.
@@ -282,9 +291,12 @@ func (j *job) plan(threads int) {
 	j.rowStep = ceilDiv(mt, j.rowTks) * MR
 	j.colStep = ceilDiv(nt, j.colTks) * NR
 	j.rowTks, j.colTks = ceilDiv(m, j.rowStep), ceilDiv(n, j.colStep)
-	// B packed per call and shared by several row tasks: pack it once.
-	j.bPerTask = bPerCall && j.rowTks == 1
-	if bPerCall && j.rowTks > 1 {
+	// B packed per call and shared by several row tasks: pack it once,
+	// unless it is filled on demand (a convolution's implicit GEMM), whose
+	// panels each task fills into its own blocks in L2 faster than it
+	// would read them back from a shared copy of all of B.
+	j.bPerTask = bPerCall && (j.rowTks == 1 || j.b.fill != nil)
+	if bPerCall && !j.bPerTask {
 		p, _ := floatPool.Get().(*[]float32)
 		if p == nil {
 			p = new([]float32)
@@ -327,11 +339,8 @@ func (j *job) task(s *scratch, i0, i1, j0, j1 int) {
 		mSub = min(mSub, max(MR, packBytes/(4*k)/MR*MR))
 	}
 	// With both packed here, A is packed whole (one row slice) so that
-	// each slice of B is packed once.
+	// each block of B is packed once; B is packed a block at a time.
 	nSub := j1 - j0
-	if j.bPerTask {
-		nSub = min(nSub, max(NR, packBytes/(4*k)/NR*NR))
-	}
 	for is := i0; is < i1; is += mSub {
 		ie := min(i1, is+mSub)
 		var av []float32
@@ -360,16 +369,7 @@ func (j *job) task(s *scratch, i0, i1, j0, j1 int) {
 					j.core(s, av, is, ie, bView{edge, NR, k * NR}, full, je)
 				}
 			default:
-				bv := grow(&s.b, ceilDiv(je-js, NR)*NR*k)
-				for p, col := 0, js; col < je; p, col = p+1, col+NR {
-					dst := bv[p*k*NR : (p+1)*k*NR]
-					if j.b.fill != nil {
-						j.b.fill(dst, 0, k, col)
-					} else {
-						packBPanel(dst, j.b.mat, 0, k, col, min(NR, je-col))
-					}
-				}
-				j.core(s, av, is, ie, bView{bv, NR, k * NR}, js, je)
+				j.corePacking(s, av, is, ie, js, je)
 			}
 		}
 	}
@@ -378,51 +378,95 @@ func (j *job) task(s *scratch, i0, i1, j0, j1 int) {
 // core runs the kernels over C[is:ie, js:je], with A panels in av
 // (starting at row is) and B in bv (starting at column js).
 func (j *job) core(s *scratch, av []float32, is, ie int, bv bView, js, je int) {
-	k, kc, ldc := j.k, j.kc, j.ldc
-	tile := current.tile
-	t := &s.t
 	for jc := js; jc < je; jc += j.nc {
 		jce := min(je, jc+j.nc)
-		for pc := 0; pc < k; pc += kc {
-			kb := min(kc, k-pc)
-			last := pc+kb == k
-			*t = tileArgs{k: kb, ldb: bv.rs, ldc: ldc, ldr: ldc, alpha: j.alpha, beta: 1, flags: flagLoadC}
-			res := j.c // later k blocks add to the partial sums in C
-			if pc == 0 {
-				t.beta, res, t.ldr = j.beta, j.res, j.ldr
-				if j.beta == 0 {
-					t.flags = 0
+		for pc := 0; pc < j.k; pc += j.kc {
+			j.block(s, av, is, ie, bv, js, pc, jc, jce, pc, min(j.kc, j.k-pc))
+		}
+	}
+}
+
+// corePacking is core for a B packed by this task: each kc×nc block of B
+// is packed (or filled) just before the row panels pass over it, so that
+// it is written and read while it sits in L2, rather than packed whole
+// over all of k first.
+func (j *job) corePacking(s *scratch, av []float32, is, ie, js, je int) {
+	for jc := js; jc < je; jc += j.nc {
+		jce := min(je, jc+j.nc)
+		np := ceilDiv(jce-jc, NR)
+		for pc := 0; pc < j.k; pc += j.kc {
+			kb := min(j.kc, j.k-pc)
+			bv := grow(&s.b, np*NR*kb)
+			for p := 0; p < np; p++ {
+				col := jc + p*NR
+				dst := bv[p*kb*NR : (p+1)*kb*NR]
+				if j.b.fill != nil {
+					j.b.fill(dst, pc, pc+kb, col)
+				} else {
+					packBPanel(dst, j.b.mat, pc, pc+kb, col, min(NR, jce-col))
 				}
 			}
-			if last {
-				t.flags |= j.flagsLast
-				t.lo, t.hi = j.lo, j.hi
-			}
-			biasRow := last && j.flagsLast&flagBiasRow != 0
-			biasCol := last && j.flagsLast&flagBiasCol != 0
+			j.block(s, av, is, ie, bView{bv, NR, kb * NR}, jc, 0, jc, jce, pc, kb)
+		}
+	}
+}
+
+// block runs the kernels over C[is:ie, jc:jce] for k rows [pc, pc+kb):
+// A panels in av (starting at row is), B in bv, whose column bj0 is its
+// first and whose row bk is row pc of B.
+func (j *job) block(s *scratch, av []float32, is, ie int, bv bView, bj0, bk, jc, jce, pc, kb int) {
+	k, ldc := j.k, j.ldc
+	tile := current.tile
+	t := &s.t
+	last := pc+kb == k
+	*t = tileArgs{k: kb, ldb: bv.rs, ldc: ldc, ldr: ldc, alpha: j.alpha, beta: 1, flags: flagLoadC}
+	res := j.c // later k blocks add to the partial sums in C
+	if pc == 0 {
+		t.beta, res, t.ldr = j.beta, j.res, j.ldr
+		if j.beta == 0 {
+			t.flags = 0
+		}
+	}
+	if last {
+		t.flags |= j.flagsLast
+		t.lo, t.hi = j.lo, j.hi
+	}
+	biasRow := last && j.flagsLast&flagBiasRow != 0
+	biasCol := last && j.flagsLast&flagBiasCol != 0
+	one := func(ir, jr int) {
+		mr, nr := min(MR, ie-ir), min(NR, jce-jr)
+		t.a = av[((ir-is)/MR)*k*MR+pc*MR:]
+		t.b = bv.data[((jr-bj0)/NR)*bv.ps+bk*bv.rs:]
+		t.c = j.c[ir*ldc+jr:]
+		if t.flags&flagLoadC != 0 {
+			t.r = res[ir*t.ldr+jr:]
+		}
+		if biasRow {
+			t.bias = j.bias[ir:]
+		} else if biasCol {
+			t.bias = j.bias[jr:]
+		}
+		t.mask = uint32(1<<nr - 1)
+		tile(t, mr, nr)
+		if last && (j.leaky || j.post != nil) {
+			j.postTile(ir, mr, jr, nr)
+		}
+	}
+	if j.bOuter {
+		// B packed ahead of time (a weight, cold in memory) and few row
+		// panels: every row panel passes over a B panel while it is in
+		// L1 and L2, so that B streams from memory once at the pace of
+		// all of them.
+		for jr := jc; jr < jce; jr += NR {
 			for ir := is; ir < ie; ir += MR {
-				mr := min(MR, ie-ir)
-				t.a = av[((ir-is)/MR)*k*MR+pc*MR:]
-				if biasRow {
-					t.bias = j.bias[ir:]
-				}
-				for jr := jc; jr < jce; jr += NR {
-					nr := min(NR, jce-jr)
-					t.b = bv.data[((jr-js)/NR)*bv.ps+pc*bv.rs:]
-					t.c = j.c[ir*ldc+jr:]
-					if t.flags&flagLoadC != 0 {
-						t.r = res[ir*t.ldr+jr:]
-					}
-					if biasCol {
-						t.bias = j.bias[jr:]
-					}
-					t.mask = uint32(1<<nr - 1)
-					tile(t, mr, nr)
-					if last && (j.leaky || j.post != nil) {
-						j.postTile(ir, mr, jr, nr)
-					}
-				}
+				one(ir, jr)
 			}
+		}
+		return
+	}
+	for ir := is; ir < ie; ir += MR {
+		for jr := jc; jr < jce; jr += NR {
+			one(ir, jr)
 		}
 	}
 }

@@ -136,6 +136,17 @@ func GemmPackedA(n int, alpha float32, a *PackedA, b Matrix, beta float32, c []f
 	run(a.m, n, a.k, alpha, aOperand{packed: a}, bOperand{mat: b}, beta, c, ldc, o)
 }
 
+// GemmPackedAB computes C = alpha·A·B + beta·C followed by o's epilogue,
+// with both operands packed ahead of time (A m×k, B k×n): the form of a
+// convolution in the NHWC orientation, whose packed column matrix is
+// written once per call and shared by every task. Otherwise as Gemm.
+func GemmPackedAB(alpha float32, a *PackedA, b *PackedB, beta float32, c []float32, ldc int, o *Options) {
+	if a.k != b.k {
+		panic(fmt.Sprintf("gemm: A is %d×%d, B %d×%d", a.m, a.k, b.k, b.n))
+	}
+	run(a.m, b.n, a.k, alpha, aOperand{packed: a}, bOperand{packed: b}, beta, c, ldc, o)
+}
+
 // GemmPackedAFunc is GemmPackedA with B produced on demand: fill is called
 // (possibly concurrently) to write panels of B straight into the packing
 // buffer, so that a convolution can run im2col into it instead of into a

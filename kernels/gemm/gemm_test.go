@@ -165,6 +165,12 @@ func check(t *testing.T, rng *rand.Rand, tc gemmCase, par bool) {
 		o.Parallel, o.Threads = parallel3, 3
 	}
 	switch {
+	case tc.packA && tc.packB:
+		// A packed by the caller into storage of its own.
+		pa := PackA(tc.m, tc.k, a)
+		own := append([]float32(nil), pa.data...)
+		va := PackedAOf(tc.m, tc.k, own)
+		GemmPackedAB(tc.alpha, &va, PackB(tc.k, tc.n, b), tc.beta, c, ldc, o)
 	case tc.packA:
 		pa := PackA(tc.m, tc.k, a)
 		if tc.fill {
@@ -258,6 +264,24 @@ func TestSweepTiles(t *testing.T) {
 							transA: v&1 != 0, transB: v&2 != 0, pad: v, packB: v == 1, packA: v == 2}
 						check(t, rng, tc, v == 3)
 					}
+				}
+			}
+		}
+	})
+}
+
+// TestPackedAB runs products with both operands packed ahead of time
+// (GemmPackedAB, A through PackedAOf) around the tile edges, serially and
+// split across threads.
+func TestPackedAB(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for _, m := range tileMs {
+			for _, n := range tileNs {
+				for _, k := range []int{1, 5, 257} {
+					tc := gemmCase{m: m, n: n, k: k, alpha: 1, beta: 0.5, packA: true, packB: true,
+						ep: Epilogue{Act: ActRelu}, pad: (m + n) % 3}
+					check(t, rng, tc, (m+n+k)%2 == 0)
 				}
 			}
 		}

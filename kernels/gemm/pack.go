@@ -1,5 +1,7 @@
 package gemm
 
+import "fmt"
+
 // PackedA is an m×k left operand packed into panels of MR rows. Panel p
 // holds rows [p·MR, p·MR+MR) for every k: element (i, kk) is at
 // data[p·k·MR + kk·MR + i-p·MR], and rows at or past m are zero. A PackedA
@@ -39,6 +41,18 @@ func PackA(m, k int, a Matrix) *PackedA {
 	p := &PackedA{m: m, k: k, data: make([]float32, ceilDiv(m, MR)*MR*k)}
 	packA(p.data, a, 0, m, k)
 	return p
+}
+
+// PackedAOf returns the PackedA of an m×k operand that the caller has
+// written into data in PackedA's layout (ceil(m/MR)·MR·k floats, rows
+// past m zero), without copying: a value, so that a caller that packs A
+// on every call into pooled storage allocates nothing. data must not
+// change while the PackedA is in use.
+func PackedAOf(m, k int, data []float32) PackedA {
+	if need := ceilDiv(m, MR) * MR * k; m < 0 || k < 0 || len(data) < need {
+		panic(fmt.Sprintf("gemm: PackedAOf %d×%d: %d floats, need %d", m, k, len(data), need))
+	}
+	return PackedA{m: m, k: k, data: data}
 }
 
 // PackB packs op(b), a k×n matrix, for GemmPackedB.

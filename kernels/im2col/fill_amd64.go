@@ -20,6 +20,20 @@ func fillAVX512(dst *float32, x *float32, rows int, t int, ch int, ntaps int, pl
 //go:noescape
 func gather2AVX512(dst *float32, src *float32, n int, perm *int32)
 
+// transposeAVX512 sets dst[j*ldd+i] = src[i*lds+j] for i < rows ≤ 16,
+// j < cols ≤ 16 (rows, cols ≥ 1).
+//
+//go:noescape
+func transposeAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
+
+func transposeBlock(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if !useAsm {
+		transposeGeneric(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	transposeAVX512(&dst[0], ldd, &src[0], lds, rows, cols)
+}
+
 var (
 	useAsm = cpu.X86.HasAVX512F && cpu.X86.HasBMI2
 	evens  = [16]int32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
@@ -46,4 +60,43 @@ func fill(dst, x []float32, rows, t, ch, K, plane int, base []int, masks []uint3
 	}
 	_ = dst[rows*NR-1]
 	fillAVX512(&dst[0], &x[0], rows, t, ch, K, plane, &base[0], &masks[0])
+}
+
+// maxRowsAVX512 is maxRowsGeneric for rows, cols ≥ 1.
+//
+//go:noescape
+func maxRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
+
+func maxRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if !useAsm {
+		maxRowsGeneric(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	maxRowsAVX512(&dst[0], ldd, &src[0], lds, rows, cols)
+}
+
+// copyRowsAVX512 is copyRowsGeneric for rows, cols ≥ 1.
+//
+//go:noescape
+func copyRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
+
+func copyRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if !useAsm {
+		copyRowsGeneric(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	copyRowsAVX512(&dst[0], ldd, &src[0], lds, rows, cols)
+}
+
+// gather2RowsAVX512 is gather2RowsGeneric for rows, n ≥ 1.
+//
+//go:noescape
+func gather2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, perm *int32)
+
+func gather2Rows(dst []float32, ldd int, src []float32, lds int, rows, n int) {
+	if !useAsm {
+		gather2RowsGeneric(dst, ldd, src, lds, rows, n)
+		return
+	}
+	gather2RowsAVX512(&dst[0], ldd, &src[0], lds, rows, n, &evens[0])
 }

@@ -78,3 +78,381 @@ last:
 	VMOVUPS   Z0, K1, (AX)
 	VZEROUPPER
 	RET
+
+// func gather2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, perm *int32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·gather2RowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ      dst+0(FP), AX
+	MOVQ      ldd+8(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      src+16(FP), DX
+	MOVQ      lds+24(FP), BX
+	SHLQ      $0x02, BX
+	MOVQ      rows+32(FP), SI
+	MOVQ      n+40(FP), DI
+	MOVQ      perm+48(FP), R8
+	VMOVDQU32 (R8), Z31
+	LEAQ      -1(DI), R8
+	ANDQ      $0x0f, R8
+	INCQ      R8
+	MOVQ      $-1, R9
+	BZHIQ     R8, R9, R9
+	KMOVW     R9, K1
+	LEAQ      -1(R8)(R8*1), R10
+	MOVQ      $-1, R9
+	BZHIQ     R10, R9, R9
+	KMOVW     R9, K2
+	SHRQ      $0x10, R9
+	KMOVW     R9, K3
+	SUBQ      R8, DI
+
+row:
+	MOVQ AX, R8
+	MOVQ DX, R9
+	MOVQ DI, R10
+
+step:
+	TESTQ     R10, R10
+	JZ        last
+	VMOVUPS   (R9), Z0
+	VPERMT2PS 64(R9), Z31, Z0
+	VMOVUPS   Z0, (R8)
+	ADDQ      $0x40, R8
+	ADDQ      $0x00000080, R9
+	SUBQ      $0x10, R10
+	JMP       step
+
+last:
+	VMOVUPS.Z (R9), K2, Z0
+	VMOVUPS.Z 64(R9), K3, Z1
+	VPERMT2PS Z1, Z31, Z0
+	VMOVUPS   Z0, K1, (R8)
+	ADDQ      CX, AX
+	ADDQ      BX, DX
+	DECQ      SI
+	JNZ       row
+	VZEROUPPER
+	RET
+
+// func transposeAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·transposeAVX512(SB), NOSPLIT, $0-48
+	MOVQ      dst+0(FP), AX
+	MOVQ      ldd+8(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      src+16(FP), DX
+	MOVQ      lds+24(FP), BX
+	SHLQ      $0x02, BX
+	MOVQ      rows+32(FP), SI
+	MOVQ      cols+40(FP), DI
+	MOVQ      $-1, R8
+	BZHIQ     DI, R8, R8
+	KMOVW     R8, K1
+	MOVQ      $-1, R8
+	BZHIQ     SI, R8, R8
+	KMOVW     R8, K2
+	VPXORD    Z0, Z0, Z0
+	VPXORD    Z1, Z1, Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPXORD    Z13, Z13, Z13
+	VPXORD    Z14, Z14, Z14
+	VPXORD    Z15, Z15, Z15
+	CMPQ      SI, $0x00
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z0
+	ADDQ      BX, DX
+	CMPQ      SI, $0x01
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z1
+	ADDQ      BX, DX
+	CMPQ      SI, $0x02
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z2
+	ADDQ      BX, DX
+	CMPQ      SI, $0x03
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z3
+	ADDQ      BX, DX
+	CMPQ      SI, $0x04
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z4
+	ADDQ      BX, DX
+	CMPQ      SI, $0x05
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z5
+	ADDQ      BX, DX
+	CMPQ      SI, $0x06
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z6
+	ADDQ      BX, DX
+	CMPQ      SI, $0x07
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z7
+	ADDQ      BX, DX
+	CMPQ      SI, $0x08
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z8
+	ADDQ      BX, DX
+	CMPQ      SI, $0x09
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z9
+	ADDQ      BX, DX
+	CMPQ      SI, $0x0a
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z10
+	ADDQ      BX, DX
+	CMPQ      SI, $0x0b
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z11
+	ADDQ      BX, DX
+	CMPQ      SI, $0x0c
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z12
+	ADDQ      BX, DX
+	CMPQ      SI, $0x0d
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z13
+	ADDQ      BX, DX
+	CMPQ      SI, $0x0e
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z14
+	ADDQ      BX, DX
+	CMPQ      SI, $0x0f
+	JLE       loaded
+	VMOVUPS.Z (DX), K1, Z15
+
+loaded:
+	VUNPCKLPS  Z1, Z0, Z16
+	VUNPCKHPS  Z1, Z0, Z17
+	VUNPCKLPS  Z3, Z2, Z18
+	VUNPCKHPS  Z3, Z2, Z19
+	VUNPCKLPS  Z5, Z4, Z20
+	VUNPCKHPS  Z5, Z4, Z21
+	VUNPCKLPS  Z7, Z6, Z22
+	VUNPCKHPS  Z7, Z6, Z23
+	VUNPCKLPS  Z9, Z8, Z24
+	VUNPCKHPS  Z9, Z8, Z25
+	VUNPCKLPS  Z11, Z10, Z26
+	VUNPCKHPS  Z11, Z10, Z27
+	VUNPCKLPS  Z13, Z12, Z28
+	VUNPCKHPS  Z13, Z12, Z29
+	VUNPCKLPS  Z15, Z14, Z30
+	VUNPCKHPS  Z15, Z14, Z31
+	VUNPCKLPD  Z18, Z16, Z0
+	VUNPCKHPD  Z18, Z16, Z1
+	VUNPCKLPD  Z19, Z17, Z2
+	VUNPCKHPD  Z19, Z17, Z3
+	VUNPCKLPD  Z22, Z20, Z4
+	VUNPCKHPD  Z22, Z20, Z5
+	VUNPCKLPD  Z23, Z21, Z6
+	VUNPCKHPD  Z23, Z21, Z7
+	VUNPCKLPD  Z26, Z24, Z8
+	VUNPCKHPD  Z26, Z24, Z9
+	VUNPCKLPD  Z27, Z25, Z10
+	VUNPCKHPD  Z27, Z25, Z11
+	VUNPCKLPD  Z30, Z28, Z12
+	VUNPCKHPD  Z30, Z28, Z13
+	VUNPCKLPD  Z31, Z29, Z14
+	VUNPCKHPD  Z31, Z29, Z15
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xdd, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xdd, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xdd, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xdd, Z15, Z11, Z31
+	VSHUFF32X4 $0x88, Z24, Z16, Z0
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8
+	VSHUFF32X4 $0x88, Z25, Z17, Z1
+	VSHUFF32X4 $0xdd, Z25, Z17, Z9
+	VSHUFF32X4 $0x88, Z26, Z18, Z2
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10
+	VSHUFF32X4 $0x88, Z27, Z19, Z3
+	VSHUFF32X4 $0xdd, Z27, Z19, Z11
+	VSHUFF32X4 $0x88, Z28, Z20, Z4
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12
+	VSHUFF32X4 $0x88, Z29, Z21, Z5
+	VSHUFF32X4 $0xdd, Z29, Z21, Z13
+	VSHUFF32X4 $0x88, Z30, Z22, Z6
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14
+	VSHUFF32X4 $0x88, Z31, Z23, Z7
+	VSHUFF32X4 $0xdd, Z31, Z23, Z15
+	CMPQ       DI, $0x00
+	JLE        done
+	VMOVUPS    Z0, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x01
+	JLE        done
+	VMOVUPS    Z1, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x02
+	JLE        done
+	VMOVUPS    Z2, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x03
+	JLE        done
+	VMOVUPS    Z3, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x04
+	JLE        done
+	VMOVUPS    Z4, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x05
+	JLE        done
+	VMOVUPS    Z5, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x06
+	JLE        done
+	VMOVUPS    Z6, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x07
+	JLE        done
+	VMOVUPS    Z7, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x08
+	JLE        done
+	VMOVUPS    Z8, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x09
+	JLE        done
+	VMOVUPS    Z9, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x0a
+	JLE        done
+	VMOVUPS    Z10, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x0b
+	JLE        done
+	VMOVUPS    Z11, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x0c
+	JLE        done
+	VMOVUPS    Z12, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x0d
+	JLE        done
+	VMOVUPS    Z13, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x0e
+	JLE        done
+	VMOVUPS    Z14, K2, (AX)
+	ADDQ       CX, AX
+	CMPQ       DI, $0x0f
+	JLE        done
+	VMOVUPS    Z15, K2, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), AX
+	MOVQ  ldd+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  src+16(FP), DX
+	MOVQ  lds+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  rows+32(FP), SI
+	MOVQ  cols+40(FP), DI
+	LEAQ  -1(DI), R8
+	ANDQ  $0x0f, R8
+	INCQ  R8
+	MOVQ  $-1, R9
+	BZHIQ R8, R9, R9
+	KMOVW R9, K1
+	SUBQ  R8, DI
+	SHLQ  $0x02, DI
+
+row:
+	MOVQ AX, R8
+	MOVQ DX, R9
+	XORQ R10, R10
+
+step:
+	CMPQ    R10, DI
+	JGE     last
+	VMOVUPS (R8)(R10*1), Z0
+	VMAXPS  (R9)(R10*1), Z0, Z1
+	VCMPPS  $0x03, Z0, Z0, K2
+	VMOVAPS Z0, K2, Z1
+	VMOVUPS Z1, (R8)(R10*1)
+	ADDQ    $0x40, R10
+	JMP     step
+
+last:
+	VMOVUPS.Z (R8)(R10*1), K1, Z0
+	VMOVUPS.Z (R9)(R10*1), K1, Z2
+	VMAXPS    Z2, Z0, Z1
+	VCMPPS    $0x03, Z0, Z0, K2
+	VMOVAPS   Z0, K2, Z1
+	VMOVUPS   Z1, K1, (R8)(R10*1)
+	ADDQ      CX, AX
+	ADDQ      BX, DX
+	DECQ      SI
+	JNZ       row
+	VZEROUPPER
+	RET
+
+// func copyRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, cols int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), AX
+	MOVQ  ldd+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  src+16(FP), DX
+	MOVQ  lds+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  rows+32(FP), SI
+	MOVQ  cols+40(FP), DI
+	LEAQ  -1(DI), R8
+	ANDQ  $0x0f, R8
+	INCQ  R8
+	MOVQ  $-1, R9
+	BZHIQ R8, R9, R9
+	KMOVW R9, K1
+	SUBQ  R8, DI
+	SHLQ  $0x02, DI
+
+row:
+	MOVQ AX, R8
+	MOVQ DX, R9
+	XORQ R10, R10
+
+step:
+	CMPQ    R10, DI
+	JGE     last
+	VMOVUPS (R9)(R10*1), Z1
+	VMOVUPS Z1, (R8)(R10*1)
+	ADDQ    $0x40, R10
+	JMP     step
+
+last:
+	VMOVUPS.Z (R9)(R10*1), K1, Z1
+	VMOVUPS   Z1, K1, (R8)(R10*1)
+	ADDQ      CX, AX
+	ADDQ      BX, DX
+	DECQ      SI
+	JNZ       row
+	VZEROUPPER
+	RET

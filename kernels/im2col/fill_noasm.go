@@ -13,3 +13,19 @@ func Gather2(dst, src []float32) {
 	}
 	gather2Generic(dst, src)
 }
+
+func transposeBlock(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	transposeGeneric(dst, ldd, src, lds, rows, cols)
+}
+
+func maxRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	maxRowsGeneric(dst, ldd, src, lds, rows, cols)
+}
+
+func copyRows(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	copyRowsGeneric(dst, ldd, src, lds, rows, cols)
+}
+
+func gather2Rows(dst []float32, ldd int, src []float32, lds int, rows, n int) {
+	gather2RowsGeneric(dst, ldd, src, lds, rows, n)
+}
