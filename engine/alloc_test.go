@@ -81,12 +81,19 @@ func TestRunIntoMatchesRun(t *testing.T) {
 	}
 }
 
+// TestAllocsPerRun holds the committed fixtures to zero heap allocations
+// per run after warm-up (static shapes, RunInto with reused outputs).
 func TestAllocsPerRun(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
 	for _, c := range []struct{ name, model, input string }{
 		{"mlp", "../conformance/testdata/refkit/mlp/mlp_opset17.onnx", "../conformance/testdata/refkit/mlp/b1_input_0.npy"},
 		{"lenet", "../conformance/testdata/refkit/lenet/lenet_opset17.onnx", "../conformance/testdata/refkit/lenet/b1_input_0.npy"},
 	} {
-		t.Logf("%s: %.0f allocations per run", c.name, allocsPerRun(t, c.model, c.input))
+		if n := allocsPerRun(t, c.model, c.input); n != 0 {
+			t.Errorf("%s: %.0f allocations per run, want 0", c.name, n)
+		}
 	}
 }
 
@@ -135,7 +142,7 @@ func TestAllocsPerRunRefkit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		n := testing.AllocsPerRun(5, func() {
+		n := testing.AllocsPerRun(20, func() {
 			if err := s.RunInto(ctx, in, out); err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +156,9 @@ func TestAllocsPerRunRefkit(t *testing.T) {
 }
 
 // zeroAllocModels are the refkit models whose runs allocate nothing.
-var zeroAllocModels = map[string]bool{"mlp": true}
+// (The others measure at most a few: sync.Pool chains rebuilt after a
+// garbage collection, and reductions that still allocate.)
+var zeroAllocModels = map[string]bool{"mlp": true, "lenet": true, "resnet18": true}
 
 // TestChangingBatchReusesStorage runs batches of 7 and 9 in turn, as a
 // dynamic batcher does: the arena must keep the larger storage instead of

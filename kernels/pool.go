@@ -3,7 +3,9 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels/im2col"
@@ -88,6 +90,32 @@ func nnPoolAttrs(a *ir.AttrReader) nnWindow {
 }
 
 // nnPoolSetup checks X against the window and returns the geometry.
+// nnPoolCache keeps a pooling kernel's geometry for the last input shape
+// it saw: a model with static shapes works it out once, not every run.
+type nnPoolCache struct {
+	last atomic.Pointer[nnPoolSetupResult]
+}
+
+type nnPoolSetupResult struct {
+	xs []int
+	g  *nnGeom
+	p  *nnPool3
+}
+
+// setup is nnPoolSetup through the cache. The geometry it returns is
+// shared between runs and must not be modified.
+func (pc *nnPoolCache) setup(w *nnWindow, xs []int) (*nnGeom, *nnPool3, error) {
+	if r := pc.last.Load(); r != nil && tensor.EqualShapes(r.xs, xs) {
+		return r.g, r.p, nil
+	}
+	g, p, err := nnPoolSetup(w, xs)
+	if err != nil {
+		return nil, nil, err
+	}
+	pc.last.Store(&nnPoolSetupResult{xs: slices.Clone(xs), g: g, p: p})
+	return g, p, nil
+}
+
 func nnPoolSetup(w *nnWindow, xs []int) (*nnGeom, *nnPool3, error) {
 	if len(xs) < 3 {
 		return nil, nil, fmt.Errorf("input X has shape %v, want rank ≥ 3 (N, C, spatial...)", xs)
@@ -132,16 +160,17 @@ func newMaxPool(b *Build) (any, error) {
 		return nil, err
 	}
 	wantIdx := len(b.Node.Outputs) > 1 && b.Node.Outputs[1] != ""
+	cache := new(nnPoolCache)
 	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		if len(in) < 1 || in[0] == nil {
 			return nil, fmt.Errorf("MaxPool needs input X")
 		}
 		x := in[0]
-		g, p, err := nnPoolSetup(&w, x.Shape)
+		g, p, err := cache.setup(&w, x.Shape)
 		if err != nil {
 			return nil, err
 		}
-		outShape := append([]int{x.Shape[0], x.Shape[1]}, g.out...)
+		outShape := nnPoolOutShape(c, x.Shape, g)
 		y := c.Alloc(x.DType, outShape...)
 		var idx []int64
 		var it *tensor.Tensor
@@ -423,16 +452,17 @@ func newLpPool(b *Build) (any, error) {
 // fin(Σ acc(x), count) over the window's valid taps, where count is the
 // number of valid taps, or with inclPad the taps inside input or padding.
 func nnFloatPool(op string, w *nnWindow, fin func(float64, int) float64, acc func(float64) float64, inclPad bool) Kernel {
+	cache := new(nnPoolCache)
 	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		if len(in) < 1 || in[0] == nil {
 			return nil, fmt.Errorf("%s needs input X", op)
 		}
 		x := in[0]
-		g, p, err := nnPoolSetup(w, x.Shape)
+		g, p, err := cache.setup(w, x.Shape)
 		if err != nil {
 			return nil, err
 		}
-		y := c.Alloc(x.DType, append([]int{x.Shape[0], x.Shape[1]}, g.out...)...)
+		y := c.Alloc(x.DType, nnPoolOutShape(c, x.Shape, g)...)
 		planes := x.Shape[0] * x.Shape[1]
 		switch xd := x.Data.(type) {
 		case []float32:
@@ -522,9 +552,10 @@ func newGlobalPool(kind string) Factory {
 			if x.Rank() < 3 {
 				return nil, fmt.Errorf("input X has shape %v, want rank ≥ 3 (N, C, spatial...)", x.Shape)
 			}
-			outShape := []int{x.Shape[0], x.Shape[1]}
-			for range x.Shape[2:] {
-				outShape = append(outShape, 1)
+			outShape := c.Ints(x.Rank())
+			outShape[0], outShape[1] = x.Shape[0], x.Shape[1]
+			for i := 2; i < len(outShape); i++ {
+				outShape[i] = 1
 			}
 			y := c.Alloc(x.DType, outShape...)
 			planes := x.Shape[0] * x.Shape[1]
@@ -584,26 +615,36 @@ func nnGlobalMax[T nnFloat](c *Context, planes, size int, x, y []T) {
 
 func nnGlobalSum[T nnFloat](c *Context, planes, size int, x, y []T, acc func(float64) float64, fin func(float64, int) float64) {
 	ident := acc(2) == 2 && acc(-3) == -3
-	c.Parallel(planes, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			s := x[p*size : (p+1)*size]
-			sum := 0.0
-			if ident {
-				for _, v := range s {
-					sum += float64(v)
-				}
-			} else {
-				for _, v := range s {
-					sum += acc(float64(v))
-				}
+	if planes*size < nnGlobalParMin {
+		nnGlobalSumRange(x, y, size, 0, planes, ident, acc, fin)
+		return
+	}
+	c.Parallel(planes, func(lo, hi int) { nnGlobalSumRange(x, y, size, lo, hi, ident, acc, fin) })
+}
+
+// nnGlobalParMin is the input size from which global pooling is split
+// across threads (below it, the hand-off costs more than the sum).
+const nnGlobalParMin = 1 << 15
+
+func nnGlobalSumRange[T nnFloat](x, y []T, size, lo, hi int, ident bool, acc func(float64) float64, fin func(float64, int) float64) {
+	for p := lo; p < hi; p++ {
+		s := x[p*size : (p+1)*size]
+		sum := 0.0
+		if ident {
+			for _, v := range s {
+				sum += float64(v)
 			}
-			if size == 0 {
-				y[p] = 0
-				continue
+		} else {
+			for _, v := range s {
+				sum += acc(float64(v))
 			}
-			y[p] = T(fin(sum, size))
 		}
-	})
+		if size == 0 {
+			y[p] = 0
+			continue
+		}
+		y[p] = T(fin(sum, size))
+	}
 }
 
 // MaxUnpool scatters X into a zero tensor at the flat positions I. As in
@@ -798,4 +839,12 @@ func newMaxRoiPool(b *Build) (any, error) {
 		}
 		return c.Outs(y), nil
 	}), nil
+}
+
+// nnPoolOutShape is [N, C, out...] in the run's scratch.
+func nnPoolOutShape(c *Context, xs []int, g *nnGeom) []int {
+	s := c.Ints(2 + len(g.out))
+	s[0], s[1] = xs[0], xs[1]
+	copy(s[2:], g.out)
+	return s
 }

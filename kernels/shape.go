@@ -413,7 +413,10 @@ func newConstantOfShape(b *Build) (any, error) {
 				return nil, fmt.Errorf("shape %v has invalid dimension %d", want, d)
 			}
 		}
-		shape := shpInts(want)
+		shape := c.Ints(len(want))
+		for i, d := range want {
+			shape[i] = int(d)
+		}
 		if err := shpCheckShape(shape); err != nil {
 			return nil, err
 		}
