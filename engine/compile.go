@@ -49,8 +49,8 @@ type plan struct {
 	steps   []step
 	pool    *parallel.Pool
 	prof    []stepTime // per step, when profiling
-	// plannable: every step's values are tensors, so the memory plan
-	// can follow them.
+	// plannable: runs may record and follow a memory plan (off with
+	// Options.NoMemoryPlan).
 	plannable bool
 }
 

@@ -172,18 +172,10 @@ func (r *memRec) place(a *kernels.Arena, nsteps int) bool {
 	return true
 }
 
-// memCheck is what later runs verify: where each step's outputs must be.
-type memCheck struct {
-	outs [][]memRef
-	bufs []memBuf
-}
-
-func (r *memRec) check() *memCheck { return &memCheck{outs: r.outs, bufs: r.bufs} }
-
-// ok reports whether step i's outputs are where the plan expects them:
+// matches reports whether step i's outputs are where the plan expects them:
 // an output in the slab must be exactly at its planned place, and one
 // outside it must be planned outside.
-func (m *memCheck) ok(i int, a *kernels.Arena, outs []*tensor.Tensor) bool {
+func (m *memRec) matches(i int, a *kernels.Arena, outs []*tensor.Tensor) bool {
 	refs := m.outs[i]
 	for j, t := range outs {
 		if t == nil {

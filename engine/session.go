@@ -197,8 +197,20 @@ type runState struct {
 	// rec records the first run for the memory plan; chk checks later
 	// runs against it (nil: no plan).
 	rec      *memRec
-	chk      *memCheck
+	chk      *memRec
 	recorded bool
+}
+
+// followPlan records step i's outputs on a recording run, or checks them
+// against the memory plan on a planned one; false: the run left the plan.
+func (st *runState) followPlan(i int, step *step, a *kernels.Arena, outs []*tensor.Tensor) bool {
+	switch {
+	case st.rec != nil:
+		st.rec.afterStep(i, step, a, outs, !step.scoped)
+	case st.chk != nil:
+		return st.chk.matches(i, a, outs)
+	}
+	return true
 }
 
 // runMain runs the main plan on st, recording the first run for the
@@ -218,7 +230,7 @@ func (s *Session) runMain(st *runState, args []any) ([]any, error) {
 	}
 	if st.rec != nil {
 		if err == nil && st.rec.place(st.arena, len(s.main.steps)) {
-			st.chk = st.rec.check()
+			st.chk = st.rec
 		}
 		st.rec, st.recorded = nil, true
 	}
@@ -406,19 +418,14 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 				st.vout = st.vout[:0]
 				for _, o := range outs {
 					t, ok := o.(*tensor.Tensor)
-					if !ok && o != nil {
-						if st.rec != nil {
-							st.rec.ok = false
-						}
-						if st.chk != nil {
-							return nil, errReplan
-						}
+					if !ok && o != nil && st.rec != nil {
+						st.rec.ok = false
+					} else if !ok && o != nil {
+						return nil, errReplan
 					}
 					st.vout = append(st.vout, t)
 				}
-				if st.rec != nil {
-					st.rec.afterStep(i, step, kc.Arena, st.vout, !step.scoped)
-				} else if !st.chk.ok(i, kc.Arena, st.vout) {
+				if !st.followPlan(i, step, kc.Arena, st.vout) {
 					return nil, errReplan
 				}
 			}
@@ -450,9 +457,7 @@ func (p *plan) run(kc *kernels.Context, args []any, st *runState) (out []any, er
 			if err := checkOutCount(step, len(touts)); err != nil {
 				return nil, err
 			}
-			if st != nil && st.rec != nil {
-				st.rec.afterStep(i, step, kc.Arena, touts, !step.scoped)
-			} else if st != nil && st.chk != nil && !st.chk.ok(i, kc.Arena, touts) {
+			if st != nil && !st.followPlan(i, step, kc.Arena, touts) {
 				return nil, errReplan
 			}
 			for k, s := range step.out {

@@ -200,9 +200,6 @@ func (a *Arena) Unplan() {
 	a.NoPlan = true
 }
 
-// Placed reports whether the arena's buffers are in a slab.
-func (a *Arena) Placed() bool { return a.slab != nil }
-
 // InSlab reports whether address p lies in the slab.
 func (a *Arena) InSlab(p uintptr) bool { return p >= a.lo && p < a.hi }
 

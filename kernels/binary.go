@@ -245,15 +245,8 @@ func ewBroadcast2(c *Context, a, b []int) ([]int, error) {
 		out[i] = 1
 	}
 	for _, s := range [2][]int{a, b} {
-		off := len(out) - len(s)
-		for i, d := range s {
-			switch {
-			case out[off+i] == d || d == 1:
-			case out[off+i] == 1:
-				out[off+i] = d
-			default:
-				return nil, fmt.Errorf("shapes %v and %v cannot broadcast: dimension %d is %d and %d", a, b, off+i, out[off+i], d)
-			}
+		if i, d := broadcastInto(out, s); i >= 0 {
+			return nil, fmt.Errorf("shapes %v and %v cannot broadcast: dimension %d is %d and %d", a, b, i, out[i], d)
 		}
 	}
 	return out, nil

@@ -17,18 +17,28 @@ func BroadcastShapes(shapes ...[]int) ([]int, error) {
 		out[i] = 1
 	}
 	for _, s := range shapes {
-		off := rank - len(s)
-		for i, d := range s {
-			switch {
-			case out[off+i] == d || d == 1:
-			case out[off+i] == 1:
-				out[off+i] = d
-			default:
-				return nil, fmt.Errorf("shapes %v cannot broadcast: dimension %d is %d and %d", shapes, i, out[off+i], d)
-			}
+		if i, d := broadcastInto(out, s); i >= 0 {
+			return nil, fmt.Errorf("shapes %v cannot broadcast: dimension %d is %d and %d", shapes, i, out[i], d)
 		}
 	}
 	return out, nil
+}
+
+// broadcastInto broadcasts out (its dimensions 1 where still unset) with s,
+// which has at most len(out) dimensions, in place. On a mismatch it
+// returns the dimension of out and s's size there; otherwise -1.
+func broadcastInto(out, s []int) (int, int) {
+	off := len(out) - len(s)
+	for i, d := range s {
+		switch {
+		case out[off+i] == d || d == 1:
+		case out[off+i] == 1:
+			out[off+i] = d
+		default:
+			return off + i, d
+		}
+	}
+	return -1, 0
 }
 
 // BroadcastStrides returns the element strides with which a tensor of

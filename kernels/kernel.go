@@ -52,7 +52,7 @@ type Context struct {
 	// Arena, when set, recycles the tensors Alloc and View make from one
 	// run to the next; the engine sets it for steps that run once per run.
 	Arena *Arena
-	// Scratch, when set, backs Ints and Int64s for the whole run.
+	// Scratch, when set, backs Ints for the whole run.
 	Scratch *Scratch
 
 	outs [8]*tensor.Tensor
@@ -89,12 +89,10 @@ func (c *Context) Parallel(n int, fn func(lo, hi int)) {
 type Scratch struct {
 	ints []int
 	n    int
-	i64  []int64
-	n64  int
 }
 
 // Reset takes back everything handed out.
-func (s *Scratch) Reset() { s.n, s.n64 = 0, 0 }
+func (s *Scratch) Reset() { s.n = 0 }
 
 // Ints returns a zeroed slice of n ints that stays valid until the run
 // ends. Call it from the kernel's goroutine, not from a Parallel chunk, and
@@ -103,17 +101,13 @@ func (c *Context) Ints(n int) []int {
 	if c == nil || c.Scratch == nil {
 		return make([]int, n)
 	}
-	return scratchTake(&c.Scratch.ints, &c.Scratch.n, n)
-}
-
-// scratchTake hands out the next n elements of *buf, growing it (into a
-// new array: slices already handed out stay valid) when it is too short.
-func scratchTake[T any](buf *[]T, used *int, n int) []T {
-	if *used+n > len(*buf) {
-		*buf, *used = make([]T, max(2*len(*buf), n, 256)), 0
+	s := c.Scratch
+	if s.n+n > len(s.ints) {
+		// A new array: the slices already handed out stay valid.
+		s.ints, s.n = make([]int, max(2*len(s.ints), n, 256)), 0
 	}
-	v := (*buf)[*used : *used+n : *used+n]
-	*used += n
+	v := s.ints[s.n : s.n+n : s.n+n]
+	s.n += n
 	clear(v)
 	return v
 }
@@ -123,14 +117,6 @@ func (c *Context) IntsOf(v []int) []int {
 	r := c.Ints(len(v))
 	copy(r, v)
 	return r
-}
-
-// Int64s is Ints for int64 values.
-func (c *Context) Int64s(n int) []int64 {
-	if c == nil || c.Scratch == nil {
-		return make([]int64, n)
-	}
-	return scratchTake(&c.Scratch.i64, &c.Scratch.n64, n)
 }
 
 // Strides returns the row-major element strides of shape, from Ints.

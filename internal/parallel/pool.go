@@ -51,7 +51,6 @@ type Pool struct {
 // job is the loop being shared out; only the For holding mu writes it, and
 // only while no worker is inside it.
 type job struct {
-	fn        func(lo, hi int)
 	task      Task
 	n, chunks int
 	next      atomic.Int64
@@ -92,16 +91,13 @@ func (p *Pool) start() {
 // For calls fn on disjoint ranges [lo, hi) that together cover [0, n), at
 // most Threads of them, in parallel, and returns when all have returned.
 // A panic in fn is re-raised in the caller.
-func (p *Pool) For(n int, fn func(lo, hi int)) {
-	if n <= 0 {
-		return
-	}
-	if p.Threads() == 1 || n == 1 || !p.mu.TryLock() {
-		fn(0, n)
-		return
-	}
-	p.run(n, fn, nil)
-}
+func (p *Pool) For(n int, fn func(lo, hi int)) { p.ForTask(n, funcTask(fn)) }
+
+// funcTask adapts a loop body to Task; a func value fits in an interface
+// without allocating.
+type funcTask func(lo, hi int)
+
+func (f funcTask) Run(lo, hi int) { f(lo, hi) }
 
 // ForTask is For with the loop body in a Task.
 func (p *Pool) ForTask(n int, t Task) {
@@ -112,14 +108,14 @@ func (p *Pool) ForTask(n int, t Task) {
 		t.Run(0, n)
 		return
 	}
-	p.run(n, nil, t)
+	p.run(n, t)
 }
 
 // run shares out a loop; the caller holds p.mu.
-func (p *Pool) run(n int, fn func(lo, hi int), t Task) {
+func (p *Pool) run(n int, t Task) {
 	p.once.Do(p.start)
 	j := &p.job
-	j.fn, j.task, j.n, j.chunks = fn, t, n, min(p.threads, n)
+	j.task, j.n, j.chunks = t, n, min(p.threads, n)
 	j.next.Store(0)
 	gen := p.state.Load()>>genShift + 1
 	p.state.Store(gen << genShift)
@@ -150,7 +146,7 @@ func (p *Pool) finish() {
 		}
 	}
 	j := &p.job
-	j.fn, j.task = nil, nil
+	j.task = nil
 	r := j.panicked.Swap(nil)
 	p.mu.Unlock()
 	if r != nil {
@@ -165,12 +161,7 @@ func (j *job) work() {
 		if c >= j.chunks {
 			return
 		}
-		lo, hi := c*j.n/j.chunks, (c+1)*j.n/j.chunks
-		if j.task != nil {
-			j.task.Run(lo, hi)
-		} else {
-			j.fn(lo, hi)
-		}
+		j.task.Run(c*j.n/j.chunks, (c+1)*j.n/j.chunks)
 	}
 }
 
