@@ -635,7 +635,7 @@ type nnConvKernel struct {
 	// packedT is constW's Wᵀ packed as B for the NHWC orientation, on the
 	// first run that takes it.
 	packedT atomic.Pointer[gemm.PackedB]
-	params  atomic.Pointer[nnConvCached]
+	params  nnShapeCache[*nnConvParams]
 
 	// FusedConv: its epilogue (less the residual, input 3) and the
 	// reference kernel that takes other types than float32 (nil when X
@@ -645,9 +645,30 @@ type nnConvKernel struct {
 	ref   Kernel
 }
 
-type nnConvCached struct {
+// nnShapeCache keeps what a kernel works out from its input shapes (xs,
+// and ws when there is a second) for the last shapes it saw: a model with
+// static shapes works it out once, not every run. Values are shared
+// between concurrent runs and must not be modified.
+type nnShapeCache[V any] struct {
+	last atomic.Pointer[nnShapeEntry[V]]
+}
+
+type nnShapeEntry[V any] struct {
 	xs, ws []int
-	p      *nnConvParams
+	v      V
+}
+
+// get returns the value for xs and ws, from the cache or from compute.
+func (c *nnShapeCache[V]) get(xs, ws []int, compute func() (V, error)) (V, error) {
+	if e := c.last.Load(); e != nil && tensor.EqualShapes(e.xs, xs) && tensor.EqualShapes(e.ws, ws) {
+		return e.v, nil
+	}
+	v, err := compute()
+	if err != nil {
+		return v, err
+	}
+	c.last.Store(&nnShapeEntry[V]{xs: slices.Clone(xs), ws: slices.Clone(ws), v: v})
+	return v, nil
 }
 
 // nnPackFilter packs a float32 filter of shape ws (Cout, Cin/group, k...)
@@ -674,15 +695,7 @@ func nnPackFilterT(w []float32, p *nnConvParams) *gemm.PackedB {
 }
 
 func (k *nnConvKernel) setup(xs, ws []int) (*nnConvParams, error) {
-	if pc := k.params.Load(); pc != nil && tensor.EqualShapes(pc.xs, xs) && tensor.EqualShapes(pc.ws, ws) {
-		return pc.p, nil
-	}
-	p, err := nnConvSetup(&k.w, k.group, xs, ws)
-	if err != nil {
-		return nil, err
-	}
-	k.params.Store(&nnConvCached{xs: slices.Clone(xs), ws: slices.Clone(ws), p: p})
-	return p, nil
+	return k.params.get(xs, ws, func() (*nnConvParams, error) { return nnConvSetup(&k.w, k.group, xs, ws) })
 }
 
 func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {

@@ -3,9 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels/im2col"
@@ -91,29 +89,24 @@ func nnPoolAttrs(a *ir.AttrReader) nnWindow {
 
 // nnPoolSetup checks X against the window and returns the geometry.
 // nnPoolCache keeps a pooling kernel's geometry for the last input shape
-// it saw: a model with static shapes works it out once, not every run.
+// it saw.
 type nnPoolCache struct {
-	last atomic.Pointer[nnPoolSetupResult]
+	nnShapeCache[nnPoolGeometry]
 }
 
-type nnPoolSetupResult struct {
-	xs []int
-	g  *nnGeom
-	p  *nnPool3
+type nnPoolGeometry struct {
+	g *nnGeom
+	p *nnPool3
 }
 
 // setup is nnPoolSetup through the cache. The geometry it returns is
 // shared between runs and must not be modified.
 func (pc *nnPoolCache) setup(w *nnWindow, xs []int) (*nnGeom, *nnPool3, error) {
-	if r := pc.last.Load(); r != nil && tensor.EqualShapes(r.xs, xs) {
-		return r.g, r.p, nil
-	}
-	g, p, err := nnPoolSetup(w, xs)
-	if err != nil {
-		return nil, nil, err
-	}
-	pc.last.Store(&nnPoolSetupResult{xs: slices.Clone(xs), g: g, p: p})
-	return g, p, nil
+	r, err := pc.get(xs, nil, func() (nnPoolGeometry, error) {
+		g, p, err := nnPoolSetup(w, xs)
+		return nnPoolGeometry{g, p}, err
+	})
+	return r.g, r.p, err
 }
 
 func nnPoolSetup(w *nnWindow, xs []int) (*nnGeom, *nnPool3, error) {

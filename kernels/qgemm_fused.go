@@ -585,6 +585,7 @@ func newQMaxPool8(b *Build) (any, error) {
 	if a.Err() != nil || len(b.Node.Outputs) > 1 && b.Node.Outputs[1] != "" {
 		return ref, nil
 	}
+	cache := new(nnPoolCache)
 	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		if len(in) < 1 || in[0] == nil || len(in[0].Shape) != 4 {
 			return refK.Run(c, in)
@@ -594,7 +595,7 @@ func newQMaxPool8(b *Build) (any, error) {
 		if !ok {
 			return refK.Run(c, in)
 		}
-		_, p, err := nnPoolSetup(&w, x.Shape)
+		_, p, err := cache.setup(&w, x.Shape)
 		if err != nil || p.in[0] != 1 || p.tab[1].d != 1 || p.tab[2].d != 1 {
 			return refK.Run(c, in)
 		}
