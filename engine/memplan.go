@@ -31,6 +31,10 @@ type memBuf struct {
 	pinned     bool
 }
 
+// slabBytes is the room b takes in the slab: its size rounded up to the
+// 64-byte alignment every placed buffer starts at.
+func (b *memBuf) slabBytes() int { return (b.bytes + 63) &^ 63 }
+
 // memRef locates an output: in buffer buf (-1: storage the arena does not
 // own) at byte offset delta.
 type memRef struct {
@@ -71,13 +75,12 @@ func (r *memRec) find(a uintptr) int {
 // afterStep records step i's new buffers (when it ran with the arena) and
 // where its outputs live.
 func (r *memRec) afterStep(i int, st *step, a *kernels.Arena, outs []*tensor.Tensor, allocated bool) {
-	for k := range a.Allocs() {
-		if !allocated {
-			break
-		}
-		if t, n, ok := a.Buffer(i, k); ok {
-			lo := kernels.DataPtr(t)
-			r.bufs = append(r.bufs, memBuf{step: i, k: k, lo: lo, hi: lo + uintptr(n), bytes: n, start: i, end: i})
+	if allocated {
+		for k := range a.Allocs() {
+			if t, n, ok := a.Buffer(i, k); ok {
+				lo := kernels.DataPtr(t)
+				r.bufs = append(r.bufs, memBuf{step: i, k: k, lo: lo, hi: lo + uintptr(n), bytes: n, start: i, end: i})
+			}
 		}
 	}
 	refs := make([]memRef, len(st.out))
@@ -133,12 +136,12 @@ func (r *memRec) place(a *kernels.Arena, nsteps int) bool {
 	size := 0
 	for _, b := range order {
 		buf := &r.bufs[b]
-		need := (buf.bytes + 63) &^ 63
+		need := buf.slabBytes()
 		var busy []span
 		for _, q := range placed {
 			o := &r.bufs[q]
 			if o.start <= buf.end && buf.start <= o.end {
-				busy = append(busy, span{off[q], off[q] + (o.bytes+63)&^63})
+				busy = append(busy, span{off[q], off[q] + o.slabBytes()})
 			}
 		}
 		slices.SortFunc(busy, func(x, y span) int { return x.lo - y.lo })
