@@ -33,6 +33,9 @@ func lnFastBuild(b *Build, axis int, eps float32, scaleIn int, skip bool, genera
 			}
 		}
 	}
+	if b.Const == nil {
+		return nil
+	}
 	sc := b.Const(scaleIn)
 	if sc == nil || sc.DType != tensor.Float32 || len(sc.Shape) == 0 {
 		return nil
