@@ -26,6 +26,36 @@ type InferInfo struct {
 	// outputs). A type the inference could not work out at all has Kind
 	// UnknownKind; an unknown dimension is Dim{Value: -1}.
 	Types map[string]Type
+	// Values, if not nil, maps each graph inference reached (the main
+	// graph and its subgraphs) to what is known of the values defined in
+	// it: its inputs, initializers and node outputs. Unlike Types, it
+	// keeps apart values of different graphs that share a name (each
+	// branch of an If may define its own "y"); a value of an enclosing
+	// graph is found in that graph's map.
+	Values map[*Graph]map[string]Value
+}
+
+// Value is what InferShapes learned of one value.
+type Value struct {
+	// Type is the value's type, as InferInfo.Types gives it.
+	Type Type
+	// Elems holds the elements of an integer tensor of rank 0 or 1 (a
+	// shape, an axis list) that inference followed: a constant, or the
+	// result of shape arithmetic (Shape, Gather, Concat, Add ...) over
+	// known and symbolic dimensions. It is nil when the elements were not
+	// followed; at most 1024 are.
+	Elems []Elem
+}
+
+// Elem is one element of an integer tensor that inference followed.
+type Elem struct {
+	// Known reports whether the element is the number V, which may be
+	// negative.
+	Known bool
+	V     int64
+	// Param, for an element that is not known, names the symbolic
+	// dimension it equals, or is "" if nothing is known of it.
+	Param string
 }
 
 // InferShapes infers the element type and shape of every value of m's main
@@ -51,6 +81,7 @@ func InferShapes(m *Model, cfg *InferConfig, info *InferInfo) (err error) {
 	r := &inferer{m: m, cfg: cfg}
 	if info != nil {
 		r.types = info.Types
+		r.values = info.Values
 	}
 	if m == nil || m.Graph == nil {
 		return &Error{Msg: "model has no graph"}
@@ -84,6 +115,8 @@ type inferer struct {
 	first error
 	// types receives every value's type; nil if not asked for.
 	types map[string]Type
+	// values receives each graph's values; nil if not asked for.
+	values map[*Graph]map[string]Value
 	// held, when not nil, collects errors instead of reporting them
 	// (see hold).
 	held  *[]error
@@ -232,6 +265,9 @@ func (r *inferer) graph(g *Graph, parent *scope, inputs []Type) []Type {
 	for _, n := range order {
 		r.node(n, sc, declared)
 	}
+	if r.values != nil {
+		r.recordValues(g, sc)
+	}
 	out := make([]Type, len(g.Outputs))
 	for i, o := range g.Outputs {
 		if v, ok := sc.lookup(o.Name); ok {
@@ -250,6 +286,23 @@ func (r *inferer) graph(g *Graph, parent *scope, inputs []Type) []Type {
 		}
 	}
 	return out
+}
+
+// recordValues fills r.values[g] from g's scope. A graph inferred more
+// than once (a loop body whose types change) keeps the last, final, pass.
+func (r *inferer) recordValues(g *Graph, sc *scope) {
+	m := make(map[string]Value, len(sc.vals))
+	for name, v := range sc.vals {
+		out := Value{Type: v.typ}
+		if d, ok := valueElts(v); ok {
+			out.Elems = make([]Elem, len(d))
+			for i, e := range d {
+				out.Elems[i] = Elem{Known: e.known, V: e.v, Param: e.param}
+			}
+		}
+		m[name] = out
+	}
+	r.values[g] = m
 }
 
 func isInputOrInit(g *Graph, name string) bool {

@@ -12,7 +12,7 @@ func init() {
 		"Sign", "Sin", "Sinh", "Softplus", "Softsign", "Sqrt", "Tan", "Tanh", "Elu", "Selu",
 		"Celu", "LeakyRelu", "HardSigmoid", "HardSwish", "ThresholdedRelu", "Shrink", "Mish",
 		"Gelu", "Clip", "BitwiseNot", "Not", "LRN", "MeanVarianceNormalization",
-		"LpNormalization", "CumSum", "Trilu", "ReverseSequence", "Scatter",
+		"LpNormalization", "CumSum", "CumProd", "Trilu", "ReverseSequence", "Scatter",
 		"ScatterElements", "ScatterND", "InstanceNormalization")
 	registerInfer(DomainONNX, inferNeg, "Neg")
 	registerInfer(DomainONNX, inferSoftmax, "Softmax", "LogSoftmax", "Hardmax")

@@ -67,6 +67,12 @@ func inferMatMul(c *nodeCtx) {
 	case "QLinearMatMul":
 		bi = 3
 		dt = c.dtype(7)
+	case "MatMulIntegerToFloat":
+		// The result has the type of a_scale (float32 or float16).
+		dt = c.dtype(2)
+		if dt == tensor.Undefined {
+			dt = tensor.Float32
+		}
 	default:
 		dt = c.sameElemTypes(0, 1)
 	}

@@ -336,10 +336,14 @@ func inferPool(c *nodeCtx) {
 	}
 }
 
-func inferGlobalPool(c *nodeCtx) {
+func inferGlobalPool(c *nodeCtx) { globalPool(c, c.dtype(0)) }
+
+// globalPool gives output 0 the shape of a global pool of input 0 (N, C,
+// 1, ...) and element type dt.
+func globalPool(c *nodeCtx, dt tensor.DType) {
 	x := c.shape(0)
 	if x == nil {
-		c.setTensor(0, c.dtype(0), nil)
+		c.setTensor(0, dt, nil)
 		return
 	}
 	if len(x) < 2 {
@@ -350,7 +354,7 @@ func inferGlobalPool(c *nodeCtx) {
 	for i := 2; i < len(out); i++ {
 		out[i] = dimOf(1)
 	}
-	c.setTensor(0, c.dtype(0), out)
+	c.setTensor(0, dt, out)
 }
 
 func inferMaxUnpool(c *nodeCtx) {

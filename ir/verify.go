@@ -16,7 +16,12 @@ import (
 //     input or initializer), and no subgraph redefines a value it can see;
 //   - every graph output is produced;
 //   - the nodes have no cycle;
-//   - model-local functions obey the same rules over their own inputs.
+//   - every initializer has data;
+//   - every node's domain is imported (a model that imports no opset at
+//     all may use the default domain), and a node of domain ai.inferd is
+//     one of inferd's fused operators;
+//   - model-local functions obey the same rules over their own inputs,
+//     with their own opset imports added to the model's.
 //
 // Verify does not check operators' input and output counts or types;
 // InferShapes does what can be done there.
@@ -24,9 +29,19 @@ func Verify(m *Model) error {
 	if m == nil || m.Graph == nil {
 		return &Error{Msg: "model has no graph"}
 	}
-	v := &verifier{}
+	v := &verifier{imported: func(d string) bool {
+		return m.OpsetVersion(d) != 0 || d == DomainONNX && len(m.Opsets) == 0
+	}}
 	v.graph(m.Graph, nil, 0)
 	for _, f := range m.Functions {
+		v.imported = func(d string) bool {
+			for _, o := range f.Opsets {
+				if CanonicalDomain(o.Domain) == d {
+					return true
+				}
+			}
+			return m.OpsetVersion(d) != 0 || d == DomainONNX && len(m.Opsets) == 0
+		}
 		g := &Graph{Name: f.Name, Nodes: f.Nodes}
 		for _, in := range f.Inputs {
 			g.Inputs = append(g.Inputs, &ValueInfo{Name: in})
@@ -41,6 +56,8 @@ func Verify(m *Model) error {
 
 type verifier struct {
 	errs []error
+	// imported reports whether nodes may use a (canonical) domain.
+	imported func(domain string) bool
 }
 
 func (v *verifier) errorf(g *Graph, n *Node, format string, args ...any) {
@@ -95,6 +112,9 @@ func (v *verifier) graph(g *Graph, parent *verifyScope, depth int) {
 		}
 		define(nil, in.Name, "an initializer")
 		inits[in.Name] = true
+		if in.Tensor == nil {
+			v.errorf(g, nil, "initializer %q has no data", in.Name)
+		}
 	}
 	for _, in := range g.Inputs {
 		if in == nil || in.Name == "" {
@@ -127,6 +147,12 @@ func (v *verifier) graph(g *Graph, parent *verifyScope, depth int) {
 		}
 		if n.OpType == "" {
 			v.errorf(g, n, "no op type")
+		}
+		switch d := CanonicalDomain(n.Domain); {
+		case !v.imported(d):
+			v.errorf(g, n, "domain %q is not imported", n.Domain)
+		case d == DomainInferd && !IsInferdOp(n.OpType):
+			v.errorf(g, n, "%s is no operator of %s", n.OpType, DomainInferd)
 		}
 		for _, in := range n.Inputs {
 			if in == "" {

@@ -95,9 +95,39 @@ func TestVerify(t *testing.T) {
 			funcs: []*ir.Function{{Name: "F", Inputs: []string{"a"}, Outputs: []string{"c"}, Nodes: []*ir.Node{node("Add", "fadd", "a,b", "c")}}},
 			want:  []string{`node "fadd" (Add): input "b" is not produced`}},
 	}
+	fused := func(op string) *ir.Node { n := node(op, "f", "X", "Y"); n.Domain = ir.DomainInferd; return n }
+	cases = append(cases, []struct {
+		name  string
+		g     *ir.Graph
+		funcs []*ir.Function
+		want  []string
+	}{
+		{name: "domain_not_imported", g: &ir.Graph{
+			Inputs: []*ir.ValueInfo{f32("X", 2)},
+			Nodes: []*ir.Node{func() *ir.Node {
+				n := node("MatMulIntegerToFloat", "mf", "X", "Y")
+				n.Domain = ir.DomainMicrosoft
+				return n
+			}()},
+			Outputs: []*ir.ValueInfo{output("Y")},
+		}, want: []string{`node "mf" (com.microsoft.MatMulIntegerToFloat): domain "com.microsoft" is not imported`}},
+		{name: "inferd_op", g: &ir.Graph{Inputs: []*ir.ValueInfo{f32("X", 2)}, Nodes: []*ir.Node{fused("BiasGelu")}, Outputs: []*ir.ValueInfo{output("Y")}}},
+		{name: "inferd_unknown_op", g: &ir.Graph{Inputs: []*ir.ValueInfo{f32("X", 2)}, Nodes: []*ir.Node{fused("FusedSoftmax")}, Outputs: []*ir.ValueInfo{output("Y")}},
+			want: []string{`node "f" (ai.inferd.FusedSoftmax): FusedSoftmax is no operator of ai.inferd`}},
+		{name: "initializer_no_data", g: &ir.Graph{
+			Inputs: []*ir.ValueInfo{f32("X", 2)}, Initializers: []*ir.Initializer{{Name: "W"}},
+			Nodes: []*ir.Node{node("Add", "a", "X,W", "Y")}, Outputs: []*ir.ValueInfo{output("Y")},
+		}, want: []string{`initializer "W" has no data`}},
+		{name: "function_imports_its_domain", g: &ir.Graph{Inputs: []*ir.ValueInfo{f32("X", 2)}, Outputs: []*ir.ValueInfo{output("X")}},
+			funcs: []*ir.Function{{Name: "F", Inputs: []string{"X"}, Outputs: []string{"Y"}, Nodes: []*ir.Node{fused("Gelu")},
+				Opsets: []ir.OpsetImport{{Domain: ir.DomainInferd, Version: 1}}}}},
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := model(17, tc.g)
+			if tc.name == "inferd_op" || tc.name == "inferd_unknown_op" {
+				m.Opsets = append(m.Opsets, ir.OpsetImport{Domain: ir.DomainInferd, Version: 1})
+			}
 			m.Functions = tc.funcs
 			err := ir.Verify(m)
 			if len(tc.want) == 0 {
