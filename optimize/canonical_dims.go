@@ -61,9 +61,9 @@ func (canonicalDims) Run(ctx context.Context, g *Graph) (bool, error) {
 		if f == nil || len(f.vals) != 1 || f.t.DType != tensor.Int64 || f.t.Shape == nil || len(f.t.Shape) > 1 {
 			continue
 		}
-		sym := f.vals[0].sym
+		sym := f.vals[0].Param
 		src, ok := sources[sym]
-		if sym == "" || f.vals[0].known || !ok || g.IsOutput(out) {
+		if sym == "" || f.vals[0].Known || !ok || g.IsOutput(out) {
 			continue
 		}
 		rank := len(f.t.Shape)
@@ -88,7 +88,7 @@ func (canonicalDims) Run(ctx context.Context, g *Graph) (bool, error) {
 			gn := g.Add(first, "", "Gather", []string{sh, iname}, sym, attrInt("axis", 0))
 			v = gn.Outputs[0]
 			canon[key] = v
-			g.setFacts(v, &facts{t: f.t, vals: []elem{f.vals[0]}})
+			g.setFacts(v, &facts{t: f.t, vals: []ir.Elem{f.vals[0]}})
 		}
 		if !g.Forward(out, v) {
 			continue

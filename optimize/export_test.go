@@ -22,10 +22,10 @@ func InferredType(m *ir.Model, name string) (ir.Type, string) {
 	var s []string
 	for _, e := range f.vals {
 		switch {
-		case e.known:
-			s = append(s, fmt.Sprint(e.v))
-		case e.sym != "":
-			s = append(s, e.sym)
+		case e.Known:
+			s = append(s, fmt.Sprint(e.V))
+		case e.Param != "":
+			s = append(s, e.Param)
 		default:
 			s = append(s, "?")
 		}

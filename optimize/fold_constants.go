@@ -89,10 +89,10 @@ func knownOutputs(g *Graph, n *ir.Node) []*tensor.Tensor {
 		}
 		v := make([]int64, len(f.vals))
 		for i, d := range f.vals {
-			if !d.known {
+			if !d.Known {
 				return nil
 			}
-			v[i] = d.v
+			v[i] = d.V
 		}
 		var t *tensor.Tensor
 		switch f.t.DType {

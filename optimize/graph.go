@@ -47,6 +47,9 @@ type state struct {
 	seq   int
 	// addedInferd is set when a pass imported DomainInferd.
 	addedInferd bool
+	// values is what ir.InferShapes found for each graph of the model;
+	// nil once a graph changed, until a pass asks again.
+	values map[*ir.Graph]map[string]ir.Value
 }
 
 func newState(m *ir.Model, opts *Options) *state {

@@ -12,6 +12,7 @@ func TestInferShapes(t *testing.T) {
 		input x float32[N,3,32,32]
 		init emb float32[100,16] rand
 		init w float32[8,3,3,3] rand
+		init proj float32[16,16] rand
 		init i1 int64[] = 1
 		init i2 int64[1] = -1
 		init ax int64[1] = 0
@@ -35,7 +36,7 @@ func TestInferShapes(t *testing.T) {
 		p = MaxPool(cv) kernel_shape=[2,2] strides=[2,2]
 		gp = GlobalAveragePool(p)
 		fl = Flatten(gp)
-		mm = MatMul(e, emb)
+		mm = MatMul(e, proj)
 		q = ReduceMean(e) axes=[-1]
 		sq = Squeeze(q, i2)
 		output c`)

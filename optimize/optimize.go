@@ -349,7 +349,7 @@ func (r *runner) round(ctx context.Context, steps []step) (bool, error) {
 					}
 				}
 				if r.st.opts.Verify {
-					if err := Verify(r.st.model); err != nil {
+					if err := ir.Verify(r.st.model); err != nil {
 						return false, fmt.Errorf("optimize: after %s: %w", steps[i].name(), err)
 					}
 				}

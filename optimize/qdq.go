@@ -421,9 +421,9 @@ func qReplace(g *Graph, first *ir.Node, o qOut, domain, op string, inputs []stri
 	if last == nil {
 		last = first
 	}
-	if domain == domainMicrosoft && g.Opset(domainMicrosoft) == 0 {
+	if domain == ir.DomainMicrosoft && g.Opset(ir.DomainMicrosoft) == 0 {
 		m := g.Model()
-		m.Opsets = append(m.Opsets, ir.OpsetImport{Domain: domainMicrosoft, Version: 1})
+		m.Opsets = append(m.Opsets, ir.OpsetImport{Domain: ir.DomainMicrosoft, Version: 1})
 	}
 	f := g.Add(last, domain, op, inputs, valueName(last.Outputs[0], op), attrs...)
 	f.Name = g.NewName(first.Name + "_" + op)
@@ -438,8 +438,6 @@ func qReplace(g *Graph, first *ir.Node, o qOut, domain, op string, inputs []stri
 	}
 	return true
 }
-
-const domainMicrosoft = "com.microsoft"
 
 // hasDQInput is the rules' cheap first test: input i is computed by a
 // DequantizeLinear.
@@ -551,7 +549,7 @@ func (qdqMatMul) Apply(g *Graph, n *ir.Node) (bool, error) {
 	}
 	if !quantized {
 		inputs := []string{dx.Input(0), wq, px.scale, w.scale, px.zero, w.zeroName(g), biasName}
-		return qReplace(g, n, qOut{}, domainMicrosoft, "MatMulIntegerToFloat", inputs, nil), nil
+		return qReplace(g, n, qOut{}, ir.DomainMicrosoft, "MatMulIntegerToFloat", inputs, nil), nil
 	}
 	inputs := []string{dx.Input(0), px.scale, px.zero, wq, w.scale, w.zeroName(g), o.p.scale, o.p.zero, biasName}
 	domain := ""
@@ -645,7 +643,7 @@ func (qdqDynamicMatMul) Apply(g *Graph, n *ir.Node) (bool, error) {
 		}
 	}
 	inputs := []string{n.Input(0), n.Input(1), sa, sw, n.Input(2), n.Input(3), bias}
-	return qReplace(g, n, o, domainMicrosoft, "MatMulIntegerToFloat", inputs, nil), nil
+	return qReplace(g, n, o, ir.DomainMicrosoft, "MatMulIntegerToFloat", inputs, nil), nil
 }
 
 // dynamicScales splits the scale s of a dynamically quantized product into
@@ -785,68 +783,4 @@ func (qdqMove) Apply(g *Graph, n *ir.Node) (bool, error) {
 	// Trailing empty inputs are dropped by qReplace; inner ones keep
 	// their place.
 	return qReplace(g, n, qOut{nodes: []*ir.Node{q}, last: q}, n.Domain, n.OpType, inputs, slices.Clone(n.Attrs)), nil
-}
-
-// ---- type inference ----
-
-// inferQLinear types the ops the QDQ rules write outside ai.onnx, and
-// DynamicQuantizeLinear, whose readers they rewrite; it reports whether it
-// knew the op.
-func (c *inferCtx) inferQLinear() bool {
-	n := c.n
-	switch ir.CanonicalDomain(n.Domain) + "." + n.OpType {
-	case ".DynamicQuantizeLinear":
-		s, _ := c.shape(0)
-		c.set(0, tensor.Uint8, s)
-		c.set(1, tensor.Float32, ir.Shape{})
-		c.set(2, tensor.Uint8, ir.Shape{})
-	case ir.DomainInferd + ".QLinearConv":
-		c.conv("QLinearConv")
-	case ir.DomainInferd + ".QLinearMatMul":
-		c.set(0, c.dtype(7), matmulShape(c, 0, 3))
-	case domainMicrosoft + ".MatMulIntegerToFloat":
-		c.set(0, tensor.Float32, matmulShape(c, 0, 1))
-	case ir.DomainInferd + ".QLinearAdd":
-		a, ok1 := c.shape(0)
-		b, ok2 := c.shape(3)
-		if !ok1 || !ok2 {
-			c.setRankOnly(0, c.dtype(7))
-			break
-		}
-		s, _ := broadcastShapes(a, b)
-		c.set(0, c.dtype(7), s)
-	case ir.DomainInferd + ".QLinearGlobalAveragePool":
-		s, ok := c.shape(0)
-		if !ok || len(s) < 2 {
-			c.setRankOnly(0, c.dtype(4))
-			break
-		}
-		out := append(ir.Shape{}, s...)
-		for i := 2; i < len(out); i++ {
-			out[i] = known(1)
-		}
-		c.set(0, c.dtype(4), out)
-	default:
-		return false
-	}
-	return true
-}
-
-// matmulShape is the shape of MatMul(input a, input b), nil if unknown.
-func matmulShape(c *inferCtx, ai, bi int) ir.Shape {
-	a, aok := c.shape(ai)
-	b, bok := c.shape(bi)
-	if !aok || !bok || len(a) == 0 || len(b) == 0 {
-		return nil
-	}
-	switch {
-	case len(a) == 1 && len(b) == 1:
-		return ir.Shape{}
-	case len(a) == 1:
-		return append(append(ir.Shape{}, b[:len(b)-2]...), b[len(b)-1])
-	case len(b) == 1:
-		return append(ir.Shape{}, a[:len(a)-1]...)
-	}
-	batch, _ := broadcastShapes(a[:len(a)-2], b[:len(b)-2])
-	return append(append(batch, a[len(a)-2]), b[len(b)-1])
 }

@@ -46,7 +46,7 @@ func expectQDQ(t *testing.T, src, want string) *ir.Model {
 	if _, err := optimize.Run(context.Background(), got, opts); err != nil {
 		t.Fatalf("optimize: %v", err)
 	}
-	if err := optimize.Verify(got); err != nil {
+	if err := ir.Verify(got); err != nil {
 		t.Fatalf("optimized graph is invalid: %v", err)
 	}
 	if g := ops(got.Graph); g != want {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/inferd/inferd/engine"
+	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/onnx"
 	"github.com/inferd/inferd/optimize"
 	"github.com/inferd/inferd/tensor"
@@ -52,7 +53,7 @@ func checkRefkitDir(t *testing.T, dir string) {
 				if err != nil {
 					t.Fatalf("%v: %v", level, err)
 				}
-				if err := optimize.Verify(opt); err != nil {
+				if err := ir.Verify(opt); err != nil {
 					t.Fatalf("%v: invalid result: %v", level, err)
 				}
 				if level == optimize.LevelBasic {

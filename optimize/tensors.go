@@ -247,3 +247,15 @@ func int64s(v ...int64) *tensor.Tensor {
 func isOnnx(n *ir.Node, op string) bool {
 	return n != nil && n.OpType == op && ir.CanonicalDomain(n.Domain) == ""
 }
+
+// normAxis normalises axis a of a tensor of the given rank, reporting
+// whether it is in range.
+func normAxis(a int64, rank int) (int, bool) {
+	if a < 0 {
+		a += int64(rank)
+	}
+	if a < 0 || a >= int64(rank) {
+		return 0, false
+	}
+	return int(a), true
+}

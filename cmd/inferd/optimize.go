@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/inferd/inferd/engine"
+	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/onnx"
 	"github.com/inferd/inferd/optimize"
 )
@@ -64,7 +65,7 @@ func optimizeCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	if err := optimize.Verify(m); err != nil {
+	if err := ir.Verify(m); err != nil {
 		return fmt.Errorf("%s: the optimized model is invalid (a bug in inferd): %w", pos[0], err)
 	}
 	opts := onnx.SaveOptions{}
