@@ -602,6 +602,37 @@ func ewDivRowF32(o, a, b []float32, mode int) {
 
 // ewArithRow returns the row function of op for element type T.
 func ewArithRow[T tensor.Numeric](op int) func(o, a, b []T, mode int) {
+	// The types with a table made at init take their row from it: a
+	// generic function's value holds its dictionary, so taking one
+	// allocates. int64 is the type of shape arithmetic.
+	switch any(T(0)).(type) {
+	case int64:
+		return any(ewArithRowsI64[op]).(func(o, a, b []T, mode int))
+	case int32:
+		return any(ewArithRowsI32[op]).(func(o, a, b []T, mode int))
+	case float64:
+		return any(ewArithRowsF64[op]).(func(o, a, b []T, mode int))
+	}
+	return ewArithRowOf[T](op)
+}
+
+var (
+	ewArithRowsI64 = ewArithRows[int64]()
+	ewArithRowsI32 = ewArithRows[int32]()
+	ewArithRowsF64 = ewArithRows[float64]()
+)
+
+// ewArithRows returns the row of each arithmetic op for T.
+func ewArithRows[T tensor.Numeric]() [len(ewOpNames)]func(o, a, b []T, mode int) {
+	var rows [len(ewOpNames)]func(o, a, b []T, mode int)
+	for op := range rows {
+		rows[op] = ewArithRowOf[T](op)
+	}
+	return rows
+}
+
+// ewArithRowOf returns the row of arithmetic op for T.
+func ewArithRowOf[T tensor.Numeric](op int) func(o, a, b []T, mode int) {
 	if _, ok := any(T(0)).(float32); ok && op <= ewOpDiv {
 		return any([...]func(o, a, b []float32, mode int){
 			ewOpAdd: ewAddRowF32, ewOpSub: ewSubRowF32, ewOpMul: ewMulRowF32, ewOpDiv: ewDivRowF32,
@@ -851,6 +882,33 @@ const (
 )
 
 func ewCmpRow[T cmp.Ordered](op int) func(o []bool, a, b []T, mode int) {
+	// As ewArithRow: the common types take their row from a table.
+	var z T
+	switch any(z).(type) {
+	case int64:
+		return any(ewCmpRowsI64[op]).(func(o []bool, a, b []T, mode int))
+	case float32:
+		return any(ewCmpRowsF32[op]).(func(o []bool, a, b []T, mode int))
+	}
+	return ewCmpRowOf[T](op)
+}
+
+var (
+	ewCmpRowsI64 = ewCmpRows[int64]()
+	ewCmpRowsF32 = ewCmpRows[float32]()
+)
+
+// ewCmpRows returns the row of each comparison for T.
+func ewCmpRows[T cmp.Ordered]() [ewCmpLe + 1]func(o []bool, a, b []T, mode int) {
+	var rows [ewCmpLe + 1]func(o []bool, a, b []T, mode int)
+	for op := range rows {
+		rows[op] = ewCmpRowOf[T](op)
+	}
+	return rows
+}
+
+// ewCmpRowOf returns the row of comparison op for T.
+func ewCmpRowOf[T cmp.Ordered](op int) func(o []bool, a, b []T, mode int) {
 	switch op {
 	case ewCmpEq:
 		return ewRowOf(func(x, y T) bool { return x == y })

@@ -118,10 +118,11 @@ func (k *redKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 	if len(axes) == 0 && k.noop {
 		return c.Outs(x.Clone()), nil
 	}
-	mask := make([]bool, rank)
+	// mask[i] is 1 for a reduced axis.
+	mask := c.Ints(rank)
 	if len(axes) == 0 {
 		for i := range mask {
-			mask[i] = true
+			mask[i] = 1
 		}
 	} else {
 		for _, ax := range axes {
@@ -129,24 +130,25 @@ func (k *redKernel) run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, erro
 			if err != nil {
 				return nil, fmt.Errorf("axes %v: %w", axes, err)
 			}
-			if mask[a] {
+			if mask[a] != 0 {
 				return nil, fmt.Errorf("axes %v name axis %d twice", axes, a)
 			}
-			mask[a] = true
+			mask[a] = 1
 		}
 	}
-	outShape := make([]int, 0, rank)
+	outShape := c.Ints(rank)[:0]
 	for i, d := range x.Shape {
 		switch {
-		case !mask[i]:
+		case mask[i] == 0:
 			outShape = append(outShape, d)
 		case k.keepdims:
 			outShape = append(outShape, 1)
 		}
 	}
 	out := c.Alloc(x.DType, outShape...)
-	p := redMakePlan(x.Shape, mask)
-	if err := redRunTyped(c, k.kind, p, x, out); err != nil {
+	var p redPlan
+	p.make(c, x.Shape, mask)
+	if err := redRunTyped(c, k.kind, &p, x, out); err != nil {
 		return nil, err
 	}
 	return c.Outs(out), nil
@@ -217,19 +219,25 @@ func redRunTyped(c *Context, kind redKind, p *redPlan, x, out *tensor.Tensor) er
 // reduced axes (size-1 axes dropped, neighbours of one kind merged).
 type redPlan struct {
 	sizes  []int
-	red    []bool
 	ostr   []int // output stride of each group (0 for reduced groups)
+	red0   bool  // group 0 is reduced; the kinds alternate from there
 	n      int   // input elements
 	outN   int   // output elements
 	count  int   // elements reduced into each output
 	groups int
 }
 
-func redMakePlan(shape []int, mask []bool) *redPlan {
-	p := &redPlan{n: 1, outN: 1, count: 1}
+// red reports whether group g is reduced.
+func (p *redPlan) red(g int) bool { return (g%2 == 0) == p.red0 }
+
+// make plans the reduction of shape over the axes where mask is 1; its
+// slices come from c.Ints.
+func (p *redPlan) make(c *Context, shape []int, mask []int) {
+	*p = redPlan{n: 1, outN: 1, count: 1, sizes: c.Ints(max(len(shape), 1))[:0]}
 	for i, d := range shape {
+		r := mask[i] != 0
 		p.n *= d
-		if mask[i] {
+		if r {
 			p.count *= d
 		} else {
 			p.outN *= d
@@ -237,26 +245,66 @@ func redMakePlan(shape []int, mask []bool) *redPlan {
 		if d == 1 {
 			continue
 		}
-		if g := len(p.sizes); g > 0 && p.red[g-1] == mask[i] {
+		if g := len(p.sizes); g > 0 && p.red(g-1) == r {
 			p.sizes[g-1] *= d
 			continue
 		}
+		if len(p.sizes) == 0 {
+			p.red0 = r
+		}
 		p.sizes = append(p.sizes, d)
-		p.red = append(p.red, mask[i])
 	}
 	if len(p.sizes) == 0 {
-		p.sizes, p.red = []int{1}, []bool{false}
+		p.sizes, p.red0 = append(p.sizes, 1), false
 	}
 	p.groups = len(p.sizes)
-	p.ostr = make([]int, p.groups)
+	p.ostr = c.Ints(p.groups)
 	acc := 1
 	for g := p.groups - 1; g >= 0; g-- {
-		if !p.red[g] {
+		if !p.red(g) {
 			p.ostr[g] = acc
 			acc *= p.sizes[g]
 		}
 	}
-	return p
+}
+
+// redTemp returns n elements of scratch for one reduction, recycled from
+// one run to the next through the arena (a buffer that lives only during
+// this step); the caller initialises it.
+func redTemp[E redNum](c *Context, n int) []E {
+	var dt tensor.DType
+	var z E
+	switch any(z).(type) {
+	case float32:
+		dt = tensor.Float32
+	case float64:
+		dt = tensor.Float64
+	case int8:
+		dt = tensor.Int8
+	case int16:
+		dt = tensor.Int16
+	case int32:
+		dt = tensor.Int32
+	case int64:
+		dt = tensor.Int64
+	case uint8:
+		dt = tensor.Uint8
+	case uint16:
+		dt = tensor.Uint16
+	case uint32:
+		dt = tensor.Uint32
+	default:
+		dt = tensor.Uint64
+	}
+	return c.AllocRaw(dt, n).Data.([]E)
+}
+
+// redSerial reports whether a reduction of n elements runs on the calling
+// goroutine: small ones, and all of them on one thread. The parallel path
+// makes a closure; the serial one calls the loop directly and allocates
+// nothing.
+func redSerial(c *Context, n int) bool {
+	return n < redMinWork || c == nil || c.Par == nil || c.Threads == 1
 }
 
 // redNum is the set of element types the reduction loops run on.
@@ -297,10 +345,10 @@ func redCompute[T redNum, A redAcc](c *Context, kind redKind, p *redPlan, x, y [
 		return
 	case redLogSumExp:
 		// Stabilised: m = max, result = m + log(sum(exp(x - m))).
-		mx := make([]T, p.outN)
+		mx := redTemp[T](c, p.outN)
 		redFill(mx, redLowest[T]())
 		redAccumulate(c, p, redStepMax, x, mx, nil, redLowest[T]())
-		m := make([]float64, p.outN)
+		m := redTemp[float64](c, p.outN)
 		for i, v := range mx {
 			f := float64(v)
 			if math.IsInf(f, 0) {
@@ -308,7 +356,8 @@ func redCompute[T redNum, A redAcc](c *Context, kind redKind, p *redPlan, x, y [
 			}
 			m[i] = f
 		}
-		s := make([]float64, p.outN)
+		s := redTemp[float64](c, p.outN)
+		clear(s)
 		redAccumulate(c, p, redStepExp, x, s, m, 0)
 		for i := range y {
 			y[i] = T(m[i] + math.Log(s[i]))
@@ -325,7 +374,7 @@ func redCompute[T redNum, A redAcc](c *Context, kind redKind, p *redPlan, x, y [
 	case redL2, redSumSquare:
 		step = redStepSq
 	}
-	acc := make([]A, p.outN)
+	acc := redTemp[A](c, p.outN)
 	redFill(acc, ident)
 	redAccumulate(c, p, step, x, acc, nil, ident)
 	switch kind {
@@ -436,15 +485,9 @@ func redAccumulate[T redNum, A redAcc](c *Context, p *redPlan, step redStep, x [
 	}
 	g := p.groups
 	last := p.sizes[g-1]
-	par := func(n int, fn func(lo, hi int)) {
-		if p.n < redMinWork {
-			fn(0, n)
-			return
-		}
-		c.Parallel(n, fn)
-	}
+	serial := redSerial(c, p.n)
 	switch {
-	case p.red[g-1] && g <= 2:
+	case p.red(g-1) && g <= 2:
 		// Contiguous trailing reduction: rows of `last` elements, one
 		// output each.
 		rows := p.outN
@@ -453,31 +496,28 @@ func redAccumulate[T redNum, A redAcc](c *Context, p *redPlan, step redStep, x [
 			parts = min(64, last/(1<<13))
 		}
 		if parts == 1 {
-			par(rows, func(lo, hi int) {
-				for r := lo; r < hi; r++ {
-					acc[r] = redChunk(step, x[r*last:(r+1)*last], acc[r], redShift(m, r))
-				}
-			})
+			if serial {
+				redRows(step, x, last, acc, m, 0, rows)
+			} else {
+				c.Parallel(rows, func(lo, hi int) { redRows(step, x, last, acc, m, lo, hi) })
+			}
 			return
 		}
 		// Few long rows: reduce pieces of each row in parallel, then
 		// combine the partial results.
-		part := make([]A, rows*parts)
-		redFill(part, ident)
-		par(rows*parts, func(lo, hi int) {
-			for u := lo; u < hi; u++ {
-				r, q := u/parts, u%parts
-				a, b := q*last/parts, (q+1)*last/parts
-				part[u] = redChunk(step, x[r*last+a:r*last+b], ident, redShift(m, r))
-			}
-		})
+		part := redTemp[A](c, rows*parts)
+		if serial {
+			redRowParts(step, x, last, parts, part, m, ident, 0, rows*parts)
+		} else {
+			c.Parallel(rows*parts, func(lo, hi int) { redRowParts(step, x, last, parts, part, m, ident, lo, hi) })
+		}
 		for r := 0; r < rows; r++ {
 			for q := 0; q < parts; q++ {
 				acc[r] = redCombine(step, acc[r], part[r*parts+q])
 			}
 		}
 		return
-	case !p.red[g-1] && g >= 2 && g <= 3 && p.red[g-2]:
+	case !p.red(g-1) && g >= 2 && g <= 3 && p.red(g-2):
 		// [outer kept] × reduced × kept: add rows of `last` elements into
 		// output rows; split over outer index and column blocks.
 		red := p.sizes[g-2]
@@ -485,58 +525,38 @@ func redAccumulate[T redNum, A redAcc](c *Context, p *redPlan, step redStep, x [
 		if g == 3 {
 			outer = p.sizes[0]
 		}
-		const cb = 1024
-		nb := (last + cb - 1) / cb
+		nb := (last + redColBlock - 1) / redColBlock
 		if outer*nb < 8 && red >= 64 && p.n >= redMinWork {
 			// Few output rows: split the reduced axis instead, each
 			// piece into its own partial output, then combine.
 			parts := min(16, red/32)
-			part := make([]A, parts*p.outN)
+			outN := p.outN
+			part := redTemp[A](c, parts*outN)
 			redFill(part, ident)
-			par(parts*outer, func(lo, hi int) {
-				for u := lo; u < hi; u++ {
-					q, o := u/outer, u%outer
-					dst := part[q*p.outN+o*last : q*p.outN+(o+1)*last]
-					var ms []float64
-					if m != nil {
-						ms = m[o*last : (o+1)*last]
-					}
-					for r := q * red / parts; r < (q+1)*red/parts; r++ {
-						off := (o*red + r) * last
-						redRow(step, x[off:off+last], dst, ms)
-					}
-				}
-			})
+			if serial {
+				redColParts(step, x, outer, red, last, parts, part, outN, m, 0, parts*outer)
+			} else {
+				c.Parallel(parts*outer, func(lo, hi int) { redColParts(step, x, outer, red, last, parts, part, outN, m, lo, hi) })
+			}
 			for q := 0; q < parts; q++ {
-				for i, v := range part[q*p.outN : (q+1)*p.outN] {
+				for i, v := range part[q*outN : (q+1)*outN] {
 					acc[i] = redCombine(step, acc[i], v)
 				}
 			}
 			return
 		}
-		par(outer*nb, func(lo, hi int) {
-			for u := lo; u < hi; u++ {
-				o, bi := u/nb, u%nb
-				c0, c1 := bi*cb, min(last, (bi+1)*cb)
-				dst := acc[o*last+c0 : o*last+c1]
-				var ms []float64
-				if m != nil {
-					ms = m[o*last+c0 : o*last+c1]
-				}
-				base := o * red * last
-				for r := 0; r < red; r++ {
-					off := base + r*last
-					redRow(step, x[off+c0:off+c1], dst, ms)
-				}
-			}
-		})
+		if serial {
+			redCols(step, x, red, last, nb, acc, m, 0, outer*nb)
+		} else {
+			c.Parallel(outer*nb, func(lo, hi int) { redCols(step, x, red, last, nb, acc, m, lo, hi) })
+		}
 		return
 	}
 	// General case: walk the outer groups with an odometer.
-	idx := make([]int, g-1)
+	idx := c.Ints(g - 1)
 	out := 0
 	for in := 0; in < p.n; in += last {
-		if p.red[g-1] {
+		if p.red(g - 1) {
 			acc[out] = redChunk(step, x[in:in+last], acc[out], redShift(m, out))
 		} else {
 			var ms []float64
@@ -553,6 +573,64 @@ func redAccumulate[T redNum, A redAcc](c *Context, p *redPlan, step redStep, x [
 			}
 			out -= p.ostr[a] * idx[a]
 			idx[a] = 0
+		}
+	}
+}
+
+// redColBlock is how many output columns one task of a reduction over a
+// middle axis covers.
+const redColBlock = 1024
+
+// redRows reduces rows [lo, hi) of `last` contiguous elements each into
+// acc[r].
+func redRows[T redNum, A redAcc](step redStep, x []T, last int, acc []A, m []float64, lo, hi int) {
+	for r := lo; r < hi; r++ {
+		acc[r] = redChunk(step, x[r*last:(r+1)*last], acc[r], redShift(m, r))
+	}
+}
+
+// redRowParts reduces pieces [lo, hi) of rows cut in `parts` pieces each
+// into part[u], starting from ident.
+func redRowParts[T redNum, A redAcc](step redStep, x []T, last, parts int, part []A, m []float64, ident A, lo, hi int) {
+	for u := lo; u < hi; u++ {
+		r, q := u/parts, u%parts
+		a, b := q*last/parts, (q+1)*last/parts
+		part[u] = redChunk(step, x[r*last+a:r*last+b], ident, redShift(m, r))
+	}
+}
+
+// redColParts adds tasks [lo, hi) of an outer × red × last reduction cut
+// along red in `parts` pieces, piece q into part[q*outN:].
+func redColParts[T redNum, A redAcc](step redStep, x []T, outer, red, last, parts int, part []A, outN int, m []float64, lo, hi int) {
+	for u := lo; u < hi; u++ {
+		q, o := u/outer, u%outer
+		dst := part[q*outN+o*last : q*outN+(o+1)*last]
+		var ms []float64
+		if m != nil {
+			ms = m[o*last : (o+1)*last]
+		}
+		for r := q * red / parts; r < (q+1)*red/parts; r++ {
+			off := (o*red + r) * last
+			redRow(step, x[off:off+last], dst, ms)
+		}
+	}
+}
+
+// redCols adds tasks [lo, hi) of an outer × red × last reduction, each an
+// outer index and a block of redColBlock columns, into acc.
+func redCols[T redNum, A redAcc](step redStep, x []T, red, last, nb int, acc []A, m []float64, lo, hi int) {
+	for u := lo; u < hi; u++ {
+		o, bi := u/nb, u%nb
+		c0, c1 := bi*redColBlock, min(last, (bi+1)*redColBlock)
+		dst := acc[o*last+c0 : o*last+c1]
+		var ms []float64
+		if m != nil {
+			ms = m[o*last+c0 : o*last+c1]
+		}
+		base := o * red * last
+		for r := 0; r < red; r++ {
+			off := base + r*last
+			redRow(step, x[off+c0:off+c1], dst, ms)
 		}
 	}
 }

@@ -335,7 +335,11 @@ func newExpand(b *Build) (any, error) {
 				return nil, fmt.Errorf("shape %v has invalid dimension %d", want, d)
 			}
 		}
-		shape, err := BroadcastShapes(x.Shape, shpInts(want))
+		wi := c.Ints(len(want))
+		for i, d := range want {
+			wi[i] = int(d)
+		}
+		shape, err := ewBroadcast2(c, x.Shape, wi)
 		if err != nil {
 			return nil, err
 		}
