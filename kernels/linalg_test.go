@@ -1070,7 +1070,7 @@ func TestLinalgAllocs(t *testing.T) {
 			[]*tensor.Tensor{linalgRandF32(r, 8, 64), linalgRandF32(r, 40, 64), linalgRandF32(r, 40)}},
 	}
 	for _, tc := range cases {
-		if got := linalgAllocs(t, tc.op, tc.attrs, tc.consts, false, tc.in...); got != 0 {
+		if got := linalgAllocs(t, tc.op, tc.attrs, tc.consts, false, tc.in...); got != 0 && !raceEnabled {
 			t.Errorf("%s: %v allocations per run, want 0", tc.name, got)
 		}
 	}

@@ -575,7 +575,7 @@ func TestRNNErrors(t *testing.T) {
 // TestRNNAllocs checks that a float32 run with constant weights allocates
 // nothing once warm, serially and with the directions on two threads.
 func TestRNNAllocs(t *testing.T) {
-	if rnnRaceEnabled {
+	if raceEnabled {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
 	rng := rand.New(rand.NewSource(3))

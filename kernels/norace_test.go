@@ -2,4 +2,4 @@
 
 package kernels
 
-const rnnRaceEnabled = false
+const raceEnabled = false
