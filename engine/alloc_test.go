@@ -123,45 +123,46 @@ func BenchmarkRunInto(b *testing.B) {
 
 // TestAllocsPerRunRefkit holds every refkit model (INFERD_REFKIT_MODELS,
 // see package conformance) to zero heap allocations per run after warm-up,
-// except those in allocModels. Under the race detector, where sync.Pool
-// drops items, it only reports the counts.
+// at 1 and 2 threads. Under the race detector, where sync.Pool drops items,
+// it only reports the counts.
 func TestAllocsPerRunRefkit(t *testing.T) {
 	dir := os.Getenv("INFERD_REFKIT_MODELS")
 	if dir == "" {
 		t.Skip("INFERD_REFKIT_MODELS not set")
 	}
-	for _, m := range []string{"mlp", "lenet", "resnet18", "resnet50", "mobilenet_v2", "bert_like", "lstm_text", "mixer_ln_gelu"} {
-		s := loadFixture(t, filepath.Join(dir, m, m+"_opset17.onnx"), 1)
-		var in []*tensor.Tensor
-		for i := range s.Inputs() {
-			in = append(in, readNpy(t, filepath.Join(dir, m, fmt.Sprintf("b1_input_%d.npy", i))))
-		}
-		out := make([]*tensor.Tensor, len(s.Outputs()))
-		ctx := context.Background()
-		run := func() {
-			if err := s.RunInto(ctx, in, out); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// Warm up: the first run records the memory plan, the second
-		// places the slab, later ones fill the kernels' pools.
-		for range 5 {
-			run()
-		}
-		n := testing.AllocsPerRun(50, run)
-		s.Close()
-		t.Logf("%s: %.0f allocations per run", m, n)
-		if want := allocModels[m]; n != want && !raceEnabled {
-			t.Errorf("%s: %.0f allocations per run, want %.0f", m, n, want)
+	for _, threads := range []int{1, 2} {
+		for _, m := range []string{"mlp", "lenet", "resnet18", "resnet50", "mobilenet_v2", "bert_like", "lstm_text", "mixer_ln_gelu"} {
+			allocsRefkitModel(t, dir, m, threads)
 		}
 	}
 }
 
-// allocModels are the refkit models known to allocate on every run, and
-// exactly how much, so that a fix shows here: GlobalAveragePool's sum
-// (kernels/pool.go, nnGlobalSum) hands c.Parallel a closure for inputs of
-// 32K elements and more, even on one thread.
-var allocModels = map[string]float64{"resnet50": 1, "mobilenet_v2": 1}
+func allocsRefkitModel(t *testing.T, dir, m string, threads int) {
+	t.Helper()
+	s := loadFixture(t, filepath.Join(dir, m, m+"_opset17.onnx"), threads)
+	var in []*tensor.Tensor
+	for i := range s.Inputs() {
+		in = append(in, readNpy(t, filepath.Join(dir, m, fmt.Sprintf("b1_input_%d.npy", i))))
+	}
+	out := make([]*tensor.Tensor, len(s.Outputs()))
+	ctx := context.Background()
+	run := func() {
+		if err := s.RunInto(ctx, in, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Warm up: the first run records the memory plan, the second
+	// places the slab, later ones fill the kernels' pools.
+	for range 5 {
+		run()
+	}
+	n := testing.AllocsPerRun(50, run)
+	s.Close()
+	t.Logf("%s, %d threads: %.0f allocations per run", m, threads, n)
+	if n != 0 && !raceEnabled {
+		t.Errorf("%s, %d threads: %.0f allocations per run, want 0", m, threads, n)
+	}
+}
 
 // TestChangingBatchReusesStorage runs batches of 7 and 9 in turn, as a
 // dynamic batcher does: the arena must keep the larger storage instead of

@@ -612,8 +612,32 @@ func nnGlobalSum[T nnFloat](c *Context, planes, size int, x, y []T, acc func(flo
 		nnGlobalSumRange(x, y, size, 0, planes, ident, acc, fin)
 		return
 	}
-	c.Parallel(planes, func(lo, hi int) { nnGlobalSumRange(x, y, size, lo, hi, ident, acc, fin) })
+	t, _ := nnGlobalSumTasks.Get().(*nnGlobalSumTask[T])
+	if t == nil {
+		t = new(nnGlobalSumTask[T])
+	}
+	*t = nnGlobalSumTask[T]{x: x, y: y, size: size, ident: ident, acc: acc, fin: fin}
+	c.ParallelTask(planes, t)
+	*t = nnGlobalSumTask[T]{}
+	nnGlobalSumTasks.Put(t)
 }
+
+// nnGlobalSumTask is one parallel global sum, a reusable task so that the
+// split allocates nothing per run.
+type nnGlobalSumTask[T nnFloat] struct {
+	x, y  []T
+	size  int
+	ident bool
+	acc   func(float64) float64
+	fin   func(float64, int) float64
+}
+
+func (t *nnGlobalSumTask[T]) Run(lo, hi int) {
+	nnGlobalSumRange(t.x, t.y, t.size, lo, hi, t.ident, t.acc, t.fin)
+}
+
+// nnGlobalSumTasks holds idle *nnGlobalSumTask values of either float type.
+var nnGlobalSumTasks sync.Pool
 
 // nnGlobalParMin is the input size from which global pooling is split
 // across threads (below it, the hand-off costs more than the sum).

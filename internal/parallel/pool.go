@@ -170,11 +170,18 @@ func (j *job) work() {
 func (j *job) workGuarded() {
 	defer func() {
 		if r := recover(); r != nil {
-			j.panicked.CompareAndSwap(nil, &r)
-			j.next.Store(int64(j.chunks))
+			j.keepPanic(r)
 		}
 	}()
 	j.work()
+}
+
+// keepPanic records the first panic of a job. It is a function of its own
+// so that r moves to the heap only when there is a panic: taking its
+// address in the deferred function would allocate on every job.
+func (j *job) keepPanic(r any) {
+	j.panicked.CompareAndSwap(nil, &r)
+	j.next.Store(int64(j.chunks))
 }
 
 func (p *Pool) worker() {

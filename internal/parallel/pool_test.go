@@ -1,6 +1,7 @@
 package parallel
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -115,6 +116,33 @@ func TestForTaskAllocatesNothing(t *testing.T) {
 		if h != 201 {
 			t.Fatalf("index %d visited %d times, want 201", i, h)
 		}
+	}
+}
+
+// meetTask's chunks each wait, up to a second, until another chunk is
+// running, so that a worker goroutine always takes part in the loop.
+type meetTask struct {
+	running atomic.Int32
+}
+
+func (m *meetTask) Run(lo, hi int) {
+	m.running.Add(1)
+	deadline := time.Now().Add(time.Second)
+	for m.running.Load() < 2 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+}
+
+func TestWorkerJobAllocatesNothing(t *testing.T) {
+	p := New(2)
+	defer p.Close()
+	task := &meetTask{}
+	allocs := testing.AllocsPerRun(50, func() {
+		task.running.Store(0)
+		p.ForTask(2, task)
+	})
+	if allocs != 0 {
+		t.Errorf("ForTask with a worker taking part: %v allocations per call, want 0", allocs)
 	}
 }
 
