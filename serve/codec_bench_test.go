@@ -44,7 +44,7 @@ func BenchmarkCodecHTTPBinaryRequest(b *testing.B) {
 
 func BenchmarkCodecHTTPBinaryResponse(b *testing.B) {
 	resp := &InferResponse{Model: "m", Version: 1, Outputs: []Tensor{{Name: "logits", Tensor: tensor.New(tensor.Float32, 1, 10)}}}
-	hi := &httpInfer{binary: map[string]bool{"logits": true}}
+	hi := &httpInfer{binary: []outputBinary{{"logits", true}}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := encodeInferResponseParts(resp, hi); err != nil {

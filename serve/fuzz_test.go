@@ -51,7 +51,7 @@ func FuzzInferJSON(f *testing.F) {
 			resp.Outputs = append(resp.Outputs, in)
 		}
 		// Round trip: the inputs as a binary response, read back as a request.
-		all := &httpInfer{allBinary: true, binary: map[string]bool{}}
+		all := &httpInfer{allBinary: true}
 		out, n, err := encodeInferResponse(resp, all)
 		if err != nil {
 			t.Fatalf("encoding accepted inputs: %v", err)

@@ -203,7 +203,7 @@ func decodeGRPCRequest(r *kservepb.ModelInferRequest) (*InferRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := &InferRequest{Model: r.ModelName, Version: v, ID: r.Id}
+	req := &InferRequest{Model: r.ModelName, Version: v, ID: r.Id, Inputs: make([]Tensor, 0, len(r.Inputs))}
 	for k, p := range r.Parameters {
 		switch k {
 		case "timeout":
@@ -378,8 +378,13 @@ func encodeGRPCResponse(resp *InferResponse) (*kservepb.ModelInferResponse, erro
 		Outputs:           make([]*kservepb.ModelInferResponse_InferOutputTensor, len(resp.Outputs)),
 		RawOutputContents: make([][]byte, len(resp.Outputs)),
 	}
+	// The output messages in one allocation (they are only pointed to,
+	// never copied).
+	msgs := make([]kservepb.ModelInferResponse_InferOutputTensor, len(resp.Outputs))
 	for i, o := range resp.Outputs {
-		out.Outputs[i] = &kservepb.ModelInferResponse_InferOutputTensor{Name: o.Name, Datatype: kserveName(o.DType), Shape: shapeToInt64(o.Shape)}
+		m := &msgs[i]
+		m.Name, m.Datatype, m.Shape = o.Name, kserveName(o.DType), shapeToInt64(o.Shape)
+		out.Outputs[i] = m
 		raw, err := rawBytes(o.Tensor)
 		if err != nil {
 			return nil, fmt.Errorf("output %q: %w", o.Name, err)

@@ -73,7 +73,13 @@ func (s *Server) readBodyAligned(w http.ResponseWriter, r *http.Request, at int)
 	if r.ContentLength > s.opts.MaxRequestBytes {
 		return nil, errorf(CodeTooLarge, "request body of %d bytes exceeds the limit of %d bytes (--max-request-size)", r.ContentLength, s.opts.MaxRequestBytes)
 	}
-	body := http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes)
+	// A body of declared length ends there (net/http stops it), and that
+	// length was checked above; only a body of unknown length (chunked)
+	// needs the limiting reader.
+	var body io.Reader = r.Body
+	if r.ContentLength < 0 {
+		body = http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes)
+	}
 	var buf []byte
 	if r.ContentLength > 0 {
 		pad := (8 - at%8) % 8

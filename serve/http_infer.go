@@ -71,10 +71,28 @@ type jsonOutputParams struct {
 // httpInfer is a decoded HTTP inference request and how to answer it.
 type httpInfer struct {
 	req *InferRequest
-	// binary reports per requested output (or for all, with allBinary)
-	// whether its data goes in the binary part of the response.
-	binary    map[string]bool
+	// binary says per requested output that sets binary_data whether its
+	// data goes in the binary part of the response; allBinary is for the
+	// others. A request names few outputs: a slice beats a map.
+	binary    []outputBinary
 	allBinary bool
+	r         InferRequest // req points here: one allocation for both
+}
+
+// outputBinary is one output's binary_data parameter.
+type outputBinary struct {
+	name string
+	on   bool
+}
+
+// isBinary reports whether output name goes in the binary part.
+func (hi *httpInfer) isBinary(name string) bool {
+	for i := len(hi.binary) - 1; i >= 0; i-- { // the last mention wins
+		if hi.binary[i].name == name {
+			return hi.binary[i].on
+		}
+	}
+	return hi.allBinary
 }
 
 // decodeInferRequest decodes a KServe v2 HTTP inference request body.
@@ -95,7 +113,8 @@ func decodeInferRequest(body []byte, headerLen int) (*httpInfer, error) {
 			return nil, errorf(CodeInvalidArgument, "malformed inference request JSON: %v", err)
 		}
 	}
-	hi := &httpInfer{req: &InferRequest{ID: jr.ID}}
+	hi := &httpInfer{}
+	hi.req, hi.r = &hi.r, InferRequest{ID: jr.ID}
 	p := &jr.Parameters
 	if p.BinaryDataOutput != nil {
 		b, err := boolParam("binary_data_output", p.BinaryDataOutput)
@@ -124,6 +143,7 @@ func decodeInferRequest(body []byte, headerLen int) (*httpInfer, error) {
 	if len(jr.Inputs) == 0 {
 		return nil, errorf(CodeInvalidArgument, "the request has no inputs")
 	}
+	hi.req.Inputs = make([]Tensor, 0, len(jr.Inputs))
 	for _, in := range jr.Inputs {
 		t, used, err := decodeJSONInput(in, bin)
 		if err != nil {
@@ -134,6 +154,9 @@ func decodeInferRequest(body []byte, headerLen int) (*httpInfer, error) {
 	}
 	if len(bin) != 0 {
 		return nil, errorf(CodeInvalidArgument, "%d bytes of binary data follow the last input's", len(bin))
+	}
+	if len(jr.Outputs) > 0 {
+		hi.req.Outputs = make([]string, 0, len(jr.Outputs))
 	}
 	for _, o := range jr.Outputs {
 		if o.Name == "" {
@@ -152,10 +175,7 @@ func decodeInferRequest(body []byte, headerLen int) (*httpInfer, error) {
 			if err != nil {
 				return nil, err
 			}
-			if hi.binary == nil {
-				hi.binary = map[string]bool{}
-			}
-			hi.binary[o.Name] = b
+			hi.binary = append(hi.binary, outputBinary{o.Name, b})
 		}
 	}
 	return hi, nil
@@ -322,11 +342,7 @@ func encodeInferResponseParts(resp *InferResponse, hi *httpInfer) ([]byte, [][]b
 			b = strconv.AppendInt(b, int64(d), 10)
 		}
 		b = append(b, ']')
-		bin, set := hi.binary[o.Name]
-		if !set {
-			bin = hi.allBinary
-		}
-		if bin {
+		if hi.isBinary(o.Name) {
 			b = append(b, `,"parameters":{"binary_data_size":`...)
 			b = strconv.AppendInt(b, int64(rawSize(o.Tensor)), 10)
 			b = append(b, "}}"...)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -267,11 +266,6 @@ func (v *version) close(ctx context.Context) error {
 	if v.metrics != nil {
 		v.metrics.delete()
 	}
-	// A version's weights and arenas are most of the process's memory:
-	// hand the pages back to the OS now rather than when the runtime's
-	// scavenger gets to them, so that load/unload cycles do not look like
-	// a leak to whoever watches resident memory.
-	go debug.FreeOSMemory()
 	return err
 }
 
@@ -290,9 +284,9 @@ func batchKey(inputs []*tensor.Tensor) string {
 }
 
 // infer runs one request's inputs (checked, in model input order) through
-// the scheduler.
-func (v *version) infer(ctx context.Context, inputs []*tensor.Tensor, timeout time.Duration) jobResult {
-	j := &job{ctx: ctx, inputs: inputs, batch: 1, enqueued: time.Now(), done: make(chan jobResult, 1)}
+// the scheduler; start is when the request reached the model.
+func (v *version) infer(ctx context.Context, inputs []*tensor.Tensor, timeout time.Duration, start time.Time) jobResult {
+	j := &job{ctx: ctx, inputs: inputs, batch: 1, enqueued: start}
 	if v.cfg.MaxBatchSize > 0 {
 		j.batch = inputs[0].Shape[0]
 		if v.sched.dynamic && v.variableDims {
@@ -319,24 +313,29 @@ func (v *version) runBatch(inst *instance, jobs []*job, dequeued time.Time) {
 	defer func() {
 		if r := recover(); r != nil && !delivered {
 			for _, j := range jobs {
-				j.done <- jobResult{err: errorf(CodeInternal, "model %q version %d: batch of %d failed: %v", v.model, v.number, len(jobs), r)}
+				j.deliver(jobResult{err: errorf(CodeInternal, "model %q version %d: batch of %d failed: %v", v.model, v.number, len(jobs), r)})
 			}
 		}
 	}()
-	t0 := time.Now()
+	// A request run alone reads the clock twice here: it has no inputs to
+	// join and no outputs to split, and its queue time ends at dequeued.
 	total := 0
 	for _, j := range jobs {
 		total += j.batch
 	}
 	ctx := context.Background()
 	var feeds []*tensor.Tensor // in session input order, as v.inputs
+	var t0, t1 time.Time
 	if len(jobs) == 1 {
 		ctx = jobs[0].ctx
 		feeds = jobs[0].inputs
+		t1 = time.Now()
+		t0 = t1
 	} else {
+		t0 = time.Now()
 		feeds = concatInputs(jobs, total)
+		t1 = time.Now()
 	}
-	t1 := time.Now()
 	// RunInto with nil outputs hands over new tensors without a copy and
 	// without the name maps of Run; outs is in v.outputs order.
 	outs := make([]*tensor.Tensor, len(v.outputs))
@@ -346,7 +345,10 @@ func (v *version) runBatch(inst *instance, jobs []*job, dequeued time.Time) {
 	if err == nil {
 		split, err = v.splitOutputs(outs, jobs, total)
 	}
-	t3 := time.Now()
+	t3 := t2
+	if len(jobs) > 1 {
+		t3 = time.Now()
+	}
 	if err != nil {
 		err = runError(err)
 	}
@@ -361,7 +363,7 @@ func (v *version) runBatch(inst *instance, jobs []*job, dequeued time.Time) {
 		if err == nil {
 			r.outputs = split[i]
 		}
-		j.done <- r
+		j.deliver(r)
 	}
 }
 
@@ -403,7 +405,7 @@ func (v *version) splitOutputs(outs []*tensor.Tensor, jobs []*job, total int) ([
 		}
 	}
 	if len(jobs) == 1 {
-		return [][]*tensor.Tensor{outs}, nil
+		return [][]*tensor.Tensor{outs}, nil // one small allocation; a batch needs one per job anyway
 	}
 	res := make([][]*tensor.Tensor, len(jobs))
 	for i := range jobs {

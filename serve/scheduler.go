@@ -19,7 +19,20 @@ type job struct {
 	enqueued time.Time
 	deadline time.Time // queue timeout; zero if none
 	reject   bool      // reject (true) or keep (false) a job past its deadline
-	done     chan jobResult
+	// done receives the result of a job that waited in the queue; a job
+	// run on its submitter's goroutine has none and gets res instead.
+	done chan jobResult
+	res  jobResult
+	one  [1]*job // the batch of a job run alone
+}
+
+// deliver hands a job its result.
+func (j *job) deliver(r jobResult) {
+	if j.done == nil {
+		j.res = r
+		return
+	}
+	j.done <- r
 }
 
 // jobResult is what a job's submitter gets back.
@@ -64,6 +77,10 @@ type scheduler struct {
 	wake   chan struct{} // cap 1; signalled when the queue or idle changes
 	closed bool          // guarded by mu; no new jobs
 	busy   sync.WaitGroup
+	// workers counts the worker goroutines still running: close waits
+	// for them, so that none holds the version (and its sessions'
+	// memory) after the scheduler is closed.
+	workers sync.WaitGroup
 }
 
 func newScheduler(instances []*instance, dynamic bool, maxBatch int, preferred []int, delay time.Duration, maxQueue int, run batchRunner, onQueue func(int)) *scheduler {
@@ -79,6 +96,7 @@ func newScheduler(instances []*instance, dynamic bool, maxBatch int, preferred [
 	for _, inst := range instances {
 		ch := make(chan batchWork, 1)
 		s.work[inst] = ch
+		s.workers.Add(1)
 		go s.worker(inst, ch)
 	}
 	go s.loop()
@@ -93,6 +111,7 @@ type batchWork struct {
 
 // worker runs the batches handed to inst until the scheduler closes ch.
 func (s *scheduler) worker(inst *instance, ch <-chan batchWork) {
+	defer s.workers.Done()
 	for w := range ch {
 		s.run(inst, w.jobs, w.dequeued)
 		s.putIdle(inst)
@@ -125,10 +144,17 @@ func (s *scheduler) submit(ctx context.Context, j *job) jobResult {
 		s.idle = s.idle[:len(s.idle)-1]
 		s.busy.Add(1)
 		s.mu.Unlock()
-		s.run(inst, []*job{j}, time.Now())
+		j.one[0] = j
+		s.run(inst, j.one[:], j.enqueued)
 		s.putIdle(inst)
 		s.busy.Done()
-		return <-j.done
+		if j.done != nil {
+			return <-j.done
+		}
+		return j.res
+	}
+	if j.done == nil {
+		j.done = make(chan jobResult, 1)
 	}
 	s.queue = append(s.queue, j)
 	s.mu.Unlock()
@@ -167,12 +193,19 @@ func (s *scheduler) target() int {
 	return s.maxBatch
 }
 
-// putIdle returns an instance after a batch and wakes the loop.
+// putIdle returns an instance after a batch and wakes the loop if a job
+// waits for it.
 func (s *scheduler) putIdle(inst *instance) {
 	s.mu.Lock()
 	s.idle = append(s.idle, inst)
+	// With nothing queued the loop has nothing to hand out: waking it
+	// would cost a goroutine switch (often a thread wake-up) per request.
+	// The next submit queues and signals, or runs on its own goroutine.
+	wake := len(s.queue) > 0 || s.closed
 	s.mu.Unlock()
-	s.signal()
+	if wake {
+		s.signal()
+	}
 }
 
 // loop hands batches to idle instances until the scheduler is closed and
@@ -251,10 +284,10 @@ func (s *scheduler) expire(now time.Time) {
 		}
 		if j.reject && !j.deadline.IsZero() && now.After(j.deadline) {
 			s.onQueue(-1)
-			j.done <- jobResult{
+			j.deliver(jobResult{
 				err:    errorf(CodeUnavailable, "request timed out in the queue after %v (default_timeout_microseconds)", now.Sub(j.enqueued).Round(time.Microsecond)),
 				timing: jobTiming{queue: now.Sub(j.enqueued)},
-			}
+			})
 			return true
 		}
 		return false
@@ -318,7 +351,7 @@ func (s *scheduler) close(ctx context.Context) error {
 		return fmt.Errorf("scheduler: %w", ctx.Err())
 	}
 	done := make(chan struct{})
-	go func() { s.busy.Wait(); close(done) }()
+	go func() { s.busy.Wait(); s.workers.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil

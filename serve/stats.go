@@ -61,8 +61,8 @@ func newVersionStats() *versionStats {
 	return &versionStats{batch: map[int]*batchStats{}}
 }
 
-// request records one finished request of batch items.
-func (vs *versionStats) request(items int, total time.Duration, t jobTiming, err error) {
+// request records one finished request of batch items that ended at end.
+func (vs *versionStats) request(items int, total time.Duration, t jobTiming, err error, end time.Time) {
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	st := &vs.s.InferenceStats
@@ -70,7 +70,7 @@ func (vs *versionStats) request(items int, total time.Duration, t jobTiming, err
 		st.Fail.add(total)
 		return
 	}
-	vs.s.LastInference = uint64(time.Now().UnixMilli())
+	vs.s.LastInference = uint64(end.UnixMilli())
 	vs.s.InferenceCount += uint64(items)
 	st.Success.add(total)
 	st.Queue.add(t.queue)

@@ -8,9 +8,15 @@
 //     engine's own time for the same input (Session.Run, same thread
 //     count; blocks of engine runs alternate with blocks of requests),
 //     and the mean latency minus the mean time the server's own session
-//     spent on those requests (from its statistics); with the in-process
-//     Manager.Infer and empty round trips (ServerLive, GET
-//     /v2/health/live) for comparison;
+//     spent on those requests (from its statistics); with -per-request,
+//     also the p50 of each request's latency minus the engine time the
+//     server spent on that very request. For comparison: the in-process
+//     Manager.Infer, empty round trips (ServerLive, GET /v2/health/live)
+//     and echo servers on the same stacks that read the same request
+//     bytes and answer with the same response bytes without decoding or
+//     inference (grpc-echo, http-echo; with -echo-busy D, also echo
+//     servers whose handler spins for D): latency minus echo latency is
+//     what inferd's own code adds;
 //   - batching: throughput at concurrency 16 with and without dynamic
 //     batching;
 //   - swap: failed requests while the model's version is swapped 20 times
@@ -73,8 +79,11 @@ func main() {
 	conc := flag.Int("concurrency", 16, "concurrent clients in the batching test")
 	swaps := flag.Int("swaps", 20, "version swaps in the swap test")
 	cycles := flag.Int("cycles", 200, "load/unload cycles in the memory test")
-	only := flag.String("clients", "", "comma-separated overhead clients to run (default: all of grpc, http-binary, http-json, direct, grpc-live, http-live)")
+	only := flag.String("clients", "", "comma-separated overhead clients to run (default: all of grpc, http-binary, http-json, direct, grpc-live, http-live, grpc-echo, http-echo)")
 	block := flag.Int("block", 50, "overhead: engine runs and requests alternate in blocks of this many")
+	perRequest := flag.Bool("per-request", false, "overhead: also subtract from each request's latency the engine time the server spent on that request (statistics read between requests)")
+	echoBusy := flag.Duration("echo-busy", 0, "overhead: add grpc-echo-busy and http-echo-busy, echo servers whose handler keeps the CPU busy this long (the engine's time)")
+	smaps := flag.String("smaps", "", "memory: copy /proc/self/smaps into this folder after each reported unload, to see which mappings grow")
 	threads := flag.Int("threads", 0, "intra-op threads of the model instance and of the engine it is compared with (0: cores / instances)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file")
@@ -103,7 +112,7 @@ func main() {
 			}
 		}()
 	}
-	b := &bench{model: *model, runs: *runs, only: *only, threads: *threads, block: max(1, *block)}
+	b := &bench{model: *model, runs: *runs, only: *only, threads: *threads, block: max(1, *block), perRequest: *perRequest, echoBusy: *echoBusy, smaps: *smaps}
 	if err := b.prepare(); err != nil {
 		log.Fatal(err)
 	}
@@ -135,10 +144,15 @@ type bench struct {
 	only    string
 	threads int
 	block   int
-	input   string
-	output  string
-	item    []int // input shape without the batch dimension
-	data    []float32
+	// perRequest reads the server's statistics around every request
+	// (outside the timed span) to subtract each request's own engine time.
+	perRequest bool
+	echoBusy   time.Duration // handler time of the *-echo-busy clients
+	smaps      string        // folder for /proc/self/smaps copies (memory test)
+	input      string
+	output     string
+	item       []int // input shape without the batch dimension
+	data       []float32
 }
 
 func (b *bench) prepare() error {
@@ -254,7 +268,9 @@ type client struct {
 
 var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
-func (b *bench) clients(s *server, batch int) []client {
+// requests returns a batch's gRPC request, HTTP binary body and the
+// length of that body's JSON header.
+func (b *bench) requests(batch int) (*kservepb.ModelInferRequest, []byte, string) {
 	x := make([]float32, 0, batch*len(b.data))
 	for range batch {
 		x = append(x, b.data...)
@@ -271,28 +287,41 @@ func (b *bench) clients(s *server, batch int) []client {
 		"inputs":  []any{map[string]any{"name": b.input, "shape": shape, "datatype": "FP32", "parameters": map[string]any{"binary_data_size": len(raw)}}},
 		"outputs": []any{map[string]any{"name": b.output, "parameters": map[string]any{"binary_data": true}}},
 	})
-	binBody := append(append([]byte{}, hdr...), raw...)
-	jsonBody, _ := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": b.input, "shape": shape, "datatype": "FP32", "data": x}}})
-	post := func(body []byte, header string) error {
-		req, _ := http.NewRequest("POST", s.url+"/v2/models/m/infer", bytes.NewReader(body))
-		if header != "" {
-			req.Header.Set(serve.HeaderContentLength, header)
-		}
-		resp, err := httpClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("%d %s", resp.StatusCode, out)
-		}
-		return nil
+	return greq, append(append([]byte{}, hdr...), raw...), strconv.Itoa(len(hdr))
+}
+
+// post sends an inference request body; header is the binary extension's
+// header length ("" for JSON).
+func post(url string, body []byte, header string) error {
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	if header != "" {
+		req.Header.Set(serve.HeaderContentLength, header)
 	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%d %s", resp.StatusCode, out)
+	}
+	return nil
+}
+
+func (b *bench) clients(s *server, batch int) []client {
+	greq, binBody, hdr := b.requests(batch)
+	x := make([]float32, 0, batch*len(b.data))
+	for range batch {
+		x = append(x, b.data...)
+	}
+	shape := append([]int64{int64(batch)}, int64s(b.item)...)
+	jsonBody, _ := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": b.input, "shape": shape, "datatype": "FP32", "data": x}}})
+	url := s.url + "/v2/models/m/infer"
 	return []client{
 		{"grpc", func() error { _, err := s.grpc.ModelInfer(context.Background(), greq); return err }},
-		{"http-binary", func() error { return post(binBody, strconv.Itoa(len(hdr))) }},
-		{"http-json", func() error { return post(jsonBody, "") }},
+		{"http-binary", func() error { return post(url, binBody, hdr) }},
+		{"http-json", func() error { return post(url, jsonBody, "") }},
 	}
 }
 
@@ -374,9 +403,33 @@ func (b *bench) overhead(n int) error {
 			return resp.Body.Close()
 		}},
 	)
+	echo, err := startEcho(s, b, 0)
+	if err != nil {
+		return err
+	}
+	defer echo.stop()
+	cs = append(cs, echo.clients...)
+	if b.echoBusy > 0 {
+		echo2, err := startEcho(s, b, b.echoBusy)
+		if err != nil {
+			return err
+		}
+		defer echo2.stop()
+		echo2.clients[0].name += "-busy"
+		echo2.clients[1].name += "-busy"
+		cs = append(cs, echo2.clients...)
+	}
 	if b.only != "" {
 		keep := strings.Split(b.only, ",")
 		cs = slices.DeleteFunc(cs, func(c client) bool { return !slices.Contains(keep, c.name) })
+	}
+	// statNs returns the server's total engine and model-manager time.
+	statNs := func() (engine, manager uint64) {
+		st, err := s.srv.Manager().Stats("m", 0)
+		if err != nil || len(st) == 0 {
+			log.Fatal("statistics: ", err)
+		}
+		return st[0].InferenceStats.ComputeInfer.Ns, st[0].InferenceStats.Success.Ns
 	}
 	fmt.Printf("\n== overhead: latency at concurrency 1, batch 1, %d requests per run, %d runs (medians; engine: Session.Run, %d threads)\n", n, b.runs, threads)
 	results := map[string][]float64{}
@@ -389,7 +442,8 @@ func (b *bench) overhead(n int) error {
 					return err
 				}
 			}
-			var lat, eng []time.Duration
+			var lat, eng, own, outside []time.Duration
+			served := c.name == "grpc" || strings.HasPrefix(c.name, "http-") && !strings.HasSuffix(c.name, "-live") && !strings.Contains(c.name, "echo") || c.name == "direct"
 			before, _ := s.srv.Manager().Stats("m", 0)
 			// Blocks of back-to-back engine runs and back-to-back requests
 			// alternate, so drift hits both while each is timed in its own
@@ -401,14 +455,30 @@ func (b *bench) overhead(n int) error {
 					eng = append(eng, engineRun())
 				}
 				for range k {
+					var e0, m0 uint64
+					if b.perRequest && served {
+						e0, m0 = statNs()
+					}
 					t0 := time.Now()
 					if err := c.do(); err != nil {
 						return err
 					}
-					lat = append(lat, time.Since(t0))
+					d := time.Since(t0)
+					lat = append(lat, d)
+					if b.perRequest && served {
+						e1, m1 := statNs()
+						own = append(own, d-time.Duration(e1-e0))
+						outside = append(outside, d-time.Duration(m1-m0))
+					}
 				}
 			}
 			l, e := median(lat), median(eng)
+			if len(own) > 0 {
+				results[c.name+" own"] = append(results[c.name+" own"], float64(median(own))/1e3)
+				results[c.name+" outside"] = append(results[c.name+" outside"], float64(median(outside))/1e3)
+				fmt.Printf("  run %d %-12s per request: p50 of (latency − its own engine time) %.1f µs, p50 of (latency − its time in the model manager) %.1f µs\n",
+					run+1, c.name, float64(median(own))/1e3, float64(median(outside))/1e3)
+			}
 			after, _ := s.srv.Manager().Stats("m", 0)
 			// The second estimate needs no standalone engine: the mean
 			// latency of these requests minus the mean time the server's
@@ -432,8 +502,12 @@ func (b *bench) overhead(n int) error {
 	}
 	fmt.Printf("  median engine time %.1f µs (direct: Manager.Infer in process; *-live: protocol round trip without inference, overhead columns meaningless)\n", medianF(engineMeds))
 	for _, c := range cs {
-		fmt.Printf("  %-12s median latency %8.1f µs, median overhead %7.1f µs (p50 latency − p50 engine); mean latency − mean server engine %7.1f µs\n",
+		fmt.Printf("  %-12s median latency %8.1f µs, median overhead %7.1f µs (p50 latency − p50 engine); mean latency − mean server engine %7.1f µs",
 			c.name, medianF(results[c.name+" latency"]), medianF(results[c.name]), medianF(results[c.name+" server"]))
+		if r := results[c.name+" own"]; len(r) > 0 {
+			fmt.Printf("; per request: latency − own engine %.1f µs, latency − manager %.1f µs", medianF(r), medianF(results[c.name+" outside"]))
+		}
+		fmt.Println()
 	}
 	return nil
 }
@@ -617,6 +691,11 @@ func (b *bench) memory(cycles int) error {
 			rss := residentBytes()
 			if i == 0 {
 				first = rss
+			}
+			if b.smaps != "" {
+				if data, err := os.ReadFile("/proc/self/smaps"); err == nil {
+					os.WriteFile(filepath.Join(b.smaps, fmt.Sprintf("smaps.%03d", i+1)), data, 0o644)
+				}
 			}
 			last = rss
 			var ms runtime.MemStats
