@@ -67,13 +67,12 @@ func inputGeneric(v []float32, vxs, vcs int, s []float32, lh, scs, nch int, mask
 
 // outArgs describes one output transform call over nch channels.
 type outArgs struct {
-	nch       int
-	mxs, mcs  int // M's ξ and channel strides
-	ys, ycs   int // y's row and channel strides (the residual's too)
-	rows      int // output rows to write: 1 or 2
-	mask      uint32
-	lo, hi    float32
-	bias, res bool
+	nch      int
+	mxs, mcs int // M's ξ and channel strides
+	ys, ycs  int // y's row and channel strides (the residual's too)
+	rows     int // output rows to write: 1 or 2
+	mask     uint32
+	lo, hi   float32
 }
 
 // outputGeneric computes the output transform Y = Aᵀ·M·A of up to 16
@@ -84,15 +83,12 @@ type outArgs struct {
 //
 //	y[c·ycs + r·ys + x] = min(max(Y[r][x%2] + bias[c] + res[c·ycs + r·ys + x], lo), hi)
 //
-// where Y is tile l's 2×2 result from M element ξ at m[ξ·mxs + c·mcs + l],
-// bias is added when a.bias and res when a.res. A NaN stays NaN.
+// where Y is tile l's 2×2 result from M element ξ at m[ξ·mxs + c·mcs + l]
+// and the residual is added when res is not nil. A NaN stays NaN.
 func outputGeneric(y []float32, m []float32, bias []float32, res []float32, a *outArgs) {
 	for c := 0; c < a.nch; c++ {
 		mc := m[c*a.mcs:]
-		var b float32
-		if a.bias {
-			b = bias[c]
-		}
+		b := bias[c]
 		for l := 0; l < 16; l++ {
 			if a.mask&(3<<(2*l)) == 0 {
 				continue
@@ -112,7 +108,7 @@ func outputGeneric(y []float32, m []float32, bias []float32, res []float32, a *o
 					}
 					i := c*a.ycs + r*a.ys + x
 					v := out[q] + b
-					if a.res {
+					if res != nil {
 						v += res[i]
 					}
 					if v < a.lo {

@@ -103,6 +103,7 @@ type Plan struct {
 	ld       int // row stride of V and M (≥ the tiles of a block)
 	lh       int // half row of the split scratch
 	sr       int // rows of the split scratch per channel
+	zeros    []float32
 }
 
 // BlockBytes bounds the V and M of one block, which stay in L2 (1 MiB per
@@ -152,6 +153,7 @@ func NewPlan(g Geom, threads int) (*Plan, error) {
 	}
 	p.lh = (p.ntx + 1 + 15) / 16 * 16
 	p.sr = 2*p.nty + 2
+	p.zeros = make([]float32, g.K)
 	return p, nil
 }
 
@@ -241,7 +243,7 @@ func (p *Plan) Run(y, x []float32, f *Filter, ep *Epilogue, par func(n int, fn f
 func (r *run) blocks(lo, hi int) {
 	sc := scratchPool.Get().(*scratch)
 	p, g := r.p, &r.p.g
-	sc.s = grow(&sc.s, g.C*p.sr*2*p.lh)
+	sc.s = grow(&sc.s, g.C*p.sr*2*p.lh+32) // the last vectors read past the last row
 	sc.v = grow(&sc.v, 16*g.C*p.ld)
 	sc.m = grow(&sc.m, 16*g.K*p.ld+16)
 	for b := lo; b < hi; b++ {
@@ -280,8 +282,11 @@ func (r *run) block(sc *scratch, n, ty0, ty1, tx0, tx1 int) {
 		res = r.ep.Residual[n*g.K*plane:]
 	}
 	a := &sc.out
-	*a = outArgs{nch: g.K, mxs: g.K * p.ld, mcs: p.ld, ys: g.OW, ycs: plane,
-		lo: r.ep.Lo, hi: r.ep.Hi, bias: r.ep.Bias != nil, res: res != nil}
+	*a = outArgs{nch: g.K, mxs: g.K * p.ld, mcs: p.ld, ys: g.OW, ycs: plane, lo: r.ep.Lo, hi: r.ep.Hi}
+	bias := r.ep.Bias
+	if bias == nil {
+		bias = p.zeros
+	}
 	for ty := 0; ty < nty; ty++ {
 		oy := 2 * (ty0 + ty)
 		a.rows = min(2, g.OH-oy)
@@ -293,7 +298,7 @@ func (r *run) block(sc *scratch, n, ty0, ty1, tx0, tx1 int) {
 			if res != nil {
 				rs = res[off:]
 			}
-			outputTiles(yn[off:], sc.m[ty*ntx+l:], r.ep.Bias, rs, a)
+			outputTiles(yn[off:], sc.m[ty*ntx+l:], bias, rs, a)
 		}
 	}
 	if r.ep.Leaky || r.ep.Fn != nil {
