@@ -109,7 +109,7 @@ type Plan struct {
 // BlockBytes bounds the V and M of one block, which stay in L2 (1 MiB per
 // core on Zen 5) between the transforms and the GEMMs. A variable so that
 // benchmarks can sweep it.
-var BlockBytes = 768 << 10
+var BlockBytes = 1 << 20
 
 // maxBlockCols bounds the tile columns of a block (wider images are cut
 // across too).
@@ -140,16 +140,18 @@ func NewPlan(g Geom, threads int) (*Plan, error) {
 		nby := (p.th + nty - 1) / nty
 		items := g.N * nby * p.nbx
 		cost := (items + threads - 1) / threads * ((nty*p.ntx + gemm.NR - 1) / gemm.NR)
-		if cost <= best {
+		if cost < best {
 			best, p.nty = cost, nty
 		}
 	}
 	p.nby = (p.th + p.nty - 1) / p.nty
 	p.nty = (p.th + p.nby - 1) / p.nby
-	t := p.nty * p.ntx
-	p.ld = (t + 15) / 16 * 16
+	// Whole GEMM panels, so that the GEMM reads every panel of V in
+	// place (it would copy a part-full last one): the columns past a
+	// block's tiles are computed and never read.
+	p.ld = (p.nty*p.ntx + gemm.NR - 1) / gemm.NR * gemm.NR
 	if p.ld*4%4096 == 0 {
-		p.ld += 16 // a row stride of 4 KiB aliases in the caches
+		p.ld += gemm.NR // a row stride of 4 KiB aliases in the caches
 	}
 	p.lh = (p.ntx + 1 + 15) / 16 * 16
 	p.sr = 2*p.nty + 2
@@ -270,6 +272,7 @@ func (r *run) block(sc *scratch, n, ty0, ty1, tx0, tx1 int) {
 		}
 	}
 
+	t = (t + gemm.NR - 1) / gemm.NR * gemm.NR
 	for x := 0; x < 16; x++ {
 		gemm.GemmPackedA(t, 1, r.f.u[x], gemm.Matrix{Data: sc.v[x*g.C*p.ld:], Stride: p.ld}, 0, sc.m[x*g.K*p.ld:], p.ld, nil)
 	}
