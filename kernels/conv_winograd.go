@@ -30,7 +30,7 @@ func winoApplies(p *nnConvParams) bool {
 			return false
 		}
 	}
-	return p.n*p.P > 64
+	return p.P > 64
 }
 
 // winoState is a Conv kernel's Winograd data: the filter transformed on

@@ -101,6 +101,7 @@ type Plan struct {
 	nty, ntx int // tile rows and columns of a full block
 	nby, nbx int // blocks per image down and across
 	ld       int // row stride of V and M (≥ the tiles of a block)
+	vxs, mxs int // stride of V's and M's 16 matrices
 	lh       int // half row of the split scratch
 	sr       int // rows of the split scratch per channel
 	zeros    []float32
@@ -153,6 +154,10 @@ func NewPlan(g Geom, threads int) (*Plan, error) {
 	if p.ld*4%4096 == 0 {
 		p.ld += gemm.NR // a row stride of 4 KiB aliases in the caches
 	}
+	// The transforms read or write the 16 matrices at once: strides that
+	// are a multiple of 4 KiB would put all 16 streams in one L1 set, so
+	// they are staggered by a cache line each.
+	p.vxs, p.mxs = g.C*p.ld+16, g.K*p.ld+16
 	p.lh = (p.ntx + 1 + 15) / 16 * 16
 	p.sr = 2*p.nty + 2
 	p.zeros = make([]float32, g.K)
@@ -246,8 +251,8 @@ func (r *run) blocks(lo, hi int) {
 	sc := scratchPool.Get().(*scratch)
 	p, g := r.p, &r.p.g
 	sc.s = grow(&sc.s, g.C*p.sr*2*p.lh+32) // the last vectors read past the last row
-	sc.v = grow(&sc.v, 16*g.C*p.ld)
-	sc.m = grow(&sc.m, 16*g.K*p.ld+16)
+	sc.v = grow(&sc.v, 16*p.vxs)
+	sc.m = grow(&sc.m, 16*p.mxs+16)
 	for b := lo; b < hi; b++ {
 		n, q := b/(p.nby*p.nbx), b%(p.nby*p.nbx)
 		by, bx := q/p.nbx, q%p.nbx
@@ -268,13 +273,13 @@ func (r *run) block(sc *scratch, n, ty0, ty1, tx0, tx1 int) {
 	for ty := 0; ty < nty; ty++ {
 		for l := 0; l < ntx; l += 16 {
 			mask := uint32(1)<<min(16, ntx-l) - 1
-			inputTiles(sc.v[ty*ntx+l:], g.C*p.ld, p.ld, sc.s[2*ty*2*p.lh+l:], p.lh, p.sr*2*p.lh, g.C, mask)
+			inputTiles(sc.v[ty*ntx+l:], p.vxs, p.ld, sc.s[2*ty*2*p.lh+l:], p.lh, p.sr*2*p.lh, g.C, mask)
 		}
 	}
 
 	t = (t + gemm.NR - 1) / gemm.NR * gemm.NR
 	for x := 0; x < 16; x++ {
-		gemm.GemmPackedA(t, 1, r.f.u[x], gemm.Matrix{Data: sc.v[x*g.C*p.ld:], Stride: p.ld}, 0, sc.m[x*g.K*p.ld:], p.ld, nil)
+		gemm.GemmPackedA(t, 1, r.f.u[x], gemm.Matrix{Data: sc.v[x*p.vxs:], Stride: p.ld}, 0, sc.m[x*p.mxs:], p.ld, nil)
 	}
 
 	// Output transform and epilogue.
@@ -285,7 +290,7 @@ func (r *run) block(sc *scratch, n, ty0, ty1, tx0, tx1 int) {
 		res = r.ep.Residual[n*g.K*plane:]
 	}
 	a := &sc.out
-	*a = outArgs{nch: g.K, mxs: g.K * p.ld, mcs: p.ld, ys: g.OW, ycs: plane, lo: r.ep.Lo, hi: r.ep.Hi}
+	*a = outArgs{nch: g.K, mxs: p.mxs, mcs: p.ld, ys: g.OW, ycs: plane, lo: r.ep.Lo, hi: r.ep.Hi}
 	bias := r.ep.Bias
 	if bias == nil {
 		bias = p.zeros
