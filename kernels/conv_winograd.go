@@ -19,7 +19,10 @@ var winoEnabled = true
 // the transforms in assembly on this CPU, and output planes larger than
 // 7×7. On 7×7 planes (ResNet's last stage at batch 1) the 16 tile
 // columns fill half of each GEMM panel and U is 16/9 the filter's bytes
-// to stream, so the NHWC GEMM stays ahead: BenchmarkWinograd, l4_3x3.
+// to stream, so the NHWC GEMM stays ahead (BenchmarkWinograd, l4_3x3,
+// forced onto Winograd: 1.56–1.68 ms against 1.31–1.33). Fewer than 4
+// input or output channels also stay on the GEMM: there the transforms
+// are most of the work (not measured; such layers are rare and small).
 func winoApplies(p *nnConvParams) bool {
 	g := p.g
 	if !winoEnabled || !winograd.Accelerated() || g.nd() != 2 || p.group != 1 || p.cg < 4 || p.m < 4 {
