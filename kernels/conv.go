@@ -531,6 +531,9 @@ type nnConvParams struct {
 	// columns are then the output channels, which fill its panels and
 	// share out evenly across threads.
 	nhwc bool
+	// wino: a 3×3 stride-1 convolution that runs as Winograd F(2×2, 3×3)
+	// when its filter is constant (conv_winograd.go).
+	wino bool
 }
 
 // nnUseNHWC reports whether a single-group 2-D convolution with P output
@@ -602,6 +605,7 @@ func nnConvSetup(w *nnWindow, group int, xs, ws []int) (*nnConvParams, error) {
 		}
 	}
 	p.nhwc = g.nd() == 2 && p.group == 1 && nnUseNHWC(p.P, p.m, p.pointwise || p.splitPW)
+	p.wino = winoApplies(p)
 	return p, nil
 }
 
@@ -636,6 +640,7 @@ type nnConvKernel struct {
 	// first run that takes it.
 	packedT atomic.Pointer[gemm.PackedB]
 	params  nnShapeCache[*nnConvParams]
+	wino    winoState
 
 	// FusedConv: its epilogue (less the residual, input 3) and the
 	// reference kernel that takes other types than float32 (nil when X
@@ -733,6 +738,12 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 			ep = &e
 		}
 		y := c.AllocRaw(tensor.Float32, p.outShape...)
+		if p.wino && wt == k.constW {
+			if err := k.winoRun(c, p, x, wt, nnBias[float32](bias), y.Data.([]float32), ep); err != nil {
+				return nil, err
+			}
+			return c.Outs(y), nil
+		}
 		packed := k.packed
 		var packedT *gemm.PackedB
 		if wt != k.constW || packed == nil {
