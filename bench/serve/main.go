@@ -89,6 +89,7 @@ func main() {
 	serveOnly := flag.Bool("serve-only", false, "start inferd's server and the echo servers, print their addresses on one line (\"serving grpc=… http=… …\") and serve until SIGINT or SIGTERM")
 	connect := flag.String("connect", "", "overhead: drive the servers of a -serve-only process, given the words of its serving line (grpc=ADDR http=ADDR grpc-echo=ADDR http-echo=ADDR threads=N)")
 	spawn := flag.Bool("spawn", false, "overhead: start this binary with -serve-only as a separate server process and drive it")
+	both := flag.Bool("both", false, "overhead: drive a server in this process and one in a separate process (-spawn implied), clients interleaved; the separate one's clients are named *@sep")
 	serverProcs := flag.Int("server-procs", 0, "with -spawn: GOMAXPROCS of the server process (0: the runtime's default)")
 	serverArgs := flag.String("server-args", "", "with -spawn: more flags for the server process, e.g. \"-cpuprofile /tmp/server.prof\"")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file")
@@ -118,7 +119,7 @@ func main() {
 		}()
 	}
 	b := &bench{model: *model, runs: *runs, only: *only, threads: *threads, block: max(1, *block), perRequest: *perRequest, echoBusy: *echoBusy, smaps: *smaps,
-		connect: *connect, spawn: *spawn, serverProcs: *serverProcs, serverArgs: *serverArgs}
+		connect: *connect, spawn: *spawn || *both, both: *both, serverProcs: *serverProcs, serverArgs: *serverArgs}
 	if *model == "relu784" {
 		path, err := relu784()
 		if err != nil {
@@ -172,7 +173,7 @@ type bench struct {
 	// connect, spawn, serverProcs, serverArgs: the overhead test's
 	// server in a separate process (see overhead.go).
 	connect     string
-	spawn       bool
+	spawn, both bool
 	serverProcs int
 	serverArgs  string
 	input       string

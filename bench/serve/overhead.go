@@ -230,6 +230,21 @@ func (b *bench) overheadClients(ep endpoints, srv *serve.Server, feeds map[strin
 		cs = append(cs, client{name, l.do})
 		return nil
 	}
+	// leanG adds a lean gRPC client for the server at addr, checked
+	// against the response of the standard client gc.
+	leanG := func(name, addr string, gc kservepb.GRPCInferenceServiceClient) error {
+		want, err := gc.ModelInfer(context.Background(), greq)
+		if err != nil {
+			return err
+		}
+		l, err := dialLeanGRPC(addr, greq, want)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, func() { l.conn.Close() })
+		cs = append(cs, client{name, l.do})
+		return nil
+	}
 	for _, suffix := range []string{"", "-echo", "-echo-busy"} {
 		gaddr, haddr := ep["grpc"+suffix], ep["http"+suffix]
 		if gaddr == "" {
@@ -247,6 +262,9 @@ func (b *bench) overheadClients(ep endpoints, srv *serve.Server, feeds map[strin
 				client{"http-json", func() error { return post(url, jsonBody, "") }},
 			)
 			if err := lean("http-lean", haddr); err != nil {
+				return fail(err)
+			}
+			if err := leanG("grpc-lean", gaddr, gc); err != nil {
 				return fail(err)
 			}
 			if srv != nil {
@@ -276,15 +294,16 @@ func (b *bench) overheadClients(ep endpoints, srv *serve.Server, feeds map[strin
 		if err := lean("http"+suffix+"-lean", haddr); err != nil {
 			return fail(err)
 		}
+		if err := leanG("grpc"+suffix+"-lean", gaddr, gc); err != nil {
+			return fail(err)
+		}
 	}
 	if b.only != "" {
 		keep := strings.Split(b.only, ",")
-		for _, k := range keep {
-			if !slices.ContainsFunc(cs, func(c client) bool { return c.name == k }) {
-				return fail(fmt.Errorf("-clients: no client %q here", k))
-			}
-		}
 		cs = slices.DeleteFunc(cs, func(c client) bool { return !slices.Contains(keep, c.name) })
+		if len(cs) == 0 {
+			return fail(fmt.Errorf("-clients %s: none of these here", b.only))
+		}
 	}
 	var stats func() snapshot
 	if srv != nil {
@@ -344,31 +363,39 @@ func (b *bench) overhead(n int) error {
 	if err != nil {
 		return err
 	}
-	var (
-		ep   endpoints
-		srv  *serve.Server
-		stop = func() {}
-		mode string
-	)
-	switch {
-	case b.spawn:
-		ep, stop, err = b.spawnServer()
-		mode = "server in a separate process (-spawn)"
-	case b.connect != "":
-		ep, err = parseEndpoints(b.connect)
-		mode = "server in a separate process (-connect)"
-	default:
-		var s *server
-		s, ep, stop, err = b.serveSide()
-		if s != nil {
-			srv = s.srv
+	// A target is a server and the suffix of its clients' names.
+	type target struct {
+		suffix, mode string
+		ep           endpoints
+		srv          *serve.Server
+	}
+	var targets []target
+	if b.spawn || b.connect != "" {
+		var ep endpoints
+		if b.spawn {
+			var stop func()
+			ep, stop, err = b.spawnServer()
+			if err != nil {
+				return err
+			}
+			defer stop()
+		} else if ep, err = parseEndpoints(b.connect); err != nil {
+			return err
 		}
-		mode = "server in this process"
+		targets = append(targets, target{"", "server in a separate process", ep, nil})
 	}
-	if err != nil {
-		return err
+	if !b.spawn && b.connect == "" || b.both {
+		s, ep, stop, err := b.serveSide()
+		if err != nil {
+			return err
+		}
+		defer stop()
+		targets = append(targets, target{"", "server in this process", ep, s.srv})
+		if b.both {
+			targets[0].suffix = "@sep"
+		}
 	}
-	defer stop()
+	ep := targets[0].ep
 	threads := runtime.GOMAXPROCS(0)
 	if t, err := strconv.Atoi(ep["threads"]); err == nil && t > 0 {
 		threads = t
@@ -389,13 +416,23 @@ func (b *bench) overhead(n int) error {
 		}
 		return time.Since(t0)
 	}
-	cs, statNs, closeClients, err := b.overheadClients(ep, srv, feeds)
-	if err != nil {
-		return err
-	}
-	defer closeClients()
+	var cs []client
+	stats := map[string]func() snapshot{}
 	fmt.Printf("\n== overhead: latency at concurrency 1, batch 1, %d requests per run, %d runs (medians; engine: Session.Run, %d threads, in the client process)\n", n, b.runs, threads)
-	fmt.Printf("   %s: %s; client GOMAXPROCS %d\n", mode, ep, runtime.GOMAXPROCS(0))
+	for _, t := range targets {
+		tc, st, closeClients, err := b.overheadClients(t.ep, t.srv, feeds)
+		if err != nil {
+			return err
+		}
+		defer closeClients()
+		for _, c := range tc {
+			c.name += t.suffix
+			cs = append(cs, c)
+			stats[c.name] = st
+		}
+		fmt.Printf("   clients *%s: %s: %s\n", t.suffix, t.mode, t.ep)
+	}
+	fmt.Printf("   client process GOMAXPROCS %d\n", runtime.GOMAXPROCS(0))
 	results := map[string][]float64{}
 	engineMeds := []float64{}
 	for run := range b.runs {
@@ -407,7 +444,8 @@ func (b *bench) overhead(n int) error {
 				}
 			}
 			var lat, eng, own, outside []time.Duration
-			served := !strings.HasSuffix(c.name, "-live") && !strings.Contains(c.name, "echo")
+			served := !strings.Contains(c.name, "-live") && !strings.Contains(c.name, "echo")
+			statNs := stats[c.name]
 			before := statNs()
 			// Blocks of back-to-back engine runs and back-to-back requests
 			// alternate, so drift hits both while each is timed in its own
