@@ -349,7 +349,12 @@ func (l *leanGRPC) readFrame(id uint32, done *bool) error {
 			return errors.New("lean gRPC client: the stream ended without trailers")
 		}
 	case *http2.RSTStreamFrame:
-		return fmt.Errorf("lean gRPC client: stream reset: %v", f.ErrCode)
+		// grpc-go may reset a stream with NO_ERROR after its trailers,
+		// when its reader had not yet seen the request's end.
+		if f.StreamID != id && f.ErrCode == http2.ErrCodeNo {
+			return nil
+		}
+		return fmt.Errorf("lean gRPC client: stream %d reset: %v", f.StreamID, f.ErrCode)
 	case *http2.GoAwayFrame:
 		return fmt.Errorf("lean gRPC client: GOAWAY: %v %s", f.ErrCode, f.DebugData())
 	}
