@@ -1,22 +1,40 @@
 // Command serve is the load test of inferd's model server. It starts a
-// server in this process on 127.0.0.1 (random ports) over a temporary
-// model repository, drives it through its real HTTP and gRPC endpoints,
-// and prints what it measured:
+// server on 127.0.0.1 (random ports) over a temporary model repository,
+// drives it through its real HTTP and gRPC endpoints, and prints what it
+// measured:
 //
 //   - overhead: p50 latency at concurrency 1 over gRPC (raw tensors),
 //     HTTP with binary tensors and HTTP JSON, minus the p50 of the
-//     engine's own time for the same input (Session.Run, same thread
-//     count; blocks of engine runs alternate with blocks of requests),
-//     and the mean latency minus the mean time the server's own session
-//     spent on those requests (from its statistics); with -per-request,
-//     also the p50 of each request's latency minus the engine time the
-//     server spent on that very request. For comparison: the in-process
-//     Manager.Infer, empty round trips (ServerLive, GET /v2/health/live)
-//     and echo servers on the same stacks that read the same request
-//     bytes and answer with the same response bytes without decoding or
-//     inference (grpc-echo, http-echo; with -echo-busy D, also echo
-//     servers whose handler spins for D): latency minus echo latency is
-//     what inferd's own code adds;
+//     engine's own time for the same input (Session.Run of a session in
+//     the client process, same thread count; blocks of engine runs
+//     alternate with blocks of requests), and the mean latency minus the
+//     mean time the server's own session spent on those requests (from
+//     its statistics); with -per-request, also the p50 of each request's
+//     latency minus the engine time the server spent on that very request
+//     (statistics read between requests: in a separate process over gRPC,
+//     which perturbs the next request; use it in process). For comparison:
+//     the in-process Manager.Infer (direct), empty round trips (grpc-live:
+//     ServerLive, http-live: GET /v2/health/live) and echo servers on the
+//     same stacks that read the same request bytes and answer with the
+//     same response bytes without decoding or inference (grpc-echo,
+//     http-echo; with -echo-busy D, also echo servers whose handler spins
+//     for D): latency minus echo latency is what inferd's own code adds.
+//     Two kinds of client: the standard Go ones (grpc-go's ClientConn,
+//     net/http's Client), and lean ones that do what a C++ load generator
+//     such as Triton's perf_analyzer does and no more (http-lean,
+//     grpc-lean, and *-echo-lean against the echo servers): one
+//     connection, the request built once and written in one write, the
+//     response read and parsed on the calling goroutine, its bytes
+//     checked against the standard client's response (see lean.go).
+//     The server runs in this process by default; with -spawn in a
+//     separate process (this binary with -serve-only, GOMAXPROCS from
+//     -server-procs), with -both in both, clients interleaved (the
+//     separate server's are named *@sep), and with -connect LINE against
+//     a -serve-only process started by hand, whose serving line (the
+//     addresses, the instance's threads, its GOMAXPROCS and pid) LINE
+//     repeats. The client process's GOMAXPROCS is the GOMAXPROCS
+//     environment variable's. perf_analyzer's configuration is the lean
+//     client against a separate server process;
 //   - batching: throughput at concurrency 16 with and without dynamic
 //     batching;
 //   - swap: failed requests while the model's version is swapped 20 times
@@ -24,13 +42,20 @@
 //   - memory: resident memory after 200 load/unload cycles against after
 //     the first, unloaded and loaded, with the Go heap and goroutines.
 //
-// It is not run in CI. Run it on an otherwise idle machine, e.g.
+// -model relu784 builds the one-node model the overhead figures quote
+// (Relu on FP32 [N,784]: 3 KB in and out, engine about 1 µs, so its
+// overhead is the server and the stacks alone). It is not run in CI. Run
+// it on an otherwise idle machine, e.g.
 //
 //	go run ./bench/serve -model models/lenet/1/model.onnx -runs 5
+//	go run ./bench/serve -model relu784 -tests overhead -runs 5 -n 1000 -both \
+//	    -clients grpc,grpc-lean,http-binary,http-lean,grpc-echo,grpc-echo-lean,http-echo,http-echo-lean
 //	go run ./bench/serve -model resnet18.onnx -tests overhead,batching -runs 3
 //
-// and quote the medians it prints. Only loopback addresses are used, and
-// every loop is bounded in count and time.
+// and quote the medians it prints; -cpuprofile (with -spawn: -server-args
+// "-cpuprofile FILE" for the server process alone) and -memprofile write
+// profiles. Only loopback addresses are used, and every loop is bounded in
+// count and time.
 package main
 
 import (
