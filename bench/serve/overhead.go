@@ -155,6 +155,8 @@ func (b *bench) spawnServer() (endpoints, func(), error) {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(b.serverProcs))
 	}
 	cmd.Stderr = os.Stderr
+	// The server goes when this process goes, even through log.Fatal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, nil, err
