@@ -1,22 +1,40 @@
 // Command serve is the load test of inferd's model server. It starts a
-// server in this process on 127.0.0.1 (random ports) over a temporary
-// model repository, drives it through its real HTTP and gRPC endpoints,
-// and prints what it measured:
+// server on 127.0.0.1 (random ports) over a temporary model repository,
+// drives it through its real HTTP and gRPC endpoints, and prints what it
+// measured:
 //
 //   - overhead: p50 latency at concurrency 1 over gRPC (raw tensors),
 //     HTTP with binary tensors and HTTP JSON, minus the p50 of the
-//     engine's own time for the same input (Session.Run, same thread
-//     count; blocks of engine runs alternate with blocks of requests),
-//     and the mean latency minus the mean time the server's own session
-//     spent on those requests (from its statistics); with -per-request,
-//     also the p50 of each request's latency minus the engine time the
-//     server spent on that very request. For comparison: the in-process
-//     Manager.Infer, empty round trips (ServerLive, GET /v2/health/live)
-//     and echo servers on the same stacks that read the same request
-//     bytes and answer with the same response bytes without decoding or
-//     inference (grpc-echo, http-echo; with -echo-busy D, also echo
-//     servers whose handler spins for D): latency minus echo latency is
-//     what inferd's own code adds;
+//     engine's own time for the same input (Session.Run of a session in
+//     the client process, same thread count; blocks of engine runs
+//     alternate with blocks of requests), and the mean latency minus the
+//     mean time the server's own session spent on those requests (from
+//     its statistics); with -per-request, also the p50 of each request's
+//     latency minus the engine time the server spent on that very request
+//     (statistics read between requests: in a separate process over gRPC,
+//     which perturbs the next request; use it in process). For comparison:
+//     the in-process Manager.Infer (direct), empty round trips (grpc-live:
+//     ServerLive, http-live: GET /v2/health/live) and echo servers on the
+//     same stacks that read the same request bytes and answer with the
+//     same response bytes without decoding or inference (grpc-echo,
+//     http-echo; with -echo-busy D, also echo servers whose handler spins
+//     for D): latency minus echo latency is what inferd's own code adds.
+//     Two kinds of client: the standard Go ones (grpc-go's ClientConn,
+//     net/http's Client), and lean ones that do what a C++ load generator
+//     such as Triton's perf_analyzer does and no more (http-lean,
+//     grpc-lean, and *-echo-lean against the echo servers): one
+//     connection, the request built once and written in one write, the
+//     response read and parsed on the calling goroutine, its bytes
+//     checked against the standard client's response (see lean.go).
+//     The server runs in this process by default; with -spawn in a
+//     separate process (this binary with -serve-only, GOMAXPROCS from
+//     -server-procs), with -both in both, clients interleaved (the
+//     separate server's are named *@sep), and with -connect LINE against
+//     a -serve-only process started by hand, whose serving line (the
+//     addresses, the instance's threads, its GOMAXPROCS and pid) LINE
+//     repeats. The client process's GOMAXPROCS is the GOMAXPROCS
+//     environment variable's. perf_analyzer's configuration is the lean
+//     client against a separate server process;
 //   - batching: throughput at concurrency 16 with and without dynamic
 //     batching;
 //   - swap: failed requests while the model's version is swapped 20 times
@@ -24,13 +42,20 @@
 //   - memory: resident memory after 200 load/unload cycles against after
 //     the first, unloaded and loaded, with the Go heap and goroutines.
 //
-// It is not run in CI. Run it on an otherwise idle machine, e.g.
+// -model relu784 builds the one-node model the overhead figures quote
+// (Relu on FP32 [N,784]: 3 KB in and out, engine about 1 µs, so its
+// overhead is the server and the stacks alone). It is not run in CI. Run
+// it on an otherwise idle machine, e.g.
 //
 //	go run ./bench/serve -model models/lenet/1/model.onnx -runs 5
+//	go run ./bench/serve -model relu784 -tests overhead -runs 5 -n 1000 -both \
+//	    -clients grpc,grpc-lean,http-binary,http-lean,grpc-echo,grpc-echo-lean,http-echo,http-echo-lean
 //	go run ./bench/serve -model resnet18.onnx -tests overhead,batching -runs 3
 //
-// and quote the medians it prints. Only loopback addresses are used, and
-// every loop is bounded in count and time.
+// and quote the medians it prints; -cpuprofile (with -spawn: -server-args
+// "-cpuprofile FILE" for the server process alone) and -memprofile write
+// profiles. Only loopback addresses are used, and every loop is bounded in
+// count and time.
 package main
 
 import (
@@ -69,7 +94,7 @@ import (
 )
 
 func main() {
-	model := flag.String("model", "models/lenet/1/model.onnx", "ONNX model with one FP32 input of variable batch dimension")
+	model := flag.String("model", "models/lenet/1/model.onnx", "ONNX model with one FP32 input of variable batch dimension; \"relu784\": a one-node model (Relu on FP32 [N,784]) built on the fly")
 	tests := flag.String("tests", "overhead,batching,swap,memory", "comma-separated tests to run")
 	runs := flag.Int("runs", 3, "repetitions of each measurement; medians are reported")
 	n := flag.Int("n", 300, "requests per overhead measurement")
@@ -86,6 +111,12 @@ func main() {
 	smaps := flag.String("smaps", "", "memory: copy /proc/self/smaps into this folder after each reported unload, to see which mappings grow")
 	threads := flag.Int("threads", 0, "intra-op threads of the model instance and of the engine it is compared with (0: cores / instances)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	serveOnly := flag.Bool("serve-only", false, "start inferd's server and the echo servers, print their addresses on one line (\"serving grpc=… http=… …\") and serve until SIGINT or SIGTERM")
+	connect := flag.String("connect", "", "overhead: drive the servers of a -serve-only process, given the words of its serving line (grpc=ADDR http=ADDR grpc-echo=ADDR http-echo=ADDR threads=N)")
+	spawn := flag.Bool("spawn", false, "overhead: start this binary with -serve-only as a separate server process and drive it")
+	both := flag.Bool("both", false, "overhead: drive a server in this process and one in a separate process (-spawn implied), clients interleaved; the separate one's clients are named *@sep")
+	serverProcs := flag.Int("server-procs", 0, "with -spawn: GOMAXPROCS of the server process (0: the runtime's default)")
+	serverArgs := flag.String("server-args", "", "with -spawn: more flags for the server process, e.g. \"-cpuprofile /tmp/server.prof\"")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	flag.Parse()
 	log.SetFlags(0)
@@ -112,9 +143,24 @@ func main() {
 			}
 		}()
 	}
-	b := &bench{model: *model, runs: *runs, only: *only, threads: *threads, block: max(1, *block), perRequest: *perRequest, echoBusy: *echoBusy, smaps: *smaps}
+	b := &bench{model: *model, runs: *runs, only: *only, threads: *threads, block: max(1, *block), perRequest: *perRequest, echoBusy: *echoBusy, smaps: *smaps,
+		connect: *connect, spawn: *spawn || *both, both: *both, serverProcs: *serverProcs, serverArgs: *serverArgs}
+	if *model == "relu784" {
+		path, err := relu784()
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.Remove(path)
+		b.model = path
+	}
 	if err := b.prepare(); err != nil {
 		log.Fatal(err)
+	}
+	if *serveOnly {
+		if err := b.serveOnly(); err != nil {
+			log.Print(err)
+		}
+		return
 	}
 	fmt.Printf("model %s: input %q %v, %d cores (GOMAXPROCS %d)\n", *model, b.input, b.item, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	for _, t := range strings.Split(*tests, ",") {
@@ -149,10 +195,16 @@ type bench struct {
 	perRequest bool
 	echoBusy   time.Duration // handler time of the *-echo-busy clients
 	smaps      string        // folder for /proc/self/smaps copies (memory test)
-	input      string
-	output     string
-	item       []int // input shape without the batch dimension
-	data       []float32
+	// connect, spawn, serverProcs, serverArgs: the overhead test's
+	// server in a separate process (see overhead.go).
+	connect     string
+	spawn, both bool
+	serverProcs int
+	serverArgs  string
+	input       string
+	output      string
+	item        []int // input shape without the batch dimension
+	data        []float32
 }
 
 func (b *bench) prepare() error {
@@ -216,10 +268,11 @@ func (b *bench) addVersion(repo string, v int) error {
 
 // server is a running server and its clients.
 type server struct {
-	srv  *serve.Server
-	url  string
-	grpc kservepb.GRPCInferenceServiceClient
-	stop func()
+	srv                *serve.Server
+	httpAddr, grpcAddr string
+	url                string
+	grpc               kservepb.GRPCInferenceServiceClient
+	stop               func()
 }
 
 func start(opts serve.Options) (*server, error) {
@@ -249,7 +302,7 @@ func start(opts serve.Options) (*server, error) {
 		cancel()
 		return nil, err
 	}
-	return &server{srv: srv, url: "http://" + hl.Addr().String(), grpc: kservepb.NewGRPCInferenceServiceClient(conn), stop: func() {
+	return &server{srv: srv, httpAddr: hl.Addr().String(), grpcAddr: gl.Addr().String(), url: "http://" + hl.Addr().String(), grpc: kservepb.NewGRPCInferenceServiceClient(conn), stop: func() {
 		cancel()
 		conn.Close()
 		hs.Close()
@@ -349,167 +402,6 @@ func medianF(f []float64) float64 {
 	s := slices.Clone(f)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-// overhead measures latency at concurrency 1 minus the engine's time.
-func (b *bench) overhead(n int) error {
-	m, err := onnx.Load(b.model)
-	if err != nil {
-		return err
-	}
-	threads := runtime.GOMAXPROCS(0)
-	if b.threads > 0 {
-		threads = b.threads
-	}
-	sess, err := engine.Compile(m, engine.Options{Threads: threads})
-	if err != nil {
-		return err
-	}
-	defer sess.Close()
-	feeds := map[string]*tensor.Tensor{b.input: tensor.FromSlice(b.data, append([]int{1}, b.item...)...)}
-	engineRun := func() time.Duration {
-		t0 := time.Now()
-		if _, err := sess.Run(context.Background(), feeds); err != nil {
-			log.Fatal(err)
-		}
-		return time.Since(t0)
-	}
-	repo, err := b.repo("max_batch_size: 16\ndynamic_batching {}\n")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(repo)
-	s, err := start(serve.Options{ModelRepository: repo})
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	cs := b.clients(s, 1)
-	// Decomposition: the manager and batcher without a protocol, and each
-	// protocol's round trip without inference (health calls).
-	direct := &serve.InferRequest{Model: "m", Inputs: []serve.Tensor{{Name: b.input, Tensor: feeds[b.input]}}}
-	cs = append(cs,
-		client{"direct", func() error { _, err := s.srv.Manager().Infer(context.Background(), direct); return err }},
-		client{"grpc-live", func() error {
-			_, err := s.grpc.ServerLive(context.Background(), &kservepb.ServerLiveRequest{})
-			return err
-		}},
-		client{"http-live", func() error {
-			resp, err := httpClient.Get(s.url + "/v2/health/live")
-			if err != nil {
-				return err
-			}
-			io.Copy(io.Discard, resp.Body)
-			return resp.Body.Close()
-		}},
-	)
-	echo, err := startEcho(s, b, 0)
-	if err != nil {
-		return err
-	}
-	defer echo.stop()
-	cs = append(cs, echo.clients...)
-	if b.echoBusy > 0 {
-		echo2, err := startEcho(s, b, b.echoBusy)
-		if err != nil {
-			return err
-		}
-		defer echo2.stop()
-		echo2.clients[0].name += "-busy"
-		echo2.clients[1].name += "-busy"
-		cs = append(cs, echo2.clients...)
-	}
-	if b.only != "" {
-		keep := strings.Split(b.only, ",")
-		cs = slices.DeleteFunc(cs, func(c client) bool { return !slices.Contains(keep, c.name) })
-	}
-	// statNs returns the server's total engine and model-manager time.
-	statNs := func() (engine, manager uint64) {
-		st, err := s.srv.Manager().Stats("m", 0)
-		if err != nil || len(st) == 0 {
-			log.Fatal("statistics: ", err)
-		}
-		return st[0].InferenceStats.ComputeInfer.Ns, st[0].InferenceStats.Success.Ns
-	}
-	fmt.Printf("\n== overhead: latency at concurrency 1, batch 1, %d requests per run, %d runs (medians; engine: Session.Run, %d threads)\n", n, b.runs, threads)
-	results := map[string][]float64{}
-	engineMeds := []float64{}
-	for run := range b.runs {
-		// Interleave engine and server measurements so drift hits both.
-		for _, c := range cs {
-			for range min(20, n) { // warm-up
-				if err := c.do(); err != nil {
-					return err
-				}
-			}
-			var lat, eng, own, outside []time.Duration
-			served := c.name == "grpc" || strings.HasPrefix(c.name, "http-") && !strings.HasSuffix(c.name, "-live") && !strings.Contains(c.name, "echo") || c.name == "direct"
-			before, _ := s.srv.Manager().Stats("m", 0)
-			// Blocks of back-to-back engine runs and back-to-back requests
-			// alternate, so drift hits both while each is timed in its own
-			// steady state (as inferd bench and perf_analyzer time them);
-			// -block 1 interleaves single runs.
-			for len(lat) < n {
-				k := min(b.block, n-len(lat))
-				for range k {
-					eng = append(eng, engineRun())
-				}
-				for range k {
-					var e0, m0 uint64
-					if b.perRequest && served {
-						e0, m0 = statNs()
-					}
-					t0 := time.Now()
-					if err := c.do(); err != nil {
-						return err
-					}
-					d := time.Since(t0)
-					lat = append(lat, d)
-					if b.perRequest && served {
-						e1, m1 := statNs()
-						own = append(own, d-time.Duration(e1-e0))
-						outside = append(outside, d-time.Duration(m1-m0))
-					}
-				}
-			}
-			l, e := median(lat), median(eng)
-			if len(own) > 0 {
-				results[c.name+" own"] = append(results[c.name+" own"], float64(median(own))/1e3)
-				results[c.name+" outside"] = append(results[c.name+" outside"], float64(median(outside))/1e3)
-				fmt.Printf("  run %d %-12s per request: p50 of (latency − its own engine time) %.1f µs, p50 of (latency − its time in the model manager) %.1f µs\n",
-					run+1, c.name, float64(median(own))/1e3, float64(median(outside))/1e3)
-			}
-			after, _ := s.srv.Manager().Stats("m", 0)
-			// The second estimate needs no standalone engine: the mean
-			// latency of these requests minus the mean time the server's
-			// own session spent in them (compute_infer), so the engine's
-			// variance cancels out. It leaves out any slowdown of the
-			// engine inside the server (caches the protocol stacks evict).
-			srvOver := math.NaN()
-			if d := after[0].InferenceStats.Success.Count - before[0].InferenceStats.Success.Count; d > 0 {
-				in := float64(after[0].InferenceStats.Success.Ns-before[0].InferenceStats.Success.Ns) / float64(d) / 1e3
-				comp := float64(after[0].InferenceStats.ComputeInfer.Ns-before[0].InferenceStats.ComputeInfer.Ns) / float64(d) / 1e3
-				srvOver = meanD(lat) - comp
-				fmt.Printf("  run %d %-12s server-side means: in model manager %.1f µs, of which engine %.1f µs; mean latency − mean server engine %.1f µs\n", run+1, c.name, in, comp, srvOver)
-			}
-			results[c.name] = append(results[c.name], float64(l-e)/1e3)
-			results[c.name+" latency"] = append(results[c.name+" latency"], float64(l)/1e3)
-			results[c.name+" server"] = append(results[c.name+" server"], srvOver)
-			engineMeds = append(engineMeds, float64(e)/1e3)
-			fmt.Printf("  run %d %-12s latency p50 %8.1f µs (p10 %.1f, p90 %.1f)  engine p50 %8.1f µs  overhead %7.1f µs\n", run+1, c.name,
-				float64(l)/1e3, float64(quantile(lat, 0.1))/1e3, float64(quantile(lat, 0.9))/1e3, float64(e)/1e3, float64(l-e)/1e3)
-		}
-	}
-	fmt.Printf("  median engine time %.1f µs (direct: Manager.Infer in process; *-live: protocol round trip without inference, overhead columns meaningless)\n", medianF(engineMeds))
-	for _, c := range cs {
-		fmt.Printf("  %-12s median latency %8.1f µs, median overhead %7.1f µs (p50 latency − p50 engine); mean latency − mean server engine %7.1f µs",
-			c.name, medianF(results[c.name+" latency"]), medianF(results[c.name]), medianF(results[c.name+" server"]))
-		if r := results[c.name+" own"]; len(r) > 0 {
-			fmt.Printf("; per request: latency − own engine %.1f µs, latency − manager %.1f µs", medianF(r), medianF(results[c.name+" outside"]))
-		}
-		fmt.Println()
-	}
-	return nil
 }
 
 func meanD(d []time.Duration) float64 {
