@@ -32,6 +32,11 @@ type Options struct {
 	// Profile makes the session time every node of the main graph; read
 	// the totals with Session.Profile. It costs two clock reads per node.
 	Profile bool
+	// RestAfterRun parks the intra-op workers as soon as a run returns,
+	// where they would otherwise spin a while for the next loop. For
+	// servers: between requests the network goroutines need those cores,
+	// and a client in another process is slowed by the spinning.
+	RestAfterRun bool
 }
 
 // ErrInvalidModel marks models that cannot be compiled as given.
@@ -314,7 +319,7 @@ func Compile(m *ir.Model, opts Options) (*Session, error) {
 		p.prof = make([]stepTime, len(p.steps))
 	}
 	p.plannable = !opts.NoMemoryPlan
-	s := &Session{model: m, main: p, pool: c.pool, threads: opts.Threads, par: c.pool.For}
+	s := &Session{model: m, main: p, pool: c.pool, threads: opts.Threads, par: c.pool.For, rest: opts.RestAfterRun}
 	init := map[string]bool{}
 	for _, in := range m.Graph.Initializers {
 		init[in.Name] = true

@@ -29,6 +29,7 @@ type Session struct {
 	mu   sync.Mutex
 	idle []*runState
 	par  func(n int, fn func(lo, hi int))
+	rest bool // Options.RestAfterRun
 }
 
 // Inputs returns the graph inputs a caller supplies (initializers excluded).
@@ -57,7 +58,7 @@ func (s *Session) Instance(threads int) *Session {
 	}
 	pool := parallel.New(threads)
 	return &Session{model: s.model, main: s.main, pool: pool, threads: threads,
-		inputs: s.inputs, outputs: s.outputs, par: pool.For}
+		inputs: s.inputs, outputs: s.outputs, par: pool.For, rest: s.rest}
 }
 
 // Run evaluates the model on tensor inputs keyed by graph input name and
@@ -265,6 +266,9 @@ func (s *Session) putState(st *runState) {
 		s.idle = append(s.idle, st)
 	}
 	s.mu.Unlock()
+	if s.rest {
+		s.pool.Rest()
+	}
 }
 
 // maxIdleStates bounds the run states a session keeps for reuse; runs

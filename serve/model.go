@@ -127,7 +127,7 @@ func loadVersion(ctx context.Context, name string, number int64, dir string, o l
 		for k := range int(g.Count) {
 			var s *engine.Session
 			if len(v.insts) == 0 {
-				if s, err = engine.Compile(m, engine.Options{Threads: threads, Optimize: level}); err != nil {
+				if s, err = engine.Compile(m, engine.Options{Threads: threads, Optimize: level, RestAfterRun: true}); err != nil {
 					return nil, fmt.Errorf("%s: %w", path, err)
 				}
 			} else {

@@ -25,11 +25,13 @@ const spinFor = 200 * time.Microsecond
 
 // The pool's state word: the generation of the current loop in the high 32
 // bits, a bit that closes the loop to late workers, a bit that stops the
-// pool, and in the low 16 bits the number of workers inside the loop.
+// pool, a bit that sends idle workers to park at once (Rest), and in the
+// low 16 bits the number of workers inside the loop.
 const (
 	activeMask = 1<<16 - 1
 	closedBit  = 1 << 16
 	quitBit    = 1 << 17
+	restBit    = 1 << 18
 	genShift   = 32
 )
 
@@ -40,7 +42,8 @@ const (
 // runs serially.
 type Pool struct {
 	threads  int
-	mu       sync.Mutex // held by the For that owns the workers
+	spin     time.Duration // spinFor; tests lengthen it
+	mu       sync.Mutex    // held by the For that owns the workers
 	once     sync.Once
 	state    atomic.Uint64
 	sleepers atomic.Int32
@@ -70,7 +73,24 @@ func New(threads int) *Pool {
 	if threads < 1 {
 		threads = 1
 	}
-	return &Pool{threads: threads}
+	return &Pool{threads: threads, spin: spinFor}
+}
+
+// Rest sends the idle workers to park now instead of spinning for the next
+// loop. A caller that knows no loop is coming soon (a server between
+// requests) calls it so that the spinning does not take a core from the
+// goroutines that need it, at the cost of a wake-up in the next loop.
+// Workers inside a loop finish it; the next loop clears the request.
+func (p *Pool) Rest() {
+	if p.Threads() == 1 {
+		return
+	}
+	for {
+		s := p.state.Load()
+		if s&(restBit|quitBit) != 0 || p.state.CompareAndSwap(s, s|restBit) {
+			return
+		}
+	}
 }
 
 // Threads returns the pool's thread count.
@@ -210,7 +230,7 @@ func (p *Pool) worker() {
 			idleSince = time.Now()
 			continue
 		}
-		if time.Since(idleSince) < spinFor {
+		if s&restBit == 0 && time.Since(idleSince) < p.spin {
 			runtime.Gosched()
 			continue
 		}

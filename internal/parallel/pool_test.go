@@ -146,6 +146,29 @@ func TestWorkerJobAllocatesNothing(t *testing.T) {
 	}
 }
 
+func TestRestParksSpinningWorkers(t *testing.T) {
+	p := New(3)
+	defer p.Close()
+	p.spin = time.Hour
+	var total atomic.Int64
+	p.For(3, func(lo, hi int) { total.Add(int64(hi - lo)) })
+	p.Rest()
+	deadline := time.Now().Add(5 * time.Second)
+	for p.sleepers.Load() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 2 workers parked 5 s after Rest", p.sleepers.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The next loop wakes them.
+	for range 3 {
+		p.For(3, func(lo, hi int) { total.Add(int64(hi - lo)) })
+	}
+	if got := total.Load(); got != 12 {
+		t.Errorf("covered %d indices, want 12", got)
+	}
+}
+
 func TestWorkersParkAndWake(t *testing.T) {
 	p := New(3)
 	defer p.Close()
