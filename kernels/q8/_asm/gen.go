@@ -1,0 +1,255 @@
+// Command _asm generates kernels/q8's amd64 kernels with avo.
+//
+// Run go generate in this directory; it rewrites ../q8_amd64.s. The Go
+// declarations, each with the loop it computes, are written by hand in
+// ../q8_amd64.go. Every routine exists for AVX-512 (zmm, BW) and for
+// AVX2 (ymm), from the same emitter code, and takes whole blocks only
+// (the Go side runs the rest).
+package main
+
+//go:generate go run . -out ../q8_amd64.s -pkg q8
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// isa is one instruction set; the emitters branch on z where the two
+// differ (widening and narrowing, register count).
+type isa struct {
+	name string // function name suffix
+	w    int    // int32 lanes in a vector
+	z    bool   // AVX-512
+}
+
+var (
+	avx512 = isa{"AVX512", 16, true}
+	avx2   = isa{"AVX2", 8, false}
+)
+
+func (s isa) vec() VecVirtual {
+	if s.z {
+		return ZMM()
+	}
+	return YMM()
+}
+
+func main() {
+	ConstraintExpr("amd64,!purego")
+	packPerm()
+	for _, s := range []isa{avx512, avx2} {
+		for _, as := range []bool{true, false} {
+			for _, bs := range []bool{true, false} {
+				addKernel(s, as, bs)
+			}
+		}
+		for _, signed := range []bool{true, false} {
+			maxIntoKernel(s, signed)
+			hmax3s2Kernel(s, signed)
+		}
+	}
+	Generate()
+}
+
+func sgn(signed bool) string {
+	if signed {
+		return "S"
+	}
+	return "U"
+}
+
+var perm Mem
+
+// packPerm is the VPERMD index that gathers the dwords {0, 4, 1, 5} after
+// AVX2's in-lane packs.
+func packPerm() {
+	perm = GLOBL("q8packperm", RODATA|NOPTR)
+	for i, v := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
+		DATA(4*i, U32(v))
+	}
+}
+
+// addKernel emits add<A><B><isa>(y, a, b *byte, n int, k *uint32): per
+// element, the operands widened to int32 (sign- or zero-extended as A and
+// B say), minus their zero points k[0], k[1], converted to float32 and
+// multiplied by their scales k[3], k[4], added, divided by the output
+// scale k[5], clamped to [k[6], k[7]] (floats holding the activation and
+// the code range, both in output units), rounded to nearest even, plus
+// the output zero point k[2], low byte stored. n is a multiple of 4 vectors
+// (64 elements) for AVX-512 and of 2 vectors (16) for AVX2.
+func addKernel(s isa, as, bs bool) {
+	name := fmt.Sprintf("add%s%s%s", sgn(as), sgn(bs), s.name)
+	TEXT(name, NOSPLIT, "func(y *byte, a *byte, b *byte, n int, k *uint32)")
+	y := Load(Param("y"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	n := Load(Param("n"), GP64())
+	k := Load(Param("k"), GP64())
+	var c [8]VecVirtual
+	for i := range c {
+		c[i] = s.vec()
+		if i < 3 {
+			VPBROADCASTD(Mem{Base: k, Disp: 4 * i}, c[i])
+		} else {
+			VBROADCASTSS(Mem{Base: k, Disp: 4 * i}, c[i])
+		}
+	}
+	za, zb, zc, sa, sb, sc, lo, hi := c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+	nv, step := 4, 64
+	var mask, pm VecVirtual
+	if !s.z {
+		nv, step = 2, 16
+		mask, pm = s.vec(), s.vec()
+		VPCMPEQD(mask, mask, mask)
+		VPSRLD(U8(24), mask, mask)
+		VMOVDQU(perm, pm)
+	}
+	bytes := s.w // bytes of input per vector
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	widen := func(signed bool, m Mem, dst VecVirtual) {
+		if signed {
+			VPMOVSXBD(m, dst)
+		} else {
+			VPMOVZXBD(m, dst)
+		}
+	}
+	out := make([]VecVirtual, nv)
+	for v := range nv {
+		ta, tb := s.vec(), s.vec()
+		widen(as, Mem{Base: a, Disp: v * bytes}, ta)
+		widen(bs, Mem{Base: b, Disp: v * bytes}, tb)
+		VPSUBD(za, ta, ta)
+		VPSUBD(zb, tb, tb)
+		VCVTDQ2PS(ta, ta)
+		VCVTDQ2PS(tb, tb)
+		VMULPS(sa, ta, ta)
+		VMULPS(sb, tb, tb)
+		VADDPS(tb, ta, ta)
+		VDIVPS(sc, ta, ta)
+		VMAXPS(lo, ta, ta)
+		VMINPS(hi, ta, ta)
+		if s.z {
+			VCVTPS2DQ_RN_SAE(ta, ta)
+		} else {
+			VCVTPS2DQ(ta, ta)
+		}
+		VPADDD(zc, ta, ta)
+		if s.z {
+			VPMOVDB(ta, Mem{Base: y, Disp: v * bytes})
+		} else {
+			VPAND(mask, ta, ta)
+		}
+		out[v] = ta
+	}
+	if !s.z {
+		VPACKUSDW(out[1], out[0], out[0])
+		VPACKUSWB(out[0], out[0], out[0])
+		VPERMD(out[0], pm, out[0])
+		VMOVDQU(out[0].AsX(), Mem{Base: y})
+	}
+	ADDQ(U32(step), a)
+	ADDQ(U32(step), b)
+	ADDQ(U32(step), y)
+	SUBQ(U32(step), n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+func pmax(signed bool, src Op, x, dst VecVirtual) {
+	if signed {
+		VPMAXSB(src, x, dst)
+	} else {
+		VPMAXUB(src, x, dst)
+	}
+}
+
+func vload(s isa, m Mem, dst VecVirtual) {
+	if s.z {
+		VMOVDQU64(m, dst)
+	} else {
+		VMOVDQU(m, dst)
+	}
+}
+
+func vstore(s isa, src VecVirtual, m Mem) {
+	if s.z {
+		VMOVDQU64(src, m)
+	} else {
+		VMOVDQU(src, m)
+	}
+}
+
+// maxIntoKernel emits maxInto<S|U><isa>(dst, src *byte, n int): dst[i] =
+// max(dst[i], src[i]) as int8 (S) or uint8 (U); n a multiple of one
+// vector (64 or 32 bytes).
+func maxIntoKernel(s isa, signed bool) {
+	name := fmt.Sprintf("maxInto%s%s", sgn(signed), s.name)
+	TEXT(name, NOSPLIT, "func(dst *byte, src *byte, n int)")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	step := 4 * s.w
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	t := s.vec()
+	vload(s, Mem{Base: src}, t)
+	pmax(signed, Mem{Base: dst}, t, t)
+	vstore(s, t, Mem{Base: dst})
+	ADDQ(U32(step), src)
+	ADDQ(U32(step), dst)
+	SUBQ(U32(step), n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// hmax3s2Kernel emits hmax3s2<S|U><isa>(dst, m *byte, n int): dst[j] =
+// max(m[2j], m[2j+1], m[2j+2]); n a multiple of half a vector (32 or 16)
+// and m readable up to m[2n+1]. The window maxima are taken at every
+// byte, and the even ones kept: VPMOVWB (AVX-512) truncates each 16-bit
+// lane to its low byte; AVX2 masks the odd bytes and packs.
+func hmax3s2Kernel(s isa, signed bool) {
+	name := fmt.Sprintf("hmax3s2%s%s", sgn(signed), s.name)
+	TEXT(name, NOSPLIT, "func(dst *byte, m *byte, n int)")
+	dst := Load(Param("dst"), GP64())
+	m := Load(Param("m"), GP64())
+	n := Load(Param("n"), GP64())
+	in := 4 * s.w
+	var mask VecVirtual
+	if !s.z {
+		mask = s.vec()
+		VPCMPEQW(mask, mask, mask)
+		VPSRLW(U8(8), mask, mask)
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	t := s.vec()
+	vload(s, Mem{Base: m}, t)
+	pmax(signed, Mem{Base: m, Disp: 1}, t, t)
+	pmax(signed, Mem{Base: m, Disp: 2}, t, t)
+	if s.z {
+		VPMOVWB(t, Mem{Base: dst})
+	} else {
+		VPAND(mask, t, t)
+		VPACKUSWB(t, t, t)
+		VPERMQ(U8(0x08), t, t)
+		VMOVDQU(t.AsX(), Mem{Base: dst})
+	}
+	ADDQ(U32(in), m)
+	ADDQ(U32(in/2), dst)
+	SUBQ(U32(in/2), n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
