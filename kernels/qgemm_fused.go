@@ -9,7 +9,6 @@ import (
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/kernels/q8"
-	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -440,38 +439,10 @@ func newQLinearGlobalAveragePool(b *Build) (any, error) {
 
 // ---- QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear ----
 
-// qMagic rounds a float32 v of magnitude at most 2²² to an integer,
-// ties to even: v + 1.5·2²³ (float32 addition rounds so) has the bits
-// qMagicBits + round(v).
-const (
-	qMagic     = 12582912
-	qMagicBits = 0x4B400000
-)
-
 // qQuantize sets y[i] = saturate(roundEven(x[i]/s) + z), y int8 when
-// signed (else uint8), with the true float32 division of QuantizeLinear
-// (vectorized), 256 values a step.
+// signed (else uint8), with the true float32 division of QuantizeLinear.
 func qQuantize(y []byte, x []float32, s float32, z int32, signed bool) {
-	lo, hi := float32(0), float32(255)
-	if signed {
-		lo, hi = -128, 127
-	}
-	// Clamping before rounding to the integers lo-z, hi-z saturates the
-	// same: rounding is monotone.
-	lo, hi = lo-float32(z), hi-float32(z)
-	zb := qMagicBits - z
-	x = x[:len(y)]
-	var tmp [256]float32
-	for len(y) > 0 {
-		n := min(len(y), len(tmp))
-		t, d := tmp[:n], y[:n]
-		vec.DivScalar(t, x[:n], s)
-		vec.Clip(t, t, lo, hi)
-		for i, v := range t {
-			d[i] = byte(int32(math.Float32bits(v+qMagic)) - zb)
-		}
-		x, y = x[n:], y[n:]
-	}
+	q8.Quantize(y, x, s, z, signed)
 }
 
 // newQQuantizeFast runs QuantizeLinear of float32 to 8 bits with one
@@ -562,8 +533,8 @@ func newQDynamicQuantizeFast(b *Build) (any, error) {
 			return refK.Run(c, in)
 		}
 		x := in[0].Data.([]float32)
-		mn, mx := qMinMax(x)
-		if math.IsNaN(float64(mn)) || math.IsNaN(float64(mx)) {
+		mn, mx, finite := q8.MinMax(x)
+		if !finite {
 			return refK.Run(c, in)
 		}
 		scale := float32(1) / 255
@@ -579,25 +550,6 @@ func newQDynamicQuantizeFast(b *Build) (any, error) {
 		})
 		return c.Outs(y, tensor.Scalar(scale), tensor.Scalar(uint8(zp))), nil
 	}), nil
-}
-
-// qMinMax returns min(x, 0) and max(x, 0), NaN if x holds one: both as
-// vectorized maxima (the minimum is minus the maximum of -x).
-func qMinMax(x []float32) (float32, float32) {
-	var mn, mx float32
-	var tmp [256]float32
-	for len(x) > 0 {
-		n := min(len(x), len(tmp))
-		a := vec.Max(x[:n])
-		vec.MulScalar(tmp[:n], x[:n], -1)
-		b := -vec.Max(tmp[:n])
-		if a != a || b != b {
-			return a + b, a + b
-		}
-		mx, mn = max(mx, a), min(mn, b)
-		x = x[n:]
-	}
-	return mn, mx
 }
 
 // ---- MaxPool on 8-bit values ----

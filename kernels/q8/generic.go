@@ -56,3 +56,25 @@ func hmax3s2Generic(dst, m []byte, signed bool) {
 		dst[j] = max(m[2*j], m[2*j+1], m[2*j+2])
 	}
 }
+
+func quantizeGeneric(y []byte, x []float32, s float32, z int32, signed bool) {
+	lo, hi := codeRange(signed)
+	flo, fhi := float32(lo-z), float32(hi-z)
+	x = x[:len(y)]
+	for i, v := range x {
+		q := min(max(v/s, flo), fhi)
+		y[i] = byte(int32(math.RoundToEven(float64(q))) + z)
+	}
+}
+
+// minMaxGeneric is MinMax in Go: a NaN or an Inf clears finite.
+func minMaxGeneric(x []float32) (mn, mx float32, finite bool) {
+	finite = true
+	for _, v := range x {
+		if v-v != 0 {
+			finite = false
+		}
+		mn, mx = min(mn, v), max(mx, v)
+	}
+	return mn, mx, finite
+}

@@ -148,3 +148,36 @@ func (p *AddParams) Check() error {
 	_, err := p.consts()
 	return err
 }
+
+// Quantize sets y[i] = saturate(roundHalfEven(x[i]/s) + z) for i <
+// len(y), QuantizeLinear to int8 when signed (else uint8) with the true
+// float32 division; a NaN x[i] gives an unspecified code. x must hold at
+// least len(y) values, s must be neither 0 nor NaN and z must lie in the
+// code range (Quantize panics otherwise: callers check parameters when
+// they read them).
+func Quantize(y []byte, x []float32, s float32, z int32, signed bool) {
+	lo, hi := codeRange(signed)
+	if s == 0 || s != s || z < lo || z > hi {
+		panic(fmt.Sprintf("q8.Quantize: scale %g, zero point %d", s, z))
+	}
+	x = x[:len(y)]
+	// Clamping before rounding to the integers lo−z, hi−z saturates the
+	// same: rounding is monotone.
+	k := [4]uint32{math.Float32bits(s), math.Float32bits(float32(lo - z)), math.Float32bits(float32(hi - z)), uint32(z)}
+	n := quantizeAsm(y, x, &k)
+	quantizeGeneric(y[n:], x[n:], s, z, signed)
+}
+
+// MinMax returns min(x[i], 0) and max(x[i], 0) over x, the range
+// DynamicQuantizeLinear quantizes, and whether every x[i] is finite (the
+// two are meaningless when not).
+func MinMax(x []float32) (mn, mx float32, finite bool) {
+	var acc [48]float32
+	n, w := minMaxAsm(x, &acc)
+	sum := float32(0)
+	for i := range w {
+		mn, mx, sum = min(mn, acc[i]), max(mx, acc[w+i]), sum+acc[2*w+i]
+	}
+	mn2, mx2, ok := minMaxGeneric(x[n:])
+	return min(mn, mn2), max(mx, mx2), ok && sum-sum == 0
+}

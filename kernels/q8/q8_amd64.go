@@ -217,3 +217,63 @@ func hmax3s2Asm(dst, m []byte, signed bool) {
 		hmax3s2UAVX2(&dst[0], &m[0], n)
 	}
 }
+
+// quantizeAVX512 and quantizeAVX2 compute quantizeGeneric over n values
+// (a multiple of 64 for AVX-512, of 16 for AVX2), with k = s, lo−z, hi−z
+// (float32 bits) and z.
+//
+//go:noescape
+func quantizeAVX512(y *byte, x *float32, n int, k *uint32)
+
+//go:noescape
+func quantizeAVX2(y *byte, x *float32, n int, k *uint32)
+
+// minMaxAVX512 and minMaxAVX2 write to out three vectors: the lanewise
+// minimum of 0 and x, the maximum, and the sum of x, over n values (a
+// multiple of 64 for AVX-512, of 32 for AVX2).
+//
+//go:noescape
+func minMaxAVX512(x *float32, n int, out *float32)
+
+//go:noescape
+func minMaxAVX2(x *float32, n int, out *float32)
+
+func quantizeAsm(y []byte, x []float32, k *[4]uint32) int {
+	var n int
+	switch level {
+	case levelAVX512:
+		n = len(y) &^ 63
+	case levelAVX2:
+		n = len(y) &^ 15
+	}
+	if n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	if level == levelAVX512 {
+		quantizeAVX512(&y[0], &x[0], n, &k[0])
+	} else {
+		quantizeAVX2(&y[0], &x[0], n, &k[0])
+	}
+	return n
+}
+
+// minMaxAsm runs the assembly over the longest whole-block prefix of x;
+// it returns its length and the vector width w of acc's three vectors.
+func minMaxAsm(x []float32, acc *[48]float32) (n, w int) {
+	switch level {
+	case levelAVX512:
+		n, w = len(x)&^63, 16
+	case levelAVX2:
+		n, w = len(x)&^31, 8
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	if level == levelAVX512 {
+		minMaxAVX512(&x[0], n, &acc[0])
+	} else {
+		minMaxAVX2(&x[0], n, &acc[0])
+	}
+	return n, w
+}

@@ -374,6 +374,116 @@ addUUAVX512_done:
 	VZEROUPPER
 	RET
 
+// func quantizeAVX512(y *byte, x *float32, n int, k *uint32)
+// Requires: AVX, AVX512F
+TEXT ·quantizeAVX512(SB), NOSPLIT, $0-32
+	MOVQ         y+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVQ         k+24(FP), BX
+	VBROADCASTSS (BX), Z0
+	VBROADCASTSS 4(BX), Z1
+	VBROADCASTSS 8(BX), Z2
+	VPBROADCASTD 12(BX), Z3
+	TESTQ        DX, DX
+	JZ           quantizeAVX512_done
+
+quantizeAVX512_loop:
+	VMOVUPS          (CX), Z4
+	VDIVPS           Z0, Z4, Z4
+	VMAXPS           Z1, Z4, Z4
+	VMINPS           Z2, Z4, Z4
+	VCVTPS2DQ.RN_SAE Z4, Z4
+	VPADDD           Z3, Z4, Z4
+	VMOVUPS          64(CX), Z5
+	VDIVPS           Z0, Z5, Z5
+	VMAXPS           Z1, Z5, Z5
+	VMINPS           Z2, Z5, Z5
+	VCVTPS2DQ.RN_SAE Z5, Z5
+	VPADDD           Z3, Z5, Z5
+	VMOVUPS          128(CX), Z6
+	VDIVPS           Z0, Z6, Z6
+	VMAXPS           Z1, Z6, Z6
+	VMINPS           Z2, Z6, Z6
+	VCVTPS2DQ.RN_SAE Z6, Z6
+	VPADDD           Z3, Z6, Z6
+	VMOVUPS          192(CX), Z7
+	VDIVPS           Z0, Z7, Z7
+	VMAXPS           Z1, Z7, Z7
+	VMINPS           Z2, Z7, Z7
+	VCVTPS2DQ.RN_SAE Z7, Z7
+	VPADDD           Z3, Z7, Z7
+	VPMOVDB          Z4, (AX)
+	VPMOVDB          Z5, 16(AX)
+	VPMOVDB          Z6, 32(AX)
+	VPMOVDB          Z7, 48(AX)
+	ADDQ             $0x00000100, CX
+	ADDQ             $0x00000040, AX
+	SUBQ             $0x00000040, DX
+	JNZ              quantizeAVX512_loop
+
+quantizeAVX512_done:
+	VZEROUPPER
+	RET
+
+// func minMaxAVX512(x *float32, n int, out *float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·minMaxAVX512(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), AX
+	MOVQ   n+8(FP), CX
+	MOVQ   out+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	TESTQ  CX, CX
+	JZ     minMaxAVX512_done
+
+minMaxAVX512_loop:
+	VMOVUPS (AX), Z12
+	VMINPS  Z12, Z0, Z0
+	VMAXPS  Z12, Z1, Z1
+	VADDPS  Z12, Z2, Z2
+	VMOVUPS 64(AX), Z12
+	VMINPS  Z12, Z3, Z3
+	VMAXPS  Z12, Z4, Z4
+	VADDPS  Z12, Z5, Z5
+	VMOVUPS 128(AX), Z12
+	VMINPS  Z12, Z6, Z6
+	VMAXPS  Z12, Z7, Z7
+	VADDPS  Z12, Z8, Z8
+	VMOVUPS 192(AX), Z12
+	VMINPS  Z12, Z9, Z9
+	VMAXPS  Z12, Z10, Z10
+	VADDPS  Z12, Z11, Z11
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000040, CX
+	JNZ     minMaxAVX512_loop
+
+minMaxAVX512_done:
+	VMINPS  Z3, Z0, Z0
+	VMINPS  Z9, Z6, Z6
+	VMINPS  Z6, Z0, Z0
+	VMAXPS  Z4, Z1, Z1
+	VMAXPS  Z10, Z7, Z7
+	VMAXPS  Z7, Z1, Z1
+	VADDPS  Z5, Z2, Z2
+	VADDPS  Z11, Z8, Z8
+	VADDPS  Z8, Z2, Z2
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VZEROUPPER
+	RET
+
 // func maxIntoSAVX512(dst *byte, src *byte, n int)
 // Requires: AVX, AVX512BW, AVX512F
 TEXT ·maxIntoSAVX512(SB), NOSPLIT, $0-24
@@ -729,6 +839,109 @@ addUUAVX2_loop:
 	JNZ       addUUAVX2_loop
 
 addUUAVX2_done:
+	VZEROUPPER
+	RET
+
+// func quantizeAVX2(y *byte, x *float32, n int, k *uint32)
+// Requires: AVX, AVX2
+TEXT ·quantizeAVX2(SB), NOSPLIT, $0-32
+	MOVQ         y+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVQ         k+24(FP), BX
+	VBROADCASTSS (BX), Y0
+	VBROADCASTSS 4(BX), Y1
+	VBROADCASTSS 8(BX), Y2
+	VPBROADCASTD 12(BX), Y3
+	VPCMPEQD     Y4, Y4, Y4
+	VPSRLD       $0x18, Y4, Y4
+	VMOVDQU      q8packperm<>+0(SB), Y5
+	TESTQ        DX, DX
+	JZ           quantizeAVX2_done
+
+quantizeAVX2_loop:
+	VMOVUPS   (CX), Y6
+	VDIVPS    Y0, Y6, Y6
+	VMAXPS    Y1, Y6, Y6
+	VMINPS    Y2, Y6, Y6
+	VCVTPS2DQ Y6, Y6
+	VPADDD    Y3, Y6, Y6
+	VMOVUPS   32(CX), Y7
+	VDIVPS    Y0, Y7, Y7
+	VMAXPS    Y1, Y7, Y7
+	VMINPS    Y2, Y7, Y7
+	VCVTPS2DQ Y7, Y7
+	VPADDD    Y3, Y7, Y7
+	VPAND     Y4, Y6, Y6
+	VPAND     Y4, Y7, Y7
+	VPACKUSDW Y7, Y6, Y6
+	VPACKUSWB Y6, Y6, Y6
+	VPERMD    Y6, Y5, Y6
+	VMOVDQU   X6, (AX)
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000010, AX
+	SUBQ      $0x00000010, DX
+	JNZ       quantizeAVX2_loop
+
+quantizeAVX2_done:
+	VZEROUPPER
+	RET
+
+// func minMaxAVX2(x *float32, n int, out *float32)
+// Requires: AVX
+TEXT ·minMaxAVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), AX
+	MOVQ   n+8(FP), CX
+	MOVQ   out+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	TESTQ  CX, CX
+	JZ     minMaxAVX2_done
+
+minMaxAVX2_loop:
+	VMOVUPS (AX), Y12
+	VMINPS  Y12, Y0, Y0
+	VMAXPS  Y12, Y1, Y1
+	VADDPS  Y12, Y2, Y2
+	VMOVUPS 32(AX), Y12
+	VMINPS  Y12, Y3, Y3
+	VMAXPS  Y12, Y4, Y4
+	VADDPS  Y12, Y5, Y5
+	VMOVUPS 64(AX), Y12
+	VMINPS  Y12, Y6, Y6
+	VMAXPS  Y12, Y7, Y7
+	VADDPS  Y12, Y8, Y8
+	VMOVUPS 96(AX), Y12
+	VMINPS  Y12, Y9, Y9
+	VMAXPS  Y12, Y10, Y10
+	VADDPS  Y12, Y11, Y11
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JNZ     minMaxAVX2_loop
+
+minMaxAVX2_done:
+	VMINPS  Y3, Y0, Y0
+	VMINPS  Y9, Y6, Y6
+	VMINPS  Y6, Y0, Y0
+	VMAXPS  Y4, Y1, Y1
+	VMAXPS  Y10, Y7, Y7
+	VMAXPS  Y7, Y1, Y1
+	VADDPS  Y5, Y2, Y2
+	VADDPS  Y11, Y8, Y8
+	VADDPS  Y8, Y2, Y2
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
 	VZEROUPPER
 	RET
 

@@ -287,3 +287,110 @@ func BenchmarkMaxPoolRow(b *testing.B) {
 		})
 	}
 }
+
+// TestQuantizeSpec checks Quantize against saturate(roundHalfEven(x/s)
+// + z) in float64, over lengths that exercise every block size and tail,
+// exact ties included (the float32 quotient may land one code off only
+// where the float64 one is within rounding of a tie).
+func TestQuantizeSpec(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, impl := range impls() {
+		t.Run(impl, func(t *testing.T) {
+			defer useImpl(impl)()
+			for _, c := range []struct {
+				s      float32
+				z      int32
+				signed bool
+			}{{0.5, 0, true}, {0.0371, -9, true}, {0.0371, 131, false}, {1.0 / 255, 0, false}, {3.3, 127, true}, {-0.25, 3, true}} {
+				for n := 0; n < 600; n += 1 + n/4 {
+					x := make([]float32, n)
+					for i := range x {
+						if i%3 == 0 {
+							x[i] = float32(r.IntN(2000)-1000) * 0.25 // ties for s=0.5
+						} else {
+							x[i] = float32(r.NormFloat64() * 5)
+						}
+					}
+					y := make([]byte, n+4)
+					Quantize(y[:n], x, c.s, c.z, c.signed)
+					lo, hi := codeRange(c.signed)
+					for i := range n {
+						q := float64(x[i]) / float64(c.s)
+						want := int32(min(float64(hi), max(float64(lo), math.RoundToEven(q)+float64(c.z))))
+						got := decode(y[i], c.signed)
+						tie := math.Abs(math.Abs(q-math.Floor(q)) - 0.5)
+						if got != want && !(tie < 1e-5 && (got-want == 1 || want-got == 1)) {
+							t.Fatalf("%+v n=%d: x=%g gives %d, want %d", c, n, x[i], got, want)
+						}
+					}
+					for _, g := range y[n:] {
+						if g != 0 {
+							t.Fatalf("%+v n=%d: wrote past y", c, n)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestMinMax(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, impl := range impls() {
+		t.Run(impl, func(t *testing.T) {
+			defer useImpl(impl)()
+			for n := 0; n < 700; n += 1 + n/5 {
+				x := make([]float32, n)
+				wmn, wmx := 0.0, 0.0
+				for i := range x {
+					x[i] = float32(r.NormFloat64()*3 + 1)
+					wmn, wmx = math.Min(wmn, float64(x[i])), math.Max(wmx, float64(x[i]))
+				}
+				mn, mx, ok := MinMax(x)
+				if !ok || float64(mn) != wmn || float64(mx) != wmx {
+					t.Fatalf("n=%d: MinMax = %g, %g, %v, want %g, %g, true", n, mn, mx, ok, wmn, wmx)
+				}
+				for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+					for _, at := range []int{0, n / 2, n - 1} {
+						if n == 0 {
+							continue
+						}
+						old := x[at]
+						x[at] = float32(bad)
+						if _, _, ok := MinMax(x); ok {
+							t.Fatalf("n=%d: %g at %d not reported", n, bad, at)
+						}
+						x[at] = old
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestQuantizeAllocs(t *testing.T) {
+	x, y := make([]float32, 1000), make([]byte, 1000)
+	if n := testing.AllocsPerRun(20, func() {
+		Quantize(y, x, 0.1, 3, true)
+		MinMax(x)
+	}); n != 0 {
+		t.Errorf("%v allocations per run, want 0", n)
+	}
+}
+
+func BenchmarkDynamicQuantize(b *testing.B) {
+	for _, impl := range impls() {
+		b.Run("impl="+impl, func(b *testing.B) {
+			defer useImpl(impl)()
+			x, y := make([]float32, 128*1536), make([]byte, 128*1536)
+			for i := range x {
+				x[i] = float32(i%1000) * 0.01
+			}
+			b.SetBytes(int64(5 * len(x)))
+			for b.Loop() {
+				mn, mx, _ := MinMax(x)
+				Quantize(y, x, (mx-mn)/255, 0, false)
+			}
+		})
+	}
+}

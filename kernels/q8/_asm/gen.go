@@ -46,6 +46,8 @@ func main() {
 				addKernel(s, as, bs)
 			}
 		}
+		quantizeKernel(s)
+		minMaxKernel(s)
 		for _, signed := range []bool{true, false} {
 			maxIntoKernel(s, signed)
 			hmax3s2Kernel(s, signed)
@@ -250,6 +252,127 @@ func hmax3s2Kernel(s isa, signed bool) {
 	SUBQ(U32(in/2), n)
 	JNZ(LabelRef(name + "_loop"))
 	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// narrowStore stores the low bytes of the int32 lanes of out (AVX-512:
+// one vector per 16 bytes at m+16v; AVX2: two vectors into 16 bytes at m,
+// mask holding 0xFF per lane and pm the packing permutation).
+func narrowStore(s isa, out []VecVirtual, m Mem, mask, pm VecVirtual) {
+	if s.z {
+		for v, o := range out {
+			VPMOVDB(o, m.Offset(16*v))
+		}
+		return
+	}
+	for _, o := range out {
+		VPAND(mask, o, o)
+	}
+	VPACKUSDW(out[1], out[0], out[0])
+	VPACKUSWB(out[0], out[0], out[0])
+	VPERMD(out[0], pm, out[0])
+	VMOVDQU(out[0].AsX(), m)
+}
+
+// quantizeKernel emits quantize<isa>(y *byte, x *float32, n int, k
+// *uint32): y[i] = low byte of roundHalfEven(min(max(x[i]/k[0], k[1]),
+// k[2])) + k[3] (k[0:3] float32, k[3] int32): QuantizeLinear with the
+// code range folded into the clamp. n is a multiple of 64 (AVX-512) or
+// 16 (AVX2).
+func quantizeKernel(s isa) {
+	name := "quantize" + s.name
+	TEXT(name, NOSPLIT, "func(y *byte, x *float32, n int, k *uint32)")
+	y := Load(Param("y"), GP64())
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	k := Load(Param("k"), GP64())
+	sc, lo, hi, zc := s.vec(), s.vec(), s.vec(), s.vec()
+	VBROADCASTSS(Mem{Base: k}, sc)
+	VBROADCASTSS(Mem{Base: k, Disp: 4}, lo)
+	VBROADCASTSS(Mem{Base: k, Disp: 8}, hi)
+	VPBROADCASTD(Mem{Base: k, Disp: 12}, zc)
+	nv, step := 4, 64
+	var mask, pm VecVirtual
+	if !s.z {
+		nv, step = 2, 16
+		mask, pm = s.vec(), s.vec()
+		VPCMPEQD(mask, mask, mask)
+		VPSRLD(U8(24), mask, mask)
+		VMOVDQU(perm, pm)
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	out := make([]VecVirtual, nv)
+	for v := range nv {
+		t := s.vec()
+		VMOVUPS(Mem{Base: x, Disp: 4 * s.w * v}, t)
+		VDIVPS(sc, t, t)
+		VMAXPS(lo, t, t)
+		VMINPS(hi, t, t)
+		if s.z {
+			VCVTPS2DQ_RN_SAE(t, t)
+		} else {
+			VCVTPS2DQ(t, t)
+		}
+		VPADDD(zc, t, t)
+		out[v] = t
+	}
+	narrowStore(s, out, Mem{Base: y}, mask, pm)
+	ADDQ(U32(4*step), x)
+	ADDQ(U32(step), y)
+	SUBQ(U32(step), n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// minMaxKernel emits minMax<isa>(x *float32, n int, out *float32): out
+// gets three vectors, the lanewise minimum of 0 and the x[i] in the
+// lane, the maximum likewise, and the lanewise sum of x (NaN or Inf when
+// x holds a NaN or an Inf; the caller checks it). n is a multiple of 4
+// vectors (64 or 32 floats).
+func minMaxKernel(s isa) {
+	name := "minMax" + s.name
+	TEXT(name, NOSPLIT, "func(x *float32, n int, out *float32)")
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	out := Load(Param("out"), GP64())
+	var mn, mx, sm [4]VecVirtual
+	for i := range 4 {
+		mn[i], mx[i], sm[i] = s.vec(), s.vec(), s.vec()
+		VXORPS(mn[i], mn[i], mn[i])
+		VXORPS(mx[i], mx[i], mx[i])
+		VXORPS(sm[i], sm[i], sm[i])
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	for i := range 4 {
+		t := s.vec()
+		VMOVUPS(Mem{Base: x, Disp: 4 * s.w * i}, t)
+		VMINPS(t, mn[i], mn[i])
+		VMAXPS(t, mx[i], mx[i])
+		VADDPS(t, sm[i], sm[i])
+	}
+	ADDQ(U32(16*s.w), x)
+	SUBQ(U32(4*s.w), n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VMINPS(mn[1], mn[0], mn[0])
+	VMINPS(mn[3], mn[2], mn[2])
+	VMINPS(mn[2], mn[0], mn[0])
+	VMAXPS(mx[1], mx[0], mx[0])
+	VMAXPS(mx[3], mx[2], mx[2])
+	VMAXPS(mx[2], mx[0], mx[0])
+	VADDPS(sm[1], sm[0], sm[0])
+	VADDPS(sm[3], sm[2], sm[2])
+	VADDPS(sm[2], sm[0], sm[0])
+	VMOVUPS(mn[0], Mem{Base: out})
+	VMOVUPS(mx[0], Mem{Base: out, Disp: 4 * s.w})
+	VMOVUPS(sm[0], Mem{Base: out, Disp: 8 * s.w})
 	VZEROUPPER()
 	RET()
 }
