@@ -181,3 +181,17 @@ func MinMax(x []float32) (mn, mx float32, finite bool) {
 	mn2, mx2, ok := minMaxGeneric(x[n:])
 	return min(mn, mn2), max(mx, mx2), ok && sum-sum == 0
 }
+
+// Evens sets dst[j] = src[2j] for j < len(dst); src must hold at least
+// 2·len(dst)−1 bytes.
+func Evens(dst, src []byte) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	src = src[:2*n-1]
+	done := evensAsm(dst, src)
+	for j := done; j < n; j++ {
+		dst[j] = src[2*j]
+	}
+}

@@ -80,7 +80,7 @@ var (
 
 func detect() int {
 	switch {
-	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW:
+	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasBMI2:
 		return levelAVX512
 	case cpu.X86.HasAVX2:
 		return levelAVX2
@@ -276,4 +276,31 @@ func minMaxAsm(x []float32, acc *[48]float32) (n, w int) {
 		minMaxAVX2(&x[0], n, &acc[0])
 	}
 	return n, w
+}
+
+// evensAVX512 and evensAVX2 set dst[j] = src[2j] for j < n (a multiple
+// of 32 for AVX-512, of 16 for AVX2).
+//
+//go:noescape
+func evensAVX512(dst *byte, src *byte, n int)
+
+//go:noescape
+func evensAVX2(dst *byte, src *byte, n int)
+
+// evensAsm runs the assembly over dst (src holding 2·len(dst)−1 bytes)
+// and returns how many outputs it wrote: all of them for AVX-512, whole
+// vectors not reading past src for AVX2.
+func evensAsm(dst, src []byte) int {
+	n := len(dst)
+	switch level {
+	case levelAVX512:
+		evensAVX512(&dst[0], &src[0], n)
+		return n
+	case levelAVX2:
+		if n = (n - 1) &^ 15; n > 0 {
+			evensAVX2(&dst[0], &src[0], n)
+		}
+		return n
+	}
+	return 0
 }

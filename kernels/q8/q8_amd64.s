@@ -426,6 +426,39 @@ quantizeAVX512_done:
 	VZEROUPPER
 	RET
 
+// func evensAVX512(dst *byte, src *byte, n int)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·evensAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+
+evensAVX512_loop:
+	CMPQ      DX, $0x20
+	JLE       evensAVX512_tail
+	VMOVDQU64 (CX), Z0
+	VPMOVWB   Z0, (AX)
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000020, AX
+	SUBQ      $0x00000020, DX
+	JMP       evensAVX512_loop
+
+evensAVX512_tail:
+	TESTQ      DX, DX
+	JZ         evensAVX512_done
+	MOVQ       $-1, BX
+	BZHIQ      DX, BX, SI
+	KMOVQ      SI, K1
+	LEAQ       -1(DX)(DX*1), DX
+	BZHIQ      DX, BX, SI
+	KMOVQ      SI, K2
+	VMOVDQU8.Z (CX), K2, Z0
+	VPMOVWB    Z0, K1, (AX)
+
+evensAVX512_done:
+	VZEROUPPER
+	RET
+
 // func minMaxAVX512(x *float32, n int, out *float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·minMaxAVX512(SB), NOSPLIT, $0-24
@@ -884,6 +917,31 @@ quantizeAVX2_loop:
 	JNZ       quantizeAVX2_loop
 
 quantizeAVX2_done:
+	VZEROUPPER
+	RET
+
+// func evensAVX2(dst *byte, src *byte, n int)
+// Requires: AVX, AVX2
+TEXT ·evensAVX2(SB), NOSPLIT, $0-24
+	MOVQ     dst+0(FP), AX
+	MOVQ     src+8(FP), CX
+	MOVQ     n+16(FP), DX
+	VPCMPEQW Y1, Y1, Y1
+	VPSRLW   $0x08, Y1, Y1
+	TESTQ    DX, DX
+	JZ       evensAVX2_done
+
+evensAVX2_loop:
+	VPAND     (CX), Y1, Y0
+	VPACKUSWB Y0, Y0, Y0
+	VPERMQ    $0x08, Y0, Y0
+	VMOVDQU   X0, (AX)
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000010, AX
+	SUBQ      $0x00000010, DX
+	JNZ       evensAVX2_loop
+
+evensAVX2_done:
 	VZEROUPPER
 	RET
 

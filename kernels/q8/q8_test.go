@@ -394,3 +394,34 @@ func BenchmarkDynamicQuantize(b *testing.B) {
 		})
 	}
 }
+
+func TestEvens(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, impl := range impls() {
+		t.Run(impl, func(t *testing.T) {
+			defer useImpl(impl)()
+			for n := 0; n < 300; n += 1 + n/8 {
+				for _, extra := range []int{-1, 0, 1} {
+					if 2*n+extra < 0 {
+						continue
+					}
+					src := make([]byte, max(0, 2*n+extra))
+					for i := range src {
+						src[i] = byte(r.Uint32())
+					}
+					dst := make([]byte, n+5)
+					Evens(dst[:n], src)
+					for j := range dst {
+						want := byte(0)
+						if j < n {
+							want = src[2*j]
+						}
+						if dst[j] != want {
+							t.Fatalf("n=%d len(src)=%d: dst[%d] = %d, want %d", n, len(src), j, dst[j], want)
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -47,6 +47,7 @@ func main() {
 			}
 		}
 		quantizeKernel(s)
+		evensKernel(s)
 		minMaxKernel(s)
 		for _, signed := range []bool{true, false} {
 			maxIntoKernel(s, signed)
@@ -373,6 +374,68 @@ func minMaxKernel(s isa) {
 	VMOVUPS(mn[0], Mem{Base: out})
 	VMOVUPS(mx[0], Mem{Base: out, Disp: 4 * s.w})
 	VMOVUPS(sm[0], Mem{Base: out, Disp: 8 * s.w})
+	VZEROUPPER()
+	RET()
+}
+
+// evensKernel emits evens<isa>(dst, src *byte, n int): dst[j] = src[2j]
+// for j < n, reading src[0] to src[2n−2]: the column gather of a
+// stride-2 convolution's input. AVX-512 takes any n (the last vector
+// under masks); AVX2 a multiple of 16, reading up to src[2n−1].
+func evensKernel(s isa) {
+	name := "evens" + s.name
+	TEXT(name, NOSPLIT, "func(dst *byte, src *byte, n int)")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	in := 4 * s.w
+	t := s.vec()
+	if s.z {
+		// Whole vectors while more than one remains (a whole last vector
+		// would read src[2n−1]).
+		Label(name + "_loop")
+		CMPQ(n, U8(32))
+		JLE(LabelRef(name + "_tail"))
+		VMOVDQU64(Mem{Base: src}, t)
+		VPMOVWB(t, Mem{Base: dst})
+		ADDQ(U32(in), src)
+		ADDQ(U32(in/2), dst)
+		SUBQ(U32(in/2), n)
+		JMP(LabelRef(name + "_loop"))
+		Label(name + "_tail")
+		TESTQ(n, n)
+		JZ(LabelRef(name + "_done"))
+		ones, bits := GP64(), GP64()
+		MOVQ(I64(-1), ones)
+		BZHIQ(n, ones, bits)
+		kout := K()
+		KMOVQ(bits, kout)
+		LEAQ(Mem{Base: n, Index: n, Scale: 1, Disp: -1}, n)
+		BZHIQ(n, ones, bits)
+		kin := K()
+		KMOVQ(bits, kin)
+		VMOVDQU8_Z(Mem{Base: src}, kin, t)
+		VPMOVWB(t, kout, Mem{Base: dst})
+		Label(name + "_done")
+		VZEROUPPER()
+		RET()
+		return
+	}
+	mask := s.vec()
+	VPCMPEQW(mask, mask, mask)
+	VPSRLW(U8(8), mask, mask)
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	VPAND(Mem{Base: src}, mask, t)
+	VPACKUSWB(t, t, t)
+	VPERMQ(U8(0x08), t, t)
+	VMOVDQU(t.AsX(), Mem{Base: dst})
+	ADDQ(U32(in), src)
+	ADDQ(U32(in/2), dst)
+	SUBQ(U32(in/2), n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
