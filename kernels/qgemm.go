@@ -690,14 +690,8 @@ func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 			}
 			gemm.Gemm8PackedA(cols, packed[gr], b, zx, &ge, o)
 			if !direct {
-				ow := geo.ow * es
-				for m := 0; m < mpg; m++ {
-					for oy := 0; oy < geo.oh; oy++ {
-						d := (off + m*outSp + oy*geo.ow) * es
-						src := (m*cols + oy*ph.wq) * es
-						copy(dst[d:d+ow], out[src:src+ow])
-					}
-				}
+				// Row oy of channel m is row m·oh + oy of both grids.
+				q8.Compact(dst[off*es:], out, mpg*geo.oh, geo.ow*es, ph.wq*es)
 			}
 		}
 	}
@@ -764,42 +758,43 @@ func (p *qPhases) offsets(channels int) []int {
 }
 
 // fill writes the planes of channels [lo, hi) of x (one image and group)
-// into dst, pad outside the input.
+// into dst, pad outside the input: each channel's planes set to pad at
+// once, then the input's part of each row written.
 func (p *qPhases) fill(dst, x []byte, lo, hi int, pad byte) {
 	g := p.g
+	size := p.hq * p.wq
 	for ch := lo; ch < hi; ch++ {
 		src := x[ch*g.ih*g.iw : (ch+1)*g.ih*g.iw]
+		fillBytes(dst[ch*p.np*size:(ch+1)*p.np*size], pad)
 		for ph, slot := range p.slot {
 			if slot < 0 {
 				continue
 			}
 			ry, rx := ph/g.sw, ph%g.sw
-			plane := dst[(ch*p.np+slot)*p.hq*p.wq:][:p.hq*p.wq]
+			plane := dst[(ch*p.np+slot)*size:][:size]
 			// Columns [b0, b1) of a plane row lie inside the input:
-			// 0 ≤ b·sw + rx - pw < iw.
+			// 0 ≤ b·sw + rx - pw < iw; rows [a0, a1) likewise.
 			b0 := min(p.wq, max(0, ceilDivInt(g.pw-rx, g.sw)))
 			b1 := max(b0, min(p.wq, ceilDivInt(g.iw+g.pw-rx, g.sw)))
-			for a := 0; a < p.hq; a++ {
-				row := plane[a*p.wq : (a+1)*p.wq]
+			a0 := min(p.hq, max(0, ceilDivInt(g.ph-ry, g.sh)))
+			a1 := max(a0, min(p.hq, ceilDivInt(g.ih+g.ph-ry, g.sh)))
+			if b0 == b1 {
+				continue
+			}
+			ix := b0*g.sw + rx - g.pw
+			for a := a0; a < a1; a++ {
+				row := plane[a*p.wq+b0 : a*p.wq+b1]
 				iy := a*g.sh + ry - g.ph
-				if iy < 0 || iy >= g.ih {
-					fillBytes(row, pad)
-					continue
-				}
-				fillBytes(row[:b0], pad)
-				fillBytes(row[b1:], pad)
-				in := src[iy*g.iw : (iy+1)*g.iw]
-				ix := b0*g.sw + rx - g.pw
+				in := src[iy*g.iw+ix : (iy+1)*g.iw]
 				switch g.sw {
 				case 1:
-					copy(row[b0:b1], in[ix:])
-					continue
+					copy(row, in)
 				case 2:
-					q8.Evens(row[b0:b1], in[ix:])
-					continue
-				}
-				for b := b0; b < b1; b, ix = b+1, ix+g.sw {
-					row[b] = in[ix]
+					q8.Evens(row, in)
+				default:
+					for b := range row {
+						row[b] = in[b*g.sw]
+					}
 				}
 			}
 		}
@@ -852,11 +847,12 @@ func ceilDivInt(a, b int) int {
 }
 
 func fillBytes(d []byte, v byte) {
-	if v == 0 {
+	if v == 0 || len(d) == 0 {
 		clear(d)
 		return
 	}
-	for i := range d {
-		d[i] = v
+	d[0] = v
+	for n := 1; n < len(d); n *= 2 {
+		copy(d[n:], d[:n])
 	}
 }

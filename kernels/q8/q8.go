@@ -195,3 +195,21 @@ func Evens(dst, src []byte) {
 		dst[j] = src[2*j]
 	}
 }
+
+// Compact sets dst[r·w + c] = src[r·stride + c] for r < rows, c < w:
+// rows of w bytes, stride apart in src, packed together in dst (the
+// outputs of a convolution computed over a grid wider than its output).
+func Compact(dst, src []byte, rows, w, stride int) {
+	if rows <= 0 || w <= 0 {
+		return
+	}
+	if w > stride || len(dst) < rows*w || len(src) < (rows-1)*stride+w {
+		panic(fmt.Sprintf("q8.Compact: %d rows of %d bytes, stride %d, from %d into %d bytes", rows, w, stride, len(src), len(dst)))
+	}
+	if compactAsm(dst, src, rows, w, stride) {
+		return
+	}
+	for r := range rows {
+		copy(dst[r*w:(r+1)*w], src[r*stride:])
+	}
+}

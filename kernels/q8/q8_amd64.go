@@ -304,3 +304,18 @@ func evensAsm(dst, src []byte) int {
 	}
 	return 0
 }
+
+// compactAVX512 computes Compact's loop (w ≥ 1, rows ≥ 1).
+//
+//go:noescape
+func compactAVX512(dst *byte, src *byte, rows int, w int, stride int)
+
+// compactAsm runs Compact's loop in assembly (AVX-512 only: AVX2 has no
+// byte-masked stores) and reports whether it did.
+func compactAsm(dst, src []byte, rows, w, stride int) bool {
+	if level != levelAVX512 {
+		return false
+	}
+	compactAVX512(&dst[0], &src[0], rows, w, stride)
+	return true
+}

@@ -459,6 +459,51 @@ evensAVX512_done:
 	VZEROUPPER
 	RET
 
+// func compactAVX512(dst *byte, src *byte, rows int, w int, stride int)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·compactAVX512(SB), NOSPLIT, $0-40
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  rows+16(FP), DX
+	MOVQ  w+24(FP), BX
+	MOVQ  stride+32(FP), SI
+	MOVQ  BX, R8
+	ANDQ  $0x3f, R8
+	MOVQ  BX, DI
+	SUBQ  R8, DI
+	MOVQ  $-1, R9
+	BZHIQ R8, R9, R9
+	KMOVQ R9, K1
+	TESTQ DX, DX
+	JZ    compactAVX512_done
+
+compactAVX512_row:
+	XORQ R9, R9
+
+compactAVX512_vec:
+	CMPQ      R9, DI
+	JGE       compactAVX512_tail
+	VMOVDQU64 (CX)(R9*1), Z0
+	VMOVDQU64 Z0, (AX)(R9*1)
+	ADDQ      $0x40, R9
+	JMP       compactAVX512_vec
+
+compactAVX512_tail:
+	TESTQ      R8, R8
+	JZ         compactAVX512_next
+	VMOVDQU8.Z (CX)(R9*1), K1, Z0
+	VMOVDQU8   Z0, K1, (AX)(R9*1)
+
+compactAVX512_next:
+	ADDQ SI, CX
+	ADDQ BX, AX
+	DECQ DX
+	JNZ  compactAVX512_row
+
+compactAVX512_done:
+	VZEROUPPER
+	RET
+
 // func minMaxAVX512(x *float32, n int, out *float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·minMaxAVX512(SB), NOSPLIT, $0-24

@@ -14,3 +14,4 @@ func hmax3s2Asm(dst, m []byte, signed bool)                {}
 func quantizeAsm(y []byte, x []float32, k *[4]uint32) int  { return 0 }
 func minMaxAsm(x []float32, acc *[48]float32) (int, int)   { return 0, 0 }
 func evensAsm(dst, src []byte) int                         { return 0 }
+func compactAsm(dst, src []byte, rows, w, stride int) bool { return false }

@@ -425,3 +425,34 @@ func TestEvens(t *testing.T) {
 		})
 	}
 }
+
+func TestCompact(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, impl := range impls() {
+		t.Run(impl, func(t *testing.T) {
+			defer useImpl(impl)()
+			for _, w := range []int{1, 7, 14, 63, 64, 65, 130} {
+				for _, extra := range []int{0, 2, 9} {
+					for _, rows := range []int{0, 1, 5} {
+						stride := w + extra
+						src := make([]byte, max(0, (rows-1)*stride+w))
+						for i := range src {
+							src[i] = byte(r.Uint32())
+						}
+						dst := make([]byte, rows*w+3)
+						Compact(dst[:rows*w], src, rows, w, stride)
+						for i, g := range dst {
+							want := byte(0)
+							if i < rows*w {
+								want = src[i/w*stride+i%w]
+							}
+							if g != want {
+								t.Fatalf("w=%d stride=%d rows=%d: dst[%d] = %d, want %d", w, stride, rows, i, g, want)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -48,6 +48,9 @@ func main() {
 		}
 		quantizeKernel(s)
 		evensKernel(s)
+		if s.z {
+			compactKernel()
+		}
 		minMaxKernel(s)
 		for _, signed := range []bool{true, false} {
 			maxIntoKernel(s, signed)
@@ -435,6 +438,56 @@ func evensKernel(s isa) {
 	ADDQ(U32(in/2), dst)
 	SUBQ(U32(in/2), n)
 	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// compactKernel emits compactAVX512(dst, src *byte, rows, w, stride int):
+// dst[r·w + c] = src[r·stride + c] for r < rows, c < w (w ≥ 1): rows of a
+// wide grid packed together, a row's last partial vector under masks.
+func compactKernel() {
+	name := "compactAVX512"
+	TEXT(name, NOSPLIT, "func(dst *byte, src *byte, rows int, w int, stride int)")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	rows := Load(Param("rows"), GP64())
+	w := Load(Param("w"), GP64())
+	stride := Load(Param("stride"), GP64())
+	// The tail mask is the same for every row: w mod 64 bytes (a whole
+	// vector when 0).
+	full, tail, bits := GP64(), GP64(), GP64()
+	MOVQ(w, tail)
+	ANDQ(U8(63), tail)
+	MOVQ(w, full)
+	SUBQ(tail, full)
+	MOVQ(I64(-1), bits)
+	BZHIQ(tail, bits, bits)
+	k := K()
+	KMOVQ(bits, k)
+	t := ZMM()
+	TESTQ(rows, rows)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_row")
+	c := GP64()
+	XORQ(c, c)
+	Label(name + "_vec")
+	CMPQ(c, full)
+	JGE(LabelRef(name + "_tail"))
+	VMOVDQU64(Mem{Base: src, Index: c, Scale: 1}, t)
+	VMOVDQU64(t, Mem{Base: dst, Index: c, Scale: 1})
+	ADDQ(U8(64), c)
+	JMP(LabelRef(name + "_vec"))
+	Label(name + "_tail")
+	TESTQ(tail, tail)
+	JZ(LabelRef(name + "_next"))
+	VMOVDQU8_Z(Mem{Base: src, Index: c, Scale: 1}, k, t)
+	VMOVDQU8(t, k, Mem{Base: dst, Index: c, Scale: 1})
+	Label(name + "_next")
+	ADDQ(stride, src)
+	ADDQ(w, dst)
+	DECQ(rows)
+	JNZ(LabelRef(name + "_row"))
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
