@@ -7,6 +7,7 @@ import (
 
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels/gemm"
+	"github.com/inferd/inferd/kernels/q8"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -403,6 +404,59 @@ type qConv struct {
 	// The filter packed at build, one per group.
 	constW, constWZ *tensor.Tensor
 	packed          []*gemm.PackedA8
+	// QLinearConv's requantizing scales sx·sw[m]/sy, worked out at build
+	// for the constant scale tensors (x, w, y) seen then.
+	constS     [3]*tensor.Tensor
+	constScale []float32
+	// The geometry of the last input and filter shapes.
+	plans nnShapeCache[*qConvPlan]
+}
+
+// qConvPlan is what a convolution's shapes decide: the geometry, and for
+// a convolution that does not read x in place its stride phases and the
+// offsets of the filter taps in them.
+type qConvPlan struct {
+	g      *linalgConvGeom
+	geo    q2d
+	direct bool
+	ph     qPhases
+	offs   []int
+}
+
+func newQConvPlan(ca *linalgConvAttrs, xs, ws []int) (*qConvPlan, error) {
+	g, err := linalgConvResolve(ca, xs, ws)
+	if err != nil {
+		return nil, err
+	}
+	p := &qConvPlan{g: g, geo: q2dOf(g)}
+	// A 1×1 stride-1 unpadded convolution reads x as it is. The others
+	// read their filter taps as shifted views of a padded copy of x, split
+	// into stride phases (qPhases): no im2col matrix.
+	p.direct = tensor.NumElements(g.k) == 1
+	for d := range g.in {
+		p.direct = p.direct && g.stride[d] == 1 && g.padB[d] == 0 && g.out[d] == g.in[d]
+	}
+	if !p.direct {
+		p.ph = newQPhases(p.geo)
+		p.offs = p.ph.offsets(g.cin / g.group)
+	}
+	return p, nil
+}
+
+// qLinearConvScales returns sx·sw[m]/sy for the m < cout output channels
+// (as the reference: in float32), or false when the scales do not fit.
+func qLinearConvScales(xst, wst, yst *tensor.Tensor, cout int) ([]float32, bool) {
+	sx, ok1 := q8Scales(xst, 1)
+	sw, ok2 := q8Scales(wst, cout)
+	sy, ok3 := q8Scales(yst, 1)
+	if !ok1 || !ok2 || !ok3 {
+		return nil, false
+	}
+	scale := make([]float32, cout)
+	for m := range scale {
+		scale[m] = sx[0] * sw[min(m, len(sw)-1)] / sy[0]
+	}
+	return scale, true
 }
 
 func (k *qConv) slots() (x, xz, w, wz int) {
@@ -465,6 +519,14 @@ func newQConv(b *Build, linear bool, ref Kernel) (any, error) {
 	if p := k.pack(w, wz); p != nil {
 		k.constW, k.constWZ, k.packed = w, wz, p
 	}
+	if linear {
+		xst, wst, yst := b.Const(1), b.Const(4), b.Const(6)
+		if xst != nil && wst != nil && yst != nil {
+			if scale, ok := qLinearConvScales(xst, wst, yst, w.Shape[0]); ok {
+				k.constS, k.constScale = [3]*tensor.Tensor{xst, wst, yst}, scale
+			}
+		}
+	}
 	return k, nil
 }
 
@@ -513,10 +575,11 @@ func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 	if !ok1 || !ok2 {
 		return nil
 	}
-	g, err := linalgConvResolve(k.ca, x.Shape, w.Shape)
+	plan, err := k.plans.get(x.Shape, w.Shape, func() (*qConvPlan, error) { return newQConvPlan(k.ca, x.Shape, w.Shape) })
 	if err != nil {
 		return nil
 	}
+	g := plan.g
 	xzt, wzt := q8Input(in, xzi), q8Input(in, wzi)
 	zx, ok1 := q8Zeros(xzt, x.DType, 1)
 	if !ok1 || len(zx) > 1 {
@@ -541,15 +604,14 @@ func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		if yz == nil || yz.Len() != 1 || (yz.DType != tensor.Uint8 && yz.DType != tensor.Int8) {
 			return nil
 		}
-		sx, ok1 := q8Scales(xst, 1)
-		sw, ok2 := q8Scales(wst, g.cout)
-		sy, ok3 := q8Scales(yst, 1)
-		if !ok1 || !ok2 || !ok3 {
+		sy, ok := q8Scales(yst, 1)
+		if !ok {
 			return nil
 		}
-		scale = make([]float32, g.cout)
-		for m := range scale {
-			scale[m] = sx[0] * sw[min(m, len(sw)-1)] / sy[0]
+		if [3]*tensor.Tensor{xst, wst, yst} == k.constS && len(k.constScale) == g.cout {
+			scale = k.constScale
+		} else if scale, ok = qLinearConvScales(xst, wst, yst, g.cout); !ok {
+			return nil
 		}
 		if bt := q8Input(in, 8); bt != nil {
 			b32, ok := bt.Data.([]int32)
@@ -570,28 +632,15 @@ func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		return y
 	}
 
-	r := len(g.in)
 	inSp := tensor.NumElements(g.in)
 	cpg, mpg := g.cin/g.group, g.cout/g.group
-	kvol := tensor.NumElements(g.k)
 	var pad byte
 	if len(zx) == 1 {
 		pad = byte(zx[0])
 	}
-	geo := q2dOf(g)
-	// A 1×1 stride-1 unpadded convolution reads x as it is. The others
-	// read their filter taps as shifted views of a padded copy of x, split
-	// into stride phases (qPhases): no im2col matrix.
-	direct := kvol == 1
-	for d := 0; d < r; d++ {
-		direct = direct && g.stride[d] == 1 && g.padB[d] == 0 && g.out[d] == g.in[d]
-	}
-	var ph qPhases
+	geo, direct, ph, offs := plan.geo, plan.direct, &plan.ph, plan.offs
 	var buf, out []byte
-	var offs []int
 	if !direct {
-		ph = newQPhases(geo)
-		offs = ph.offsets(cpg)
 		esize := 1
 		if !k.linear {
 			esize = 4
@@ -641,14 +690,8 @@ func (k *qConv) fast(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 			}
 			gemm.Gemm8PackedA(cols, packed[gr], b, zx, &ge, o)
 			if !direct {
-				ow := geo.ow * es
-				for m := 0; m < mpg; m++ {
-					for oy := 0; oy < geo.oh; oy++ {
-						d := (off + m*outSp + oy*geo.ow) * es
-						src := (m*cols + oy*ph.wq) * es
-						copy(dst[d:d+ow], out[src:src+ow])
-					}
-				}
+				// Row oy of channel m is row m·oh + oy of both grids.
+				q8.Compact(dst[off*es:], out, mpg*geo.oh, geo.ow*es, ph.wq*es)
 			}
 		}
 	}
@@ -715,38 +758,43 @@ func (p *qPhases) offsets(channels int) []int {
 }
 
 // fill writes the planes of channels [lo, hi) of x (one image and group)
-// into dst, pad outside the input.
+// into dst, pad outside the input: each channel's planes set to pad at
+// once, then the input's part of each row written.
 func (p *qPhases) fill(dst, x []byte, lo, hi int, pad byte) {
 	g := p.g
+	size := p.hq * p.wq
 	for ch := lo; ch < hi; ch++ {
 		src := x[ch*g.ih*g.iw : (ch+1)*g.ih*g.iw]
+		fillBytes(dst[ch*p.np*size:(ch+1)*p.np*size], pad)
 		for ph, slot := range p.slot {
 			if slot < 0 {
 				continue
 			}
 			ry, rx := ph/g.sw, ph%g.sw
-			plane := dst[(ch*p.np+slot)*p.hq*p.wq:][:p.hq*p.wq]
+			plane := dst[(ch*p.np+slot)*size:][:size]
 			// Columns [b0, b1) of a plane row lie inside the input:
-			// 0 ≤ b·sw + rx - pw < iw.
+			// 0 ≤ b·sw + rx - pw < iw; rows [a0, a1) likewise.
 			b0 := min(p.wq, max(0, ceilDivInt(g.pw-rx, g.sw)))
 			b1 := max(b0, min(p.wq, ceilDivInt(g.iw+g.pw-rx, g.sw)))
-			for a := 0; a < p.hq; a++ {
-				row := plane[a*p.wq : (a+1)*p.wq]
+			a0 := min(p.hq, max(0, ceilDivInt(g.ph-ry, g.sh)))
+			a1 := max(a0, min(p.hq, ceilDivInt(g.ih+g.ph-ry, g.sh)))
+			if b0 == b1 {
+				continue
+			}
+			ix := b0*g.sw + rx - g.pw
+			for a := a0; a < a1; a++ {
+				row := plane[a*p.wq+b0 : a*p.wq+b1]
 				iy := a*g.sh + ry - g.ph
-				if iy < 0 || iy >= g.ih {
-					fillBytes(row, pad)
-					continue
-				}
-				fillBytes(row[:b0], pad)
-				fillBytes(row[b1:], pad)
-				in := src[iy*g.iw : (iy+1)*g.iw]
-				ix := b0*g.sw + rx - g.pw
-				if g.sw == 1 {
-					copy(row[b0:b1], in[ix:])
-					continue
-				}
-				for b := b0; b < b1; b, ix = b+1, ix+g.sw {
-					row[b] = in[ix]
+				in := src[iy*g.iw+ix : (iy+1)*g.iw]
+				switch g.sw {
+				case 1:
+					copy(row, in)
+				case 2:
+					q8.Evens(row, in)
+				default:
+					for b := range row {
+						row[b] = in[b*g.sw]
+					}
 				}
 			}
 		}
@@ -799,11 +847,12 @@ func ceilDivInt(a, b int) int {
 }
 
 func fillBytes(d []byte, v byte) {
-	if v == 0 {
+	if v == 0 || len(d) == 0 {
 		clear(d)
 		return
 	}
-	for i := range d {
-		d[i] = v
+	d[0] = v
+	for n := 1; n < len(d); n *= 2 {
+		copy(d[n:], d[:n])
 	}
 }

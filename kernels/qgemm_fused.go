@@ -8,7 +8,7 @@ import (
 
 	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/kernels/gemm"
-	"github.com/inferd/inferd/kernels/vec"
+	"github.com/inferd/inferd/kernels/q8"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -318,7 +318,23 @@ func (k *qAdd) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		return nil, fmt.Errorf("QLinearAdd of %v and %v with zero points %v and %v: want 8-bit operands of their zero points' types",
 			a.DType, b.DType, in[2].DType, in[5].DType)
 	}
-	p := []*tensor.Tensor{in[1], in[2], in[4], in[5], in[6], in[7]}
+	p := [6]*tensor.Tensor{in[1], in[2], in[4], in[5], in[6], in[7]}
+	shape, err := BroadcastShapes(a.Shape, b.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("QLinearAdd: %w", err)
+	}
+	if tensor.EqualShapes(a.Shape, b.Shape) {
+		if vp, ok := k.vecParams(p, a.DType == tensor.Int8, b.DType == tensor.Int8); ok {
+			y := c.AllocRaw(in[7].DType, shape...)
+			yd, _, _ := q8Bytes(y)
+			const grain = 1 << 14
+			c.Parallel((len(yd)+grain-1)/grain, func(lo, hi int) {
+				lo, hi = lo*grain, min(len(yd), hi*grain)
+				_ = q8.Add(yd[lo:hi], ad[lo:hi], bd[lo:hi], &vp) // vecParams checked what Add checks
+			})
+			return c.Outs(y), nil
+		}
+	}
 	lut := k.lut
 	for i := range p {
 		if p[i] != k.consts[i] {
@@ -327,13 +343,9 @@ func (k *qAdd) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	}
 	if lut == nil {
 		var err error
-		if lut, err = k.table(p, a.DType == tensor.Uint8, b.DType == tensor.Uint8); err != nil {
+		if lut, err = k.table(p[:], a.DType == tensor.Uint8, b.DType == tensor.Uint8); err != nil {
 			return nil, err
 		}
-	}
-	shape, err := BroadcastShapes(a.Shape, b.Shape)
-	if err != nil {
-		return nil, fmt.Errorf("QLinearAdd: %w", err)
 	}
 	y := c.AllocRaw(in[7].DType, shape...)
 	yd, _, _ := q8Bytes(y)
@@ -346,6 +358,29 @@ func (k *qAdd) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	}
 	Binary(ad, a.Shape, bd, b.Shape, yd, shape, func(x, z byte) byte { return lut[uint16(x)<<8|uint16(z)] })
 	return c.Outs(y), nil
+}
+
+// vecParams returns the parameters p (as for table) for q8.Add, which
+// computes what the table holds without it; ok is false where q8.Add
+// declines them (the table then serves) or they are malformed (table
+// reports it).
+func (k *qAdd) vecParams(p [6]*tensor.Tensor, aSigned, bSigned bool) (q8.AddParams, bool) {
+	sa, za, ok1 := qScalarParams(p[0], p[1])
+	sb, zb, ok2 := qScalarParams(p[2], p[3])
+	sc, zc, ok3 := qScalarParams(p[4], p[5])
+	if !ok1 || !ok2 || !ok3 || (p[1].DType == tensor.Int8) != aSigned || (p[3].DType == tensor.Int8) != bSigned {
+		return q8.AddParams{}, false
+	}
+	vp := q8.AddParams{AScale: sa, BScale: sb, CScale: sc, AZero: int32(za), BZero: int32(zb), CZero: int32(zc),
+		ASigned: aSigned, BSigned: bSigned, CSigned: p[5].DType == tensor.Int8,
+		Lo: float32(math.Inf(-1)), Hi: float32(math.Inf(1))}
+	switch k.act.kind {
+	case gemm.ActRelu:
+		vp.Lo = 0
+	case gemm.ActClip:
+		vp.Lo, vp.Hi = k.act.lo, k.act.hi
+	}
+	return vp, vp.Check() == nil
 }
 
 // qAddBytes sets y[i] = lut[a[i], b[i]].
@@ -404,38 +439,10 @@ func newQLinearGlobalAveragePool(b *Build) (any, error) {
 
 // ---- QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear ----
 
-// qMagic rounds a float32 v of magnitude at most 2²² to an integer,
-// ties to even: v + 1.5·2²³ (float32 addition rounds so) has the bits
-// qMagicBits + round(v).
-const (
-	qMagic     = 12582912
-	qMagicBits = 0x4B400000
-)
-
 // qQuantize sets y[i] = saturate(roundEven(x[i]/s) + z), y int8 when
-// signed (else uint8), with the true float32 division of QuantizeLinear
-// (vectorized), 256 values a step.
+// signed (else uint8), with the true float32 division of QuantizeLinear.
 func qQuantize(y []byte, x []float32, s float32, z int32, signed bool) {
-	lo, hi := float32(0), float32(255)
-	if signed {
-		lo, hi = -128, 127
-	}
-	// Clamping before rounding to the integers lo-z, hi-z saturates the
-	// same: rounding is monotone.
-	lo, hi = lo-float32(z), hi-float32(z)
-	zb := qMagicBits - z
-	x = x[:len(y)]
-	var tmp [256]float32
-	for len(y) > 0 {
-		n := min(len(y), len(tmp))
-		t, d := tmp[:n], y[:n]
-		vec.DivScalar(t, x[:n], s)
-		vec.Clip(t, t, lo, hi)
-		for i, v := range t {
-			d[i] = byte(int32(math.Float32bits(v+qMagic)) - zb)
-		}
-		x, y = x[n:], y[n:]
-	}
+	q8.Quantize(y, x, s, z, signed)
 }
 
 // newQQuantizeFast runs QuantizeLinear of float32 to 8 bits with one
@@ -526,8 +533,8 @@ func newQDynamicQuantizeFast(b *Build) (any, error) {
 			return refK.Run(c, in)
 		}
 		x := in[0].Data.([]float32)
-		mn, mx := qMinMax(x)
-		if math.IsNaN(float64(mn)) || math.IsNaN(float64(mx)) {
+		mn, mx, finite := q8.MinMax(x)
+		if !finite {
 			return refK.Run(c, in)
 		}
 		scale := float32(1) / 255
@@ -543,25 +550,6 @@ func newQDynamicQuantizeFast(b *Build) (any, error) {
 		})
 		return c.Outs(y, tensor.Scalar(scale), tensor.Scalar(uint8(zp))), nil
 	}), nil
-}
-
-// qMinMax returns min(x, 0) and max(x, 0), NaN if x holds one: both as
-// vectorized maxima (the minimum is minus the maximum of -x).
-func qMinMax(x []float32) (float32, float32) {
-	var mn, mx float32
-	var tmp [256]float32
-	for len(x) > 0 {
-		n := min(len(x), len(tmp))
-		a := vec.Max(x[:n])
-		vec.MulScalar(tmp[:n], x[:n], -1)
-		b := -vec.Max(tmp[:n])
-		if a != a || b != b {
-			return a + b, a + b
-		}
-		mx, mn = max(mx, a), min(mn, b)
-		x = x[n:]
-	}
-	return mn, mx
 }
 
 // ---- MaxPool on 8-bit values ----
@@ -595,7 +583,7 @@ func newQMaxPool8(b *Build) (any, error) {
 		if !ok {
 			return refK.Run(c, in)
 		}
-		_, p, err := cache.setup(&w, x.Shape)
+		g, p, err := cache.setup(&w, x.Shape)
 		if err != nil || p.in[0] != 1 || p.tab[1].d != 1 || p.tab[2].d != 1 {
 			return refK.Run(c, in)
 		}
@@ -606,9 +594,55 @@ func newQMaxPool8(b *Build) (any, error) {
 			flip = 0x80 // int8 x as uint8 x+128: the same order
 		}
 		planes := x.Shape[0] * x.Shape[1]
+		if g.k[1] == 3 && g.s[1] == 2 {
+			c.Parallel(planes, func(lo, hi int) { q8MaxPlanes3S2(p, g.pb[1], xd, yd, lo, hi, signed) })
+			return c.Outs(y), nil
+		}
 		c.Parallel(planes, func(lo, hi int) { qMaxPlanes(p, xd, yd, lo, hi, flip) })
 		return c.Outs(y), nil
 	}), nil
+}
+
+// q8MaxPlanes3S2 pools planes [lo, hi) of x into y for windows 3 wide at
+// column stride 2 (pb columns of padding before the first), in the
+// vector kernels of q8: per output row, the maximum of the window's rows
+// into a row buffer padded with the lowest code (the column window of
+// output j is then buffer bytes 2j to 2j+2), then the windows' maxima.
+func q8MaxPlanes3S2(p *nnPool3, pb int, x, y []byte, lo, hi int, signed bool) {
+	W, OW := p.in[2], p.out[2]
+	th := &p.tab[1]
+	var lowest byte
+	if signed {
+		lowest = 0x80
+	}
+	var buf [1024]byte
+	n := max(2*OW+2, pb+W)
+	m := buf[:0]
+	if n <= len(buf) {
+		m = buf[:n]
+	} else {
+		m = make([]byte, n)
+	}
+	fillBytes(m[:pb], lowest)
+	fillBytes(m[pb+W:], lowest)
+	row := m[pb : pb+W]
+	for pl := lo; pl < hi; pl++ {
+		xs := x[pl*p.inP : (pl+1)*p.inP]
+		ys := y[pl*p.outP : (pl+1)*p.outP]
+		for oh := 0; oh < p.out[1]; oh++ {
+			out := ys[oh*OW : (oh+1)*OW]
+			r0, r1 := th.base[oh]+th.lo[oh], th.base[oh]+th.hi[oh]
+			if r0 >= r1 {
+				fillBytes(out, lowest) // every window in padding
+				continue
+			}
+			copy(row, xs[r0*W:(r0+1)*W])
+			for r := r0 + 1; r < r1; r++ {
+				q8.MaxInto(row, xs[r*W:(r+1)*W], signed)
+			}
+			q8.HMax3S2(out, m, signed)
+		}
+	}
 }
 
 // qMaxPlanes pools planes [lo, hi) of x into y, comparing bytes XORed

@@ -299,8 +299,32 @@ func TestQMaxPool8(t *testing.T) {
 			{nnAttrInts("kernel_shape", 3, 3), nnAttrInts("strides", 2, 2), nnAttrInts("pads", 1, 1, 1, 1)},
 			{nnAttrInts("kernel_shape", 2, 3), nnAttrInts("strides", 1, 2), nnAttrInt("ceil_mode", 1)},
 			{nnAttrInts("kernel_shape", 5, 5), nnAttrInts("pads", 4, 4, 4, 4)},
+			// Window 3 at column stride 2 runs q8's vector kernels; 37
+			// columns stay under one AVX-512 block, the wide ones below
+			// do not.
+			{nnAttrInts("kernel_shape", 2, 3), nnAttrInts("strides", 3, 2), nnAttrInts("pads", 0, 2, 1, 0)},
 		} {
 			x := qRand8(rng, signed, 2, 3, 11, 37)
+			b := qBuild("MaxPool", 1, nil, attrs...)
+			got := qRunRef(t, newQMaxPool8, "MaxPool", []*tensor.Tensor{x}, attrs...)
+			k, _ := newMaxPool(b)
+			want, err := k.(Kernel).Run(&Context{}, []*tensor.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			qCompareExact(t, got, want[0])
+		}
+		for _, c := range []struct {
+			w     int
+			attrs []*ir.Attribute
+		}{
+			{112, []*ir.Attribute{nnAttrInts("kernel_shape", 3, 3), nnAttrInts("strides", 2, 2), nnAttrInts("pads", 1, 1, 1, 1)}},
+			{131, []*ir.Attribute{nnAttrInts("kernel_shape", 3, 3), nnAttrInts("strides", 2, 2), nnAttrInt("ceil_mode", 1)}},
+			{200, []*ir.Attribute{nnAttrInts("kernel_shape", 1, 3), nnAttrInts("strides", 1, 2), nnAttrInts("pads", 0, 2, 0, 1)}},
+			{64, []*ir.Attribute{nnAttrInts("kernel_shape", 4, 3), nnAttrInts("strides", 2, 2), nnAttrInts("pads", 2, 0, 2, 0)}},
+		} {
+			x := qRand8(rng, signed, 1, 3, 9, c.w)
+			attrs := c.attrs
 			b := qBuild("MaxPool", 1, nil, attrs...)
 			got := qRunRef(t, newQMaxPool8, "MaxPool", []*tensor.Tensor{x}, attrs...)
 			k, _ := newMaxPool(b)

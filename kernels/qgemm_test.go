@@ -228,6 +228,11 @@ func TestQConv(t *testing.T) {
 		{x: []int{2, 5, 20}, w: []int{8, 5, 3}, pads: []int64{1, 2}, strides: []int64{2}},
 		{x: []int{1, 64, 14, 14}, w: []int{40, 64, 3, 3}, pads: []int64{1, 1, 1, 1}},
 		{x: []int{1, 8, 6, 6}, w: []int{200, 8, 3, 3}, pads: []int64{1, 1, 1, 1}}, // im2col: many channels, narrow rows
+		// Stride-2 rows wide enough for q8.Evens' vectors, with odd and
+		// even widths and both column phases.
+		{x: []int{1, 3, 5, 151}, w: []int{4, 3, 3, 3}, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}},
+		{x: []int{1, 4, 4, 130}, w: []int{5, 4, 1, 1}, strides: []int64{2, 2}},
+		{x: []int{1, 2, 3, 96}, w: []int{3, 2, 3, 7}, strides: []int64{1, 2}, pads: []int64{1, 3, 1, 3}},
 	}
 	v := 0
 	for ci, cc := range cases {

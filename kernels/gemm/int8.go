@@ -349,7 +349,10 @@ func packB8Panel(panel []byte, b Matrix8, k, j, cols int, flip bool) {
 	}
 	g0 := 0
 	switch {
+	case cols < NR && b.Rows != nil:
+		g0 = packB8PartialRows(panel, b.Data, b.Rows, j, k, cols, x)
 	case cols < NR:
+		g0 = packB8Partial(panel, b.Data[j:], b.Stride, k, cols, x)
 	case b.Rows != nil:
 		g0 = packB8FastRows(panel, b.Data, b.Rows, j, k, x)
 	default:

@@ -14,6 +14,8 @@ import (
 var (
 	hasVNNI512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VNNI
 	hasVNNI256 = cpu.X86.HasAVX2 && cpu.X86.HasAVXVNNI
+	// hasMask8 gates the masked packers of partial B panels.
+	hasMask8 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 
 	vnni512Impl = &impl8{name: "avx512vnni", tile: tile8VNNI512}
 	vnni256Impl = &impl8{name: "avxvnni", tile: tile8VNNI256}
@@ -143,6 +145,44 @@ func packB8FastRows(panel, data []byte, rows []int, j, k int, x byte) int {
 	interleave4RowsAVX2(&data[j], &rows[0], &panel[0], kg, x)
 	return kg
 }
+
+// packB8Partial is packB8Fast for a panel of cols < NR columns: the
+// masked packer reads only those.
+func packB8Partial(panel, src []byte, ld, k, cols int, x byte) int {
+	kg := k / 4
+	if !hasMask8 || kg == 0 || cols <= 0 {
+		return 0
+	}
+	_ = src[(4*kg-1)*ld+cols-1]
+	_ = panel[kg*4*NR-1]
+	interleave4MaskAVX512(&src[0], ld, &panel[0], kg, x, uint32(1)<<cols-1)
+	return kg
+}
+
+// packB8PartialRows is packB8FastRows for a panel of cols < NR columns.
+func packB8PartialRows(panel, data []byte, rows []int, j, k, cols int, x byte) int {
+	kg := k / 4
+	if !hasMask8 || kg == 0 || cols <= 0 {
+		return 0
+	}
+	_ = rows[4*kg-1]
+	_ = panel[kg*4*NR-1]
+	for _, r := range rows[:4*kg] {
+		_ = data[r+j+cols-1]
+	}
+	interleave4RowsMaskAVX512(&data[j], &rows[0], &panel[0], kg, x, uint32(1)<<cols-1)
+	return kg
+}
+
+// interleave4MaskAVX512 and interleave4RowsMaskAVX512 are
+// interleave4AVX2 and interleave4RowsAVX2 reading only the columns c set
+// in mask (the others are packed as 0).
+//
+//go:noescape
+func interleave4MaskAVX512(src *byte, ld int, dst *byte, kg int, x byte, mask uint32)
+
+//go:noescape
+func interleave4RowsMaskAVX512(base *byte, rows *int, dst *byte, kg int, x byte, mask uint32)
 
 // interleave4RowsAVX2 packs kg k groups of a 32-column B panel given by
 // row offsets:

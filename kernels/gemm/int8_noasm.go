@@ -18,3 +18,8 @@ func packB8Fast(panel, src []byte, ld, k int, x byte) int { return 0 }
 // packB8FastRows packs leading k groups of a B panel given by row offsets;
 // without assembly it packs none.
 func packB8FastRows(panel, data []byte, rows []int, j, k int, x byte) int { return 0 }
+
+// packB8Partial and packB8PartialRows pack leading k groups of a partial
+// B panel; without assembly they pack none.
+func packB8Partial(panel, src []byte, ld, k, cols int, x byte) int                 { return 0 }
+func packB8PartialRows(panel, data []byte, rows []int, j, k, cols int, x byte) int { return 0 }

@@ -10943,6 +10943,111 @@ done:
 	VZEROUPPER
 	RET
 
+// func interleave4MaskAVX512(src *byte, ld int, dst *byte, kg int, x byte, mask uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512VL
+TEXT ·interleave4MaskAVX512(SB), NOSPLIT, $0-40
+	MOVQ         src+0(FP), AX
+	MOVQ         ld+8(FP), CX
+	MOVQ         dst+16(FP), DX
+	MOVQ         kg+24(FP), BX
+	MOVBLZX      x+32(FP), SI
+	MOVL         mask+36(FP), DI
+	KMOVD        DI, K1
+	LEAQ         (CX)(CX*2), DI
+	VMOVD        SI, X15
+	VPBROADCASTB X15, Y15
+	VMOVDQU8.Z   Y15, K1, Y15
+	TESTQ        BX, BX
+	JZ           done
+
+loop:
+	VMOVDQU8.Z (AX), K1, Y0
+	VMOVDQU8.Z (AX)(CX*1), K1, Y1
+	VMOVDQU8.Z (AX)(CX*2), K1, Y2
+	VMOVDQU8.Z (AX)(DI*1), K1, Y3
+	VPXOR      Y15, Y0, Y0
+	VPXOR      Y15, Y1, Y1
+	VPXOR      Y15, Y2, Y2
+	VPXOR      Y15, Y3, Y3
+	LEAQ       (AX)(CX*4), AX
+	VPUNPCKLBW Y1, Y0, Y4
+	VPUNPCKHBW Y1, Y0, Y5
+	VPUNPCKLBW Y3, Y2, Y6
+	VPUNPCKHBW Y3, Y2, Y7
+	VPUNPCKLWD Y6, Y4, Y8
+	VPUNPCKHWD Y6, Y4, Y9
+	VPUNPCKLWD Y7, Y5, Y10
+	VPUNPCKHWD Y7, Y5, Y11
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x20, Y11, Y10, Y1
+	VPERM2I128 $0x31, Y9, Y8, Y2
+	VPERM2I128 $0x31, Y11, Y10, Y3
+	VMOVDQU    Y0, (DX)
+	VMOVDQU    Y1, 32(DX)
+	VMOVDQU    Y2, 64(DX)
+	VMOVDQU    Y3, 96(DX)
+	ADDQ       $0x80, DX
+	DECQ       BX
+	JNZ        loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func interleave4RowsMaskAVX512(base *byte, rows *int, dst *byte, kg int, x byte, mask uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512VL
+TEXT ·interleave4RowsMaskAVX512(SB), NOSPLIT, $0-40
+	MOVQ         base+0(FP), AX
+	MOVQ         rows+8(FP), CX
+	MOVQ         dst+16(FP), DX
+	MOVQ         kg+24(FP), BX
+	MOVBLZX      x+32(FP), SI
+	MOVL         mask+36(FP), DI
+	KMOVD        DI, K1
+	VMOVD        SI, X15
+	VPBROADCASTB X15, Y15
+	VMOVDQU8.Z   Y15, K1, Y15
+	TESTQ        BX, BX
+	JZ           done
+
+loop:
+	MOVQ       (CX), SI
+	MOVQ       8(CX), DI
+	MOVQ       16(CX), R8
+	MOVQ       24(CX), R9
+	VMOVDQU8.Z (AX)(SI*1), K1, Y0
+	VMOVDQU8.Z (AX)(DI*1), K1, Y1
+	VMOVDQU8.Z (AX)(R8*1), K1, Y2
+	VMOVDQU8.Z (AX)(R9*1), K1, Y3
+	VPXOR      Y15, Y0, Y0
+	VPXOR      Y15, Y1, Y1
+	VPXOR      Y15, Y2, Y2
+	VPXOR      Y15, Y3, Y3
+	ADDQ       $0x20, CX
+	VPUNPCKLBW Y1, Y0, Y4
+	VPUNPCKHBW Y1, Y0, Y5
+	VPUNPCKLBW Y3, Y2, Y6
+	VPUNPCKHBW Y3, Y2, Y7
+	VPUNPCKLWD Y6, Y4, Y8
+	VPUNPCKHWD Y6, Y4, Y9
+	VPUNPCKLWD Y7, Y5, Y10
+	VPUNPCKHWD Y7, Y5, Y11
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x20, Y11, Y10, Y1
+	VPERM2I128 $0x31, Y9, Y8, Y2
+	VPERM2I128 $0x31, Y11, Y10, Y3
+	VMOVDQU    Y0, (DX)
+	VMOVDQU    Y1, 32(DX)
+	VMOVDQU    Y2, 64(DX)
+	VMOVDQU    Y3, 96(DX)
+	ADDQ       $0x80, DX
+	DECQ       BX
+	JNZ        loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func peakVNNI512(n int)
 // Requires: AVX, AVX512F, AVX512VNNI
 TEXT ·peakVNNI512(SB), NOSPLIT, $0-8

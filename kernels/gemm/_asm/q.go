@@ -42,6 +42,8 @@ func genQ() {
 	}
 	interleave4AVX2()
 	interleave4RowsAVX2()
+	interleave4MaskAVX512()
+	interleave4RowsMaskAVX512()
 	peakVNNI512()
 	checkVEXEncodings()
 	for _, signedA := range []bool{false, true} {
@@ -342,12 +344,62 @@ func interleave4RowsAVX2() {
 	})
 }
 
+// interleave4MaskAVX512 writes interleave4AVX2 for a partial panel: only
+// the columns set in mask are read (with AVX-512's fault-suppressing
+// masked loads); the others are packed as 0.
+func interleave4MaskAVX512() {
+	TEXT("interleave4MaskAVX512", NOSPLIT, "func(src *byte, ld int, dst *byte, kg int, x byte, mask uint32)")
+	Doc("interleave4MaskAVX512 sets dst[g*128 + c*4 + s] = src[(4g+s)*ld + c] ^ x for g < kg, s < 4 and the c < 32 set in mask (0 for the others).")
+	src := Load(Param("src"), GP64())
+	ld := Load(Param("ld"), GP64())
+	dst := Load(Param("dst"), GP64())
+	n := Load(Param("kg"), GP64())
+	xb := Load(Param("x"), GP32())
+	KMOVD(Load(Param("mask"), GP32()), K1)
+	ld3 := GP64()
+	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	interleaveLoopK(K1, xb, dst, n, []Mem{{Base: src}, {Base: src, Index: ld, Scale: 1}, {Base: src, Index: ld, Scale: 2}, {Base: src, Index: ld3, Scale: 1}},
+		func() { LEAQ(Mem{Base: src, Index: ld, Scale: 4}, src) })
+}
+
+// interleave4RowsMaskAVX512 is interleave4RowsAVX2 for a partial panel,
+// as interleave4MaskAVX512.
+func interleave4RowsMaskAVX512() {
+	TEXT("interleave4RowsMaskAVX512", NOSPLIT, "func(base *byte, rows *int, dst *byte, kg int, x byte, mask uint32)")
+	Doc("interleave4RowsMaskAVX512 sets dst[g*128 + c*4 + s] = base[rows[4g+s] + c] ^ x for g < kg, s < 4 and the c < 32 set in mask (0 for the others).")
+	base := Load(Param("base"), GP64())
+	rows := Load(Param("rows"), GP64())
+	dst := Load(Param("dst"), GP64())
+	n := Load(Param("kg"), GP64())
+	xb := Load(Param("x"), GP32())
+	KMOVD(Load(Param("mask"), GP32()), K1)
+	off := []Register{GP64(), GP64(), GP64(), GP64()}
+	var srcs []Mem
+	for _, o := range off {
+		srcs = append(srcs, Mem{Base: base, Index: o, Scale: 1})
+	}
+	interleaveLoopK(K1, xb, dst, n, srcs, func() { ADDQ(U8(32), rows) }, func() {
+		for s, o := range off {
+			MOVQ(Mem{Base: rows, Disp: 8 * s}, o)
+		}
+	})
+}
+
 // interleaveLoop emits the loop of the B packers: before(), if given,
 // runs first in each group; the four rows are loaded from srcs, flipped
 // by x, interleaved and stored; then next() advances the sources.
 func interleaveLoop(xb, dst, n Register, srcs []Mem, next func(), before ...func()) {
+	interleaveLoopK(nil, xb, dst, n, srcs, next, before...)
+}
+
+// interleaveLoopK is interleaveLoop with the rows loaded under mask k
+// (zeroing the other bytes) when k is not nil.
+func interleaveLoopK(k Register, xb, dst, n Register, srcs []Mem, next func(), before ...func()) {
 	VMOVD(xb, X15)
 	VPBROADCASTB(X15, Y15)
+	if k != nil {
+		VMOVDQU8_Z(Y15, k, Y15) // the columns left out stay 0
+	}
 	TESTQ(n, n)
 	JZ(LabelRef("done"))
 	Label("loop")
@@ -356,7 +408,11 @@ func interleaveLoop(xb, dst, n Register, srcs []Mem, next func(), before ...func
 	}
 	r := []VecPhysical{Y0, Y1, Y2, Y3}
 	for i, m := range srcs {
-		VMOVDQU(m, r[i])
+		if k != nil {
+			VMOVDQU8_Z(m, k, r[i])
+		} else {
+			VMOVDQU(m, r[i])
+		}
 	}
 	for _, y := range r {
 		VPXOR(Y15, y, y)
