@@ -417,16 +417,23 @@ func (t *attnTask) Run(lo, hi int) {
 		qm.Data = t.q[off[0]+q0*t.qrs:]
 		km.Data = t.kt[off[1]:]
 		vm.Data = t.v[off[2]:]
-		gemm.Gemm(rows, sk, t.d, t.scale, qm, km, 0, s, sk, nil)
+		// The mask goes in with the product when it is a row shared by
+		// every query (a bias per column) or a matrix of rows (a residual).
+		var o gemm.Options
+		beta := float32(0)
+		if t.m != nil && t.mcs == 1 {
+			mo := off[3] + q0*t.mrs
+			if t.mrs == 0 {
+				o.Bias = t.m[mo : mo+sk]
+			} else {
+				o.Residual, o.ResidualStride, beta = t.m[mo:], t.mrs, 1
+			}
+		}
+		gemm.Gemm(rows, sk, t.d, t.scale, qm, km, beta, s, sk, &o)
 		for i := 0; i < rows; i++ {
 			row := s[i*sk : i*sk+sk]
-			if t.m != nil {
-				mo := off[3] + (q0+i)*t.mrs
-				if t.mcs == 0 {
-					vec.AddScalar(row, row, t.m[mo])
-				} else {
-					vec.Add(row, row, t.m[mo:mo+sk])
-				}
+			if t.m != nil && t.mcs == 0 {
+				vec.AddScalar(row, row, t.m[off[3]+(q0+i)*t.mrs])
 			}
 			vec.SoftmaxRow(row, row)
 		}

@@ -410,19 +410,37 @@ func TestAttentionAllocs(t *testing.T) {
 }
 
 // BenchmarkAttention times one BERT-style layer's attention (12 heads of
-// 32 over 128 tokens, mask [B,1,1,S]) in the stored head-split layout.
+// 32 over 128 tokens, mask [B,1,1,S]): fused in the stored head-split
+// layout, fused on transposed operands, and the general path (the standard
+// kernels in sequence) on the same.
 func BenchmarkAttention(b *testing.B) {
 	rng := rand.New(rand.NewPCG(17, 18))
-	tc := attnCase{q: []int{1, 12, 128, 32}, kt: []int{1, 12, 32, 128}, v: []int{1, 12, 128, 32}, m: []int{1, 1, 1, 128},
+	split := attnCase{q: []int{1, 12, 128, 32}, kt: []int{1, 12, 32, 128}, v: []int{1, 12, 128, 32}, m: []int{1, 1, 1, 128},
 		qp: []int{0, 2, 1, 3}, ktp: []int{0, 2, 3, 1}, vp: []int{0, 2, 1, 3}, yp: []int{0, 2, 1, 3}}
-	_, stored := attnInputs(rng, tc)
-	k := attnBuild(b, tc, 0.17, tensor.Float32)
-	c := &Context{Arena: NewArena(1), Scratch: &Scratch{}}
-	for b.Loop() {
-		c.Arena.Begin(0)
-		c.Scratch.Reset()
-		if _, err := k.Run(c, stored); err != nil {
-			b.Fatal(err)
-		}
+	plain := split
+	plain.qp, plain.ktp, plain.vp, plain.yp = nil, nil, nil, nil
+	for _, bc := range []struct {
+		name    string
+		tc      attnCase
+		general bool
+	}{{"fused/split", split, false}, {"fused/plain", plain, false}, {"general/plain", plain, true}} {
+		_, stored := attnInputs(rng, bc.tc)
+		k := attnBuild(b, bc.tc, 0.17, tensor.Float32).(*attnKernel)
+		c := &Context{Arena: NewArena(1), Scratch: &Scratch{}}
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				c.Arena.Begin(0)
+				c.Scratch.Reset()
+				var err error
+				if bc.general {
+					_, err = k.general(c, stored[0], stored[1], stored[2], stored[3])
+				} else {
+					_, err = k.Run(c, stored)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
