@@ -196,6 +196,8 @@ func attnCases() []attnCase {
 		{name: "one query", q: []int{4, 1, 32}, kt: []int{4, 32, 70}, v: []int{4, 70, 32}, m: []int{4, 1, 70}},
 		{name: "one key", q: []int{4, 9, 32}, kt: []int{4, 32, 1}, v: []int{4, 1, 32}},
 		{name: "many row blocks", q: []int{1, 2, 300, 24}, kt: []int{1, 2, 24, 200}, v: []int{1, 2, 200, 20}, m: []int{1, 1, 1, 200}, maskInf: 1},
+		{name: "many row blocks, Q transposed, mask rows", q: []int{1, 2, 300, 24}, kt: []int{1, 2, 24, 200}, v: []int{1, 2, 200, 20},
+			m: []int{1, 1, 300, 200}, qp: []int{0, 1, 3, 2}, maskInf: 1},
 		// BERT's head split: [B,S,H,D] transposed [0,2,1,3], K [0,2,3,1],
 		// and Y transposed back.
 		{name: "bert layout", q: []int{2, 4, 13, 12}, kt: []int{2, 4, 12, 17}, v: []int{2, 4, 17, 12}, m: []int{2, 1, 1, 17},
