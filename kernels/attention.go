@@ -160,8 +160,8 @@ type attnView struct {
 	shape, stride []int
 }
 
-// view returns x's logical shape and strides under perm (nil: x as stored),
-// from c's Ints.
+// attnViewOf returns the logical shape and strides of a tensor of the given
+// shape read through perm (nil: as stored), from c's Ints.
 func attnViewOf(c *Context, shape []int, perm []int) attnView {
 	st := c.Strides(shape)
 	if perm == nil {
