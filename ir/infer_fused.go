@@ -1,5 +1,7 @@
 package ir
 
+import "fmt"
+
 // Shape functions of the operators outside the ONNX standard that inferd
 // writes: its fused operators (domain ai.inferd, defined in
 // optimize/FUSED_OPS.md) and the ONNX Runtime contrib operator it borrows.
@@ -28,32 +30,73 @@ func IsInferdOp(op string) bool {
 }
 
 // inferAttention: Y = MatMul(Softmax(MatMul(Q, KT) ...), V), so Y is
-// [..., Sq, Dv] with the leading dimensions of Q, KT and V broadcast.
+// [..., Sq, Dv] with the leading dimensions of Q, KT, V and the mask
+// broadcast. q_perm, kt_perm and v_perm say that Q, KT and V are their
+// inputs transposed, y_perm that the output is Y transposed.
 func inferAttention(c *nodeCtx) {
 	dt := c.sameElemTypes(0, 1, 2)
-	scores, ok := matmulShape(c, 0, 1)
-	v := c.shape(2)
-	if !ok {
-		return
+	var ops [3]Shape
+	for i, name := range [3]string{"q_perm", "kt_perm", "v_perm"} {
+		s, err := permuteShape(c.shape(i), c.attrs.Ints(name, nil))
+		if err != nil {
+			c.errorf("%s: %s %v", c.desc(i), name, err)
+			return
+		}
+		ops[i] = s
 	}
-	if scores == nil || v == nil {
+	q, kt, v := ops[0], ops[1], ops[2]
+	if q == nil || kt == nil || v == nil {
 		c.setTensor(0, dt, nil)
 		return
 	}
-	if len(scores) < 2 || len(v) < 2 {
-		c.errorf("%s, %s or %s is not a stack of matrices", c.desc(0), c.desc(1), c.desc(2))
+	if len(q) < 2 || len(kt) < 2 || len(v) < 2 {
+		c.errorf("Q %v, KT %v or V %v is not a stack of matrices", q, kt, v)
 		return
 	}
-	if sk := scores[len(scores)-1]; conflict(sk, v[len(v)-2]) {
-		c.errorf("%s has %v rows for %v keys", c.desc(2), v[len(v)-2], sk)
+	if d1, d2 := q[len(q)-1], kt[len(kt)-2]; conflict(d1, d2) {
+		c.errorf("inner dimensions differ: Q %v has %v columns but KT %v has %v rows", q, d1, kt, d2)
 		return
 	}
-	out, err := broadcastShapes(scores[:len(scores)-2], v[:len(v)-2])
+	if sk := kt[len(kt)-1]; conflict(sk, v[len(v)-2]) {
+		c.errorf("V %v has %v rows for %v keys", v, v[len(v)-2], sk)
+		return
+	}
+	leads := []Shape{q[:len(q)-2], kt[:len(kt)-2], v[:len(v)-2]}
+	if m := c.shape(3); len(m) > 2 {
+		leads = append(leads, m[:len(m)-2])
+	}
+	batch, err := broadcastShapes(leads...)
 	if err != nil {
-		c.errorf("batch dimensions of the scores %v and %s do not broadcast: %v", scores, c.desc(2), err)
+		c.errorf("batch dimensions of Q %v, KT %v, V %v and the mask do not broadcast: %v", q, kt, v, err)
 		return
 	}
-	c.setTensor(0, dt, append(out, scores[len(scores)-2], v[len(v)-1]))
+	y, err := permuteShape(append(batch, q[len(q)-2], v[len(v)-1]), c.attrs.Ints("y_perm", nil))
+	if err != nil {
+		c.errorf("y_perm %v", err)
+		return
+	}
+	c.setTensor(0, dt, y)
+}
+
+// permuteShape returns s transposed by perm (output axis i is axis perm[i]
+// of s); s itself when perm is nil, nil when s is.
+func permuteShape(s Shape, perm []int64) (Shape, error) {
+	if perm == nil || s == nil {
+		return s, nil
+	}
+	if len(perm) != len(s) {
+		return nil, fmt.Errorf("%v does not fit shape %v", perm, s)
+	}
+	out := make(Shape, len(s))
+	seen := make([]bool, len(s))
+	for i, p := range perm {
+		if p < 0 || p >= int64(len(s)) || seen[p] {
+			return nil, fmt.Errorf("%v is not a permutation of %d axes", perm, len(s))
+		}
+		seen[p] = true
+		out[i] = s[p]
+	}
+	return out, nil
 }
 
 // inferSkipLayerNorm: Y and Sum have the shape of X, which Skip shares.

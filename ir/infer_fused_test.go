@@ -36,6 +36,16 @@ func TestInferFused(t *testing.T) {
 		{name: "attention", in: []*ir.ValueInfo{f32("Q", "B", 12, "S", 64), f32("KT", "B", 12, 64, "T"), f32("V", "B", 1, "T", 32), f32("M", "B", 1, 1, "T")},
 			nodes: []*ir.Node{in(d, node("Attention", "a", "Q,KT,V,M", "Y"))},
 			want:  map[string]string{"Y": "float32[B,12,S,32]"}},
+		{name: "attention_layout", in: []*ir.ValueInfo{f32("Q", "B", "S", 12, 64), f32("K", "B", "T", 12, 64), f32("V", "B", "T", 12, 32),
+			f32("M", "B", 1, 1, "T"), f32("Q3", "S", "N", 16), f32("M2", 2, 1, "S", "S")},
+			nodes: []*ir.Node{
+				in(d, node("Attention", "a", "Q,K,V,M", "Y", aInts("q_perm", 0, 2, 1, 3), aInts("kt_perm", 0, 2, 3, 1),
+					aInts("v_perm", 0, 2, 1, 3), aInts("y_perm", 0, 2, 1, 3))),
+				// torch's MultiheadAttention layout; the mask widens the batch.
+				in(d, node("Attention", "b", "Q3,Q3,Q3,M2", "Z", aInts("q_perm", 1, 0, 2), aInts("kt_perm", 1, 2, 0),
+					aInts("v_perm", 1, 0, 2), aInts("y_perm", 0, 2, 1, 3))),
+			},
+			want: map[string]string{"Y": "float32[B,S,12,32]", "Z": "float32[2,S,N,16]"}},
 		{name: "skip_layernorm_gelu", in: []*ir.ValueInfo{f32("X", "B", "S", 16), f32("K", "?", "S", 16)},
 			init: []*ir.Initializer{weights("G", 16), weights("Bt", 16)},
 			nodes: []*ir.Node{
@@ -68,6 +78,10 @@ func TestInferFusedErrors(t *testing.T) {
 	for _, tc := range []inferCase{
 		{name: "attention_keys", in: []*ir.ValueInfo{f32("Q", 2, 4, 8), f32("KT", 2, 8, 6), f32("V", 2, 5, 3)},
 			nodes: []*ir.Node{in(d, node("Attention", "a", "Q,KT,V", "Y"))}, want: map[string]string{"a": "rows for 6 keys"}},
+		{name: "attention_perm", in: []*ir.ValueInfo{f32("Q", 2, 4, 8), f32("KT", 2, 8, 6), f32("V", 2, 6, 3)},
+			nodes: []*ir.Node{in(d, node("Attention", "a", "Q,KT,V", "Y", aInts("q_perm", 1, 0)))}, want: map[string]string{"a": "does not fit"}},
+		{name: "attention_y_perm", in: []*ir.ValueInfo{f32("Q", 2, 4, 8), f32("KT", 2, 8, 6), f32("V", 2, 6, 3)},
+			nodes: []*ir.Node{in(d, node("Attention", "a", "Q,KT,V", "Y", aInts("y_perm", 0, 1, 1)))}, want: map[string]string{"a": "not a permutation"}},
 		{name: "skip_shape", in: []*ir.ValueInfo{f32("X", 2, 4, 8), f32("K", 2, 5, 8)},
 			nodes: []*ir.Node{in(d, node("SkipLayerNormalization", "s", "X,K", "Y"))}, want: map[string]string{"s": "differ in shape"}},
 		{name: "fused_conv_channels", in: []*ir.ValueInfo{f32("X", 1, 4, 8, 8)}, init: []*ir.Initializer{weights("W", 8, 3, 3, 3)},

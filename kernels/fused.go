@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/inferd/inferd/ir"
-	"github.com/inferd/inferd/kernels/vec"
 	"github.com/inferd/inferd/tensor"
 )
 
@@ -356,67 +355,6 @@ func newFusedMatMul(b *Build) (any, error) {
 			return nil, err
 		}
 		return []*tensor.Tensor{y}, nil
-	}), nil
-}
-
-// Attention(Q, KT, V, [Mask]) = Softmax(scale * Q·KT + Mask, axis=-1) · V.
-func newAttention(b *Build) (any, error) {
-	a := b.Attrs()
-	scale := a.Float("scale", 1)
-	if err := a.Err(); err != nil {
-		return nil, err
-	}
-	qk, err := subKernel(b, "MatMul", 13, nil, 0, 1)
-	if err != nil {
-		return nil, err
-	}
-	mul, err := subKernel(b, "Mul", 14, nil, -1, -1)
-	if err != nil {
-		return nil, err
-	}
-	add, err := subKernel(b, "Add", 14, nil, -1, 3)
-	if err != nil {
-		return nil, err
-	}
-	softmax, err := subKernel(b, "Softmax", 13, []*ir.Attribute{{Name: "axis", Type: ir.AttrInt, I: -1}}, -1)
-	if err != nil {
-		return nil, err
-	}
-	pv, err := subKernel(b, "MatMul", 13, nil, -1, 2)
-	if err != nil {
-		return nil, err
-	}
-	return KernelFunc(func(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		s, err := run1(c, qk, input(in, 0), input(in, 1))
-		if err != nil {
-			return nil, err
-		}
-		if scale != 1 {
-			if d, ok := s.Data.([]float32); ok {
-				vec.MulScalar(d, d, scale)
-			} else {
-				k, err := FromFloat64s(s.DType, nil, []float64{float64(scale)})
-				if err != nil {
-					return nil, err
-				}
-				if s, err = run1(c, mul, s, k); err != nil {
-					return nil, err
-				}
-			}
-		}
-		if m := input(in, 3); m != nil {
-			if s, err = run1(c, add, s, m); err != nil {
-				return nil, err
-			}
-		}
-		if s, err = run1(c, softmax, s); err != nil {
-			return nil, err
-		}
-		y, err := run1(c, pv, s, input(in, 2))
-		if err != nil {
-			return nil, err
-		}
-		return c.Outs(y), nil
 	}), nil
 }
 

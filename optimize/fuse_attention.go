@@ -11,16 +11,29 @@ import "github.com/inferd/inferd/ir"
 // of the product or of q (or absent); the mask addition is optional. kt is
 // the keys already transposed (shape [..., D, Sk]), as exporters write them.
 // Every intermediate value must have no other reader.
+//
+// It then folds the head split and merge into the Attention it made (or
+// found): a Transpose that only Attention reads and that leaves the
+// innermost axis of its input among the last two becomes q_perm, kt_perm
+// or v_perm, and a Transpose that is the only reader of Y and keeps its last
+// axis in place becomes y_perm, so that the kernel reads and writes those
+// layouts through strides instead of copying them.
 type fuseAttention struct{}
 
 func (fuseAttention) Name() string      { return "fuse-attention" }
-func (fuseAttention) OpTypes() []string { return []string{"Softmax"} }
+func (fuseAttention) OpTypes() []string { return []string{"Softmax", ir.DomainInferd + ".Attention"} }
 
 func (fuseAttention) Match(g *Graph, n *ir.Node) bool {
+	if n.OpType == "Attention" {
+		return len(attentionFolds(g, n)) > 0
+	}
 	return isOnnx(g.SoleConsumer(n.Outputs[0]), "MatMul")
 }
 
 func (fuseAttention) Apply(g *Graph, n *ir.Node) (bool, error) {
+	if n.OpType == "Attention" {
+		return foldAttentionLayout(g, n), nil
+	}
 	probs := n.Outputs[0]
 	mm2 := g.SoleConsumer(probs)
 	if mm2.Input(0) != probs || !g.SingleUse(probs, mm2) || !isFloat(g.DType(probs)) {
@@ -126,4 +139,64 @@ func scalarScale(g *Graph, n *ir.Node) (float64, string, bool) {
 		}
 	}
 	return 0, "", false
+}
+
+// attentionPerms are Attention's layout attributes: of inputs 0, 1 and 2,
+// then of the output.
+var attentionPerms = [4]string{"q_perm", "kt_perm", "v_perm", "y_perm"}
+
+// attentionFolds returns the Transposes around Attention node n that can
+// become its layout attributes, by attentionPerms index.
+func attentionFolds(g *Graph, n *ir.Node) map[int]*ir.Node {
+	at := ir.Attrs(n)
+	out := map[int]*ir.Node{}
+	for i := 0; i < 3 && i < len(n.Inputs); i++ {
+		p := g.Producer(n.Inputs[i])
+		if at.Has(attentionPerms[i]) || !isOnnx(p, "Transpose") || len(p.Inputs) != 1 || !g.SingleUse(n.Inputs[i], n) {
+			continue
+		}
+		// The kernel needs a unit-stride axis among the operand's last
+		// two: the last axis of the Transpose's input must land there.
+		if perm, ok := transposePerm(g, p); ok && len(perm) >= 2 {
+			r := int64(len(perm) - 1)
+			if perm[r-1] == r || perm[r] == r {
+				out[i] = p
+			}
+		}
+	}
+	if c := g.SoleConsumer(n.Outputs[0]); isOnnx(c, "Transpose") && !at.Has("y_perm") && g.SingleUse(n.Outputs[0], c) && len(c.Outputs) == 1 {
+		// Y's rows must stay contiguous: its last axis stays last.
+		if perm, ok := transposePerm(g, c); ok && len(perm) >= 2 && perm[len(perm)-1] == int64(len(perm)-1) {
+			out[3] = c
+		}
+	}
+	return out
+}
+
+// foldAttentionLayout replaces Attention node n and the Transposes
+// attentionFolds finds by one Attention with layout attributes.
+func foldAttentionLayout(g *Graph, n *ir.Node) bool {
+	folds := attentionFolds(g, n)
+	if len(folds) == 0 {
+		return false
+	}
+	inputs := append([]string(nil), n.Inputs...)
+	attrs := append([]*ir.Attribute(nil), n.Attrs...)
+	var absorbed []*ir.Node
+	last := n
+	for i, name := range attentionPerms {
+		t := folds[i]
+		if t == nil {
+			continue
+		}
+		perm, _ := transposePerm(g, t)
+		attrs = append(attrs, attrInts(name, perm...))
+		absorbed = append(absorbed, t)
+		if i < 3 {
+			inputs[i] = t.Input(0)
+		} else {
+			last = t
+		}
+	}
+	return replaceFused(g, n, last, absorbed, "Attention", inputs, attrs)
 }

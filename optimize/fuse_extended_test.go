@@ -1,8 +1,12 @@
 package optimize_test
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/inferd/inferd/ir"
 	"github.com/inferd/inferd/optimize"
 )
 
@@ -135,7 +139,7 @@ func TestFuseAttention(t *testing.T) {
 		sm = Add(s, mask)
 		p = Softmax(sm) axis=-1
 		y = MatMul(p, v)
-		output y`, x, "Transpose ai.inferd.Attention")
+		output y`, x, "ai.inferd.Attention")
 	t.Run("no mask, scale after the product", func(t *testing.T) {
 		expectOptimized(t, `
 			input q float32[N,4,8]
@@ -169,6 +173,96 @@ func TestFuseAttention(t *testing.T) {
 			y = MatMul(p, v)
 			output y
 			output s`, x, "MatMul Softmax MatMul")
+	})
+}
+
+// attentionAttrs returns the attributes of the model's only Attention node
+// as name=value strings, sorted.
+func attentionAttrs(t *testing.T, m *ir.Model) string {
+	t.Helper()
+	var out []string
+	for _, n := range m.Graph.Nodes {
+		if n.OpType != "Attention" {
+			continue
+		}
+		for _, a := range n.Attrs {
+			if a.Type == ir.AttrInts {
+				out = append(out, fmt.Sprintf("%s=%v", a.Name, a.Ints))
+			}
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
+}
+
+func TestFuseAttentionLayout(t *testing.T) {
+	x := optimize.LevelExtended
+	t.Run("head split and merge", func(t *testing.T) {
+		// BERT's: [B,S,H,D] transposed to [B,H,S,D], K to [B,H,D,S],
+		// and the output back to [B,S,H,D] before the merge.
+		m := expectOptimized(t, `
+			input q float32[N,5,4,16]
+			input k float32[N,7,4,16]
+			input v float32[N,7,4,16]
+			input mask float32[N,1,1,7]
+			init scale float32[] = 0.25
+			init merged int64[3] = 0 5 64
+			qt = Transpose(q) perm=[0,2,1,3]
+			kt = Transpose(k) perm=[0,2,3,1]
+			vt = Transpose(v) perm=[0,2,1,3]
+			s = MatMul(qt, kt)
+			ss = Mul(s, scale)
+			sm = Add(ss, mask)
+			p = Softmax(sm) axis=-1
+			y = MatMul(p, vt)
+			yt = Transpose(y) perm=[0,2,1,3]
+			r = Reshape(yt, merged)
+			output r`, x, "ai.inferd.Attention Reshape")
+		if got, want := attentionAttrs(t, m), "kt_perm=[0 2 3 1] q_perm=[0 2 1 3] v_perm=[0 2 1 3] y_perm=[0 2 1 3]"; got != want {
+			t.Errorf("attributes %s, want %s", got, want)
+		}
+	})
+	t.Run("multi-head attention module", func(t *testing.T) {
+		// torch.nn.MultiheadAttention's: [S, B·H, D] transposed to
+		// [B·H, S, D], K to [B·H, D, S]; the output is a graph output.
+		m := expectOptimized(t, `
+			input q float32[6,N,8]
+			input k float32[9,N,8]
+			input v float32[9,N,8]
+			input mask float32[N,1,9]
+			init scale float32[] = 0.35
+			qt = Transpose(q) perm=[1,0,2]
+			kt = Transpose(k) perm=[1,2,0]
+			vt = Transpose(v) perm=[1,0,2]
+			s = MatMul(qt, kt)
+			ss = Mul(s, scale)
+			sm = Add(ss, mask)
+			p = Softmax(sm) axis=-1
+			y = MatMul(p, vt)
+			yt = Transpose(y) perm=[1,0,2]
+			output yt`, x, "ai.inferd.Attention")
+		if got, want := attentionAttrs(t, m), "kt_perm=[1 2 0] q_perm=[1 0 2] v_perm=[1 0 2] y_perm=[1 0 2]"; got != want {
+			t.Errorf("attributes %s, want %s", got, want)
+		}
+	})
+	t.Run("transposes that stay", func(t *testing.T) {
+		// Q's source axes end up with its innermost axis first, K's
+		// transpose is read twice and Y's moves its last axis.
+		m := expectOptimized(t, `
+			input q float32[N,5,16,4]
+			input k float32[N,1,7,16]
+			input v float32[N,1,7,16]
+			qt = Transpose(q) perm=[0,3,1,2]
+			qr = Transpose(k) perm=[0,1,3,2]
+			s = MatMul(qt, qr)
+			p = Softmax(s) axis=-1
+			y = MatMul(p, v)
+			yt = Transpose(y) perm=[0,1,3,2]
+			output yt
+			output qr`, x, "Transpose Transpose ai.inferd.Attention Transpose")
+		if got := attentionAttrs(t, m); got != "" {
+			t.Errorf("attributes %s, want none", got)
+		}
 	})
 }
 
