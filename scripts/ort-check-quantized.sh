@@ -29,6 +29,30 @@
 # bench; ort_bench.js at --opt all). Exit status 1 if ONNX Runtime fails to
 # load a model or disagrees. Work files go to $WORK (default
 # /tmp/inferd-ort-quant).
+#
+# Expected failures (checked 2026-11-22, BENCHMARKS.md "bert_like dynamic
+# against ONNX Runtime"): bert_like dynamic (0.010) and resnet18 static
+# (0.011) exceed 1e-3 although both runtimes compute every quantization op
+# exactly as the spec says (the other static models part the same way, not
+# audited op by op). With each runtime's
+# intermediate tensors exposed, all 25 DynamicQuantizeLinear (y_scale =
+# (max(0,max x) − min(0,min x))/255, zero point and codes round-half-even
+# of the float32 x/y_scale), all 25 MatMulInteger (exact int32) and the
+# Cast/Mul-by-scale ops of bert_like match the spec bit for bit on their
+# own inputs, in inferd and in ORT; likewise resnet18 static's 48
+# QuantizeLinear and 91 DequantizeLinear. They first part at a float op:
+# bert's embedding LayerNormalization (rel 1.2e-7; both within a few ulps
+# of float64), whose outputs then land on opposite sides of a rounding tie
+# in the next DynamicQuantizeLinear (element 40821: ORT's x/scale is
+# exactly −23.5 → code 96, inferd's −23.499994 → 97; float64 says 97), and
+# the flipped codes multiply down the layers. The graph itself amplifies
+# float rounding ~2·10⁴×: raising the 384 embedding-LayerNorm gains by one
+# ulp moves ORT's own output by 0.0051/0.0102 (hidden/pooler) and
+# inferd's by 0.0047/0.0093 (the float32 model: 3e-7), the size of the
+# inferd–ORT gap; on resnet18 static one ulp on the weight scales moves
+# ORT by 0.0096 against the 0.0108 between the two. ORT's u8×s8
+# MatMulInteger does not saturate on the AVX-512 VNNI machine used (exact
+# on inputs chosen to overflow int16 pair sums).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 modes=static,dynamic,int4,fp16
