@@ -269,7 +269,10 @@ func TestMatMulInt4Errors(t *testing.T) {
 		"weight type": {func(cs *int4Case, c []*tensor.Tensor) { c[1] = tensor.New(tensor.Float32, 64, 16) }, "int4 or uint4"},
 		"not const":   {func(cs *int4Case, c []*tensor.Tensor) { c[1] = nil }, "must be constants"},
 		"block":       {func(cs *int4Case, c []*tensor.Tensor) { cs.node.Attrs[0].I = 0 }, "block_size"},
-		"bias":        {func(cs *int4Case, c []*tensor.Tensor) { cs.node.Inputs[4] = "bias"; c[4] = tensor.New(tensor.Float32, 15) }, "bias"},
+		"bias": {func(cs *int4Case, c []*tensor.Tensor) {
+			cs.node.Inputs[4] = "bias"
+			c[4] = tensor.New(tensor.Float32, 15)
+		}, "bias"},
 	} {
 		if err := build(tc.mod); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", name, err, tc.want)
