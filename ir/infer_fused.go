@@ -1,6 +1,11 @@
 package ir
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+
+	"github.com/inferd/inferd/tensor"
+)
 
 // Shape functions of the operators outside the ONNX standard that inferd
 // writes: its fused operators (domain ai.inferd, defined in
@@ -20,6 +25,7 @@ func init() {
 	registerInfer(DomainInferd, inferLayerNorm, "LayerNormalization")
 	registerInfer(DomainInferd, inferQLinearAdd, "QLinearAdd")
 	registerInfer(DomainInferd, inferQLinearGlobalAveragePool, "QLinearGlobalAveragePool")
+	registerInfer(DomainInferd, inferMatMulInt4, "MatMulInt4")
 	registerInfer(DomainMicrosoft, inferMatMul, "MatMulIntegerToFloat")
 }
 
@@ -121,3 +127,32 @@ func inferQLinearAdd(c *nodeCtx) {
 // inferQLinearGlobalAveragePool: Y is (N, C, 1, ...) of the type of
 // y_zero_point (input 4).
 func inferQLinearGlobalAveragePool(c *nodeCtx) { globalPool(c, c.dtype(4)) }
+
+// inferMatMulInt4: Y = act(MatMul(A, DequantizeLinear(B, ...)) + bias) has
+// A's leading dimensions and B's columns (its rows when trans_b is set),
+// in the scale's type.
+func inferMatMulInt4(c *nodeCtx) {
+	dt := c.dtype(2)
+	if dt == tensor.Undefined {
+		dt = tensor.Float32
+	}
+	a, b := c.shape(0), c.shape(1)
+	if a == nil || b == nil {
+		c.setTensor(0, dt, nil)
+		return
+	}
+	if len(a) < 1 || len(b) != 2 {
+		c.errorf("%s must have rank 1 or more and %s rank 2", c.desc(0), c.desc(1))
+		return
+	}
+	k, n := b[0], b[1]
+	if c.attrs.Int("trans_b", 0) != 0 {
+		k, n = n, k
+	}
+	if conflict(a[len(a)-1], k) {
+		c.errorf("inner dimensions differ: %s, %s", c.desc(0), c.desc(1))
+		return
+	}
+	out := append(slices.Clone(a[:len(a)-1]), n)
+	c.setTensor(0, dt, out)
+}

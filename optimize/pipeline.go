@@ -80,6 +80,8 @@ var pipeline = []step{
 	extended(fuseConvActivation{}),
 	extended(fuseGemmActivation{}),
 	extended(fuseBiasGelu{}),
+	// After the fusions above, so that a 4-bit product keeps its bias and activation.
+	extended(fuseInt4{}),
 	// Last, so every pass before may leave dead nodes behind.
 	basic(eliminateDead{}),
 }
