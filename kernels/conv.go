@@ -626,6 +626,7 @@ func newConv(b *Build) (any, error) {
 		k.constW = cw
 		k.packed = nnPackFilter(cw.Data.([]float32), cw.Shape, group)
 	}
+	k.half = nnPrepHalfW(b.Const(1), group)
 	return k, nil
 }
 
@@ -636,6 +637,7 @@ type nnConvKernel struct {
 	group  int
 	constW *tensor.Tensor  // the constant W input, if any
 	packed []*gemm.PackedA // constW packed per group (nil if not float32 or depthwise)
+	half   *nnConvHalfW    // a constant float16/bfloat16 W, widened and packed (conv_bf16.go)
 	// packedT is constW's Wᵀ packed as B for the NHWC orientation, on the
 	// first run that takes it.
 	packedT atomic.Pointer[gemm.PackedB]
@@ -762,6 +764,10 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	case tensor.Float64:
 		nnConvRun(c, p, x.Data.([]float64), wt.Data.([]float64), nnBias[float64](bias), y.Data.([]float64))
 	case tensor.Float16, tensor.BFloat16:
+		if k.half != nil && wt == k.half.w {
+			k.half.runHalf(c, p, x, bias, y)
+			break
+		}
 		xf, _ := Float32s(x)
 		wf, _ := Float32s(wt)
 		var bf []float32
@@ -794,7 +800,8 @@ func newFusedConvF32(b *Build) (any, error) {
 		return nil, err
 	}
 	k := conv.(*nnConvKernel)
-	k.fused, k.ref = true, ref
+	// Other types than float32 run in ref, which prepares its own half-precision filter.
+	k.fused, k.ref, k.half = true, ref, nil
 	k.ep = nnConvEpilogue{act: act.act, min: act.min, max: act.max, alpha: act.alpha, fn: act.fn}
 	return k, nil
 }

@@ -102,7 +102,7 @@ func newFusedMatMulF32(b *Build) (any, error) {
 	if err != nil {
 		return nil, ErrDecline
 	}
-	ref, err := fusedRef(b, newFusedMatMul)
+	ref, err := fusedRef(linalgHideHalfB(b), newFusedMatMul)
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +144,14 @@ type linalgFusedMatMul struct {
 }
 
 func (k *linalgFusedMatMul) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if len(in) >= 2 && in[0] != nil && k.mm.half != nil && in[1] == k.mm.constB && in[0].DType == in[1].DType {
+		bt := input(in, 2)
+		if bt == nil || (bt.DType == in[0].DType && bt.Rank() > 0 && bt.Shape[bt.Rank()-1] == bt.Len() &&
+			bt.Len() == in[1].Shape[in[1].Rank()-1] && bt.Rank() <= max(in[0].Rank(), in[1].Rank())) {
+			ep := k.act.epilogue()
+			return k.mm.runHalf(c, in[0], bt, &ep)
+		}
+	}
 	if len(in) < 2 || in[0] == nil || in[1] == nil || in[0].DType != tensor.Float32 || in[1].DType != tensor.Float32 {
 		return fusedFallback(c, k.ref, in)
 	}
@@ -170,7 +178,7 @@ func newFusedGemmF32(b *Build) (any, error) {
 	if err != nil {
 		return nil, ErrDecline
 	}
-	ref, err := fusedRef(b, newFusedGemm)
+	ref, err := fusedRef(linalgHideHalfB(b), newFusedGemm)
 	if err != nil {
 		return nil, err
 	}
@@ -580,6 +588,13 @@ func newMatMul(b *Build) (any, error) {
 			}
 		}
 	}
+	// A constant bfloat16 or float16 B is prepared once for the
+	// half-precision path (matmul_bf16.go).
+	if cb := b.Const(1); cb != nil && cb.Rank() >= 2 {
+		if h := linalgPrepHalfB(cb, cb.Shape[cb.Rank()-2], cb.Shape[cb.Rank()-1], false); h != nil {
+			k.constB, k.half = cb, h
+		}
+	}
 	return k, nil
 }
 
@@ -588,6 +603,7 @@ func newMatMul(b *Build) (any, error) {
 type linalgMatMulKernel struct {
 	constB *tensor.Tensor  // the constant B input, if any
 	packed []*gemm.PackedB // constB's matrices packed, one per batch item
+	half   *linalgHalfB    // a bfloat16 or float16 constB, prepared
 	plan   atomic.Pointer[linalgMatMulPlan]
 }
 
@@ -620,6 +636,9 @@ func (k *linalgMatMulKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Ten
 		return nil, fmt.Errorf("MatMul inputs have types %v and %v, want equal", a.DType, b.DType)
 	}
 	if a.DType != tensor.Float32 {
+		if k.half != nil && b == k.constB {
+			return k.runHalf(c, a, nil, nil)
+		}
 		return linalgMatMul(c, a, b)
 	}
 	return k.runF32(c, a, b, nil)
@@ -731,6 +750,17 @@ func newGemm(b *Build) (any, error) {
 		k.constB = cb
 		k.packed = gemm.PackB(K, N, gemm.Matrix{Data: cb.Data.([]float32), Stride: cb.Shape[1], Trans: transB})
 	}
+	// A constant bfloat16 or float16 B is prepared once for the
+	// half-precision path (matmul_bf16.go).
+	if cb := b.Const(1); cb != nil && cb.Rank() == 2 {
+		K, N := cb.Shape[0], cb.Shape[1]
+		if transB {
+			K, N = N, K
+		}
+		if h := linalgPrepHalfB(cb, K, N, transB); h != nil {
+			k.constB, k.half = cb, h
+		}
+	}
 	return k, nil
 }
 
@@ -739,6 +769,7 @@ type linalgGemmKernel struct {
 	transA, transB bool
 	constB         *tensor.Tensor // the constant B input, if any
 	packed         *gemm.PackedB  // constB packed as op(B)
+	half           *linalgHalfB   // a bfloat16 or float16 constB, prepared
 
 	// FusedGemm: the activation, and the reference kernel that takes
 	// other types than float32 (nil when the input is known float32).
@@ -752,7 +783,8 @@ func (k *linalgGemmKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tenso
 		return nil, fmt.Errorf("Gemm needs inputs A and B")
 	}
 	a, b := in[0], in[1]
-	if k.fused && a.DType != tensor.Float32 {
+	halfB := k.half != nil && b == k.constB && a.DType == b.DType
+	if k.fused && a.DType != tensor.Float32 && !halfB {
 		return fusedFallback(c, k.ref, in)
 	}
 	var cin *tensor.Tensor
@@ -799,6 +831,9 @@ func (k *linalgGemmKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tenso
 		k.runF32(c, M, N, K, a, b, cin, y.Data.([]float32))
 		return c.Outs(y), nil
 	}
+	if halfB {
+		return k.runHalf(c, M, N, a, cin)
+	}
 	y := c.Alloc(a.DType, M, N)
 	switch av := a.Data.(type) {
 	case []float64:
@@ -836,32 +871,7 @@ func (k *linalgGemmKernel) runF32(c *Context, M, N, K int, a, b, cin *tensor.Ten
 	ep := k.act.epilogue()
 	beta := float32(0)
 	if cin != nil {
-		cv := cin.Data.([]float32)
-		cm, cn := 1, 1
-		switch cin.Rank() {
-		case 1:
-			cn = cin.Shape[0]
-		case 2:
-			cm, cn = cin.Shape[0], cin.Shape[1]
-		}
-		switch {
-		case cm == M && cn == N:
-			ep.Residual, ep.ResidualStride, beta = cv, N, k.beta
-		case cm == 1 && cn == N && k.beta == 1:
-			ep.Bias = cv
-		case cm == M && cn == 1 && k.beta == 1:
-			ep.Bias, ep.BiasPerRow = cv, true
-		default:
-			// Broadcast beta·C into y and add the product to it.
-			for i := 0; i < M; i++ {
-				row := y[i*N : i*N+N]
-				src := cv[(i%cm)*cn:]
-				for j := range row {
-					row[j] = k.beta * src[j%cn]
-				}
-			}
-			beta = 1
-		}
+		beta = k.epilogueC(M, N, cin.Data.([]float32), cin.Shape, y, &ep)
 	}
 	if k.packed != nil && b == k.constB {
 		sgemmPackedB(c, M, k.alpha, am, k.packed, beta, y, N, &ep)
@@ -869,6 +879,40 @@ func (k *linalgGemmKernel) runF32(c *Context, M, N, K int, a, b, cin *tensor.Ten
 	}
 	bm := gemm.Matrix{Data: b.Data.([]float32), Stride: b.Shape[1], Trans: k.transB}
 	sgemm(c, M, N, K, k.alpha, am, bm, beta, y, N, &ep)
+}
+
+// epilogueC fuses Gemm's beta·C (values cv, shape cshape, broadcastable
+// to M×N) into ep: a per-column C (a Linear layer's bias) as the bias, a
+// full one as the residual term; otherwise it writes beta·C into y. It
+// returns the beta to pass the GEMM.
+func (k *linalgGemmKernel) epilogueC(M, N int, cv []float32, cshape []int, y []float32, ep *gemm.Epilogue) float32 {
+	cm, cn := 1, 1
+	switch len(cshape) {
+	case 1:
+		cn = cshape[0]
+	case 2:
+		cm, cn = cshape[0], cshape[1]
+	}
+	switch {
+	case cm == M && cn == N:
+		ep.Residual, ep.ResidualStride = cv, N
+		return k.beta
+	case cm == 1 && cn == N && k.beta == 1:
+		ep.Bias = cv
+	case cm == M && cn == 1 && k.beta == 1:
+		ep.Bias, ep.BiasPerRow = cv, true
+	default:
+		// Broadcast beta·C into y and add the product to it.
+		for i := 0; i < M; i++ {
+			row := y[i*N : i*N+N]
+			src := cv[(i%cm)*cn:]
+			for j := range row {
+				row[j] = k.beta * src[j%cn]
+			}
+		}
+		return 1
+	}
+	return 0
 }
 
 // linalgGemmRun computes y = alpha·op(a)·op(b) + beta·c for Gemm; b is

@@ -1,0 +1,46 @@
+package kernels
+
+import (
+	"github.com/inferd/inferd/kernels/gemm"
+	"github.com/inferd/inferd/tensor"
+)
+
+// nnConvHalfW is a constant float16 or bfloat16 Conv filter widened to
+// float32 and packed once at Build, so that runs convert only X.
+type nnConvHalfW struct {
+	w      *tensor.Tensor  // the constant filter
+	wf     []float32       // w widened
+	packed []*gemm.PackedA // wf packed per group (nil when depthwise)
+}
+
+// nnPrepHalfW prepares cw if it is a float16 or bfloat16 filter.
+func nnPrepHalfW(cw *tensor.Tensor, group int) *nnConvHalfW {
+	if cw == nil || (cw.DType != tensor.Float16 && cw.DType != tensor.BFloat16) || cw.Rank() < 3 || cw.Len() == 0 {
+		return nil
+	}
+	wf := make([]float32, cw.Len())
+	linalgWiden(wf, cw)
+	return &nnConvHalfW{w: cw, wf: wf, packed: nnPackFilter(wf, cw.Shape, group)}
+}
+
+// runHalf computes the convolution of x (of the filter's type) with the
+// prepared filter in float32, in pooled scratch, rounding the result once
+// into y.
+func (h *nnConvHalfW) runHalf(c *Context, p *nnConvParams, x, bias, y *tensor.Tensor) {
+	nx, ny, nb := x.Len(), y.Len(), 0
+	if bias != nil {
+		nb = bias.Len()
+	}
+	buf := linalgHalfGet(nx + ny + nb)
+	x32, y32 := (*buf)[:nx], (*buf)[nx:nx+ny]
+	linalgWiden(x32, x)
+	clear(y32)
+	var b32 []float32
+	if bias != nil {
+		b32 = (*buf)[nx+ny:]
+		linalgWiden(b32, bias)
+	}
+	nnConvF32(c, p, x32, h.wf, h.packed, nil, b32, y32, nil)
+	nnStoreF32(y, y32)
+	linalgHalfPool.Put(buf)
+}

@@ -1,0 +1,69 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/inferd/inferd/ir"
+	"github.com/inferd/inferd/tensor"
+)
+
+// TestHalfConv checks Conv with a constant float16/bfloat16 filter
+// (widened and packed once at Build) against a float64 loop, with the
+// error bound of matmul_bf16_test.go (products exact in float32, K+2
+// rounded additions).
+func TestHalfConv(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	for _, h := range bfTypes {
+		for _, c := range []struct{ cin, cout, group, hw int }{{3, 4, 1, 6}, {3, 3, 3, 5}, {4, 6, 2, 7}} {
+			name := fmt.Sprintf("%v Conv cin=%d cout=%d group=%d", h.dt, c.cin, c.cout, c.group)
+			cg := c.cin / c.group
+			x, xv := h.rand(r, 1, c.cin, c.hw, c.hw)
+			w, wv := h.rand(r, c.cout, cg, 3, 3)
+			b, bv := h.rand(r, c.cout)
+			// pads 1, stride 1: the output is hw×hw.
+			n := c.hw
+			want, e := make([]float64, c.cout*n*n), make([]float64, c.cout*n*n)
+			for o := 0; o < c.cout; o++ {
+				g := o / (c.cout / c.group)
+				for i := 0; i < n; i++ {
+					for j := 0; j < n; j++ {
+						s, sa := bv[o], math.Abs(bv[o])
+						for ci := 0; ci < cg; ci++ {
+							for di := 0; di < 3; di++ {
+								for dj := 0; dj < 3; dj++ {
+									ii, jj := i+di-1, j+dj-1
+									if ii < 0 || jj < 0 || ii >= n || jj >= n {
+										continue
+									}
+									v := xv[((g*cg+ci)*n+ii)*n+jj] * wv[((o*cg+ci)*3+di)*3+dj]
+									s, sa = s+v, sa+math.Abs(v)
+								}
+							}
+						}
+						want[(o*n+i)*n+j], e[(o*n+i)*n+j] = s, float64(cg*9+2)*0x1p-24*1.01*sa
+					}
+				}
+			}
+			attrs := []*ir.Attribute{{Name: "pads", Type: ir.AttrInts, Ints: []int64{1, 1, 1, 1}}, {Name: "group", Type: ir.AttrInt, I: int64(c.group)}}
+			k := bfBuild(t, "", "Conv", attrs, []*tensor.Tensor{x, w, b})
+			if ck, ok := k.(*nnConvKernel); !ok || ck.half == nil {
+				t.Fatalf("%s: kernel %T did not prepare the constant filter", name, k)
+			}
+			for _, ctx := range []*Context{nil, {Par: linalgTestPool.For, Threads: 4}} {
+				out, err := k.Run(ctx, []*tensor.Tensor{x, w, b})
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				bfCheck(t, name, h, out[0], []int{1, c.cout, n, n}, want, e, false)
+			}
+			if !raceEnabled {
+				if got := linalgAllocs(t, "Conv", attrs, []bool{false, true, true}, false, x, w, b); got != 0 {
+					t.Errorf("%s: %v allocations per run", name, got)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package quantize_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/inferd/inferd/kernels"
+	"github.com/inferd/inferd/onnx"
+	"github.com/inferd/inferd/quantize"
+)
+
+// TestRefkitBF16 converts refkit exports (INFERD_REFKIT_MODELS) to
+// bfloat16 and checks that their MatMul/Gemm run on the half-precision
+// packed-weight path (kernels.HalfGemmRuns) and that every output keeps
+// cosine ≥ 0.999 against float32 on the reference input.
+func TestRefkitBF16(t *testing.T) {
+	root := os.Getenv("INFERD_REFKIT_MODELS")
+	if root == "" {
+		t.Skip("INFERD_REFKIT_MODELS not set")
+	}
+	for _, model := range []string{"mlp", "bert_like"} {
+		for _, keepIO := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/keepIO=%v", model, keepIO), func(t *testing.T) {
+				dir := filepath.Join(root, model)
+				m, err := onnx.Load(filepath.Join(dir, model+"_opset17.onnx"))
+				if err != nil {
+					t.Skip(err)
+				}
+				in := quantize.Sample{}
+				i := 0
+				for _, vi := range m.Graph.Inputs {
+					if m.Graph.Initializer(vi.Name) != nil {
+						continue
+					}
+					x, err := readNpy(filepath.Join(dir, fmt.Sprintf("b1_input_%d.npy", i)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					in[vi.Name] = x
+					i++
+				}
+				q, _, err := quantize.Quantize(context.Background(), m, quantize.Options{Mode: quantize.BF16, KeepIOTypes: keepIO, Compiler: compiler})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := run(t, m, in)
+				before := kernels.HalfGemmRuns()
+				got := run(t, q, in)
+				if n := kernels.HalfGemmRuns() - before; n == 0 {
+					t.Errorf("no MatMul/Gemm ran on the bfloat16 packed path")
+				} else {
+					t.Logf("%d MatMul/Gemm runs on the bfloat16 packed path", n)
+				}
+				for _, o := range m.Graph.Outputs {
+					c := cosine(t, want[o.Name], got[o.Name])
+					t.Logf("%s: cosine %.6f", o.Name, c)
+					if c < 0.999 {
+						t.Errorf("%s: cosine %.6f against float32, want ≥ 0.999", o.Name, c)
+					}
+				}
+			})
+		}
+	}
+}
