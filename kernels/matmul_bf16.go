@@ -3,7 +3,6 @@ package kernels
 import (
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/tensor"
@@ -70,15 +69,6 @@ func (h *linalgHalfB) gemm(c *Context, m int, alpha float32, a gemm.Matrix, i in
 	gemm.GemmPackedB(m, alpha, a, h.f32[i], beta, y, ldc, &o)
 }
 
-// linalgHalfRuns counts runs of the half-precision path.
-var linalgHalfRuns atomic.Int64
-
-// HalfGemmRuns returns how many MatMul, Gemm and fused MatMul/Gemm runs
-// have taken the half-precision path (a constant bfloat16 or float16
-// weight prepared at Build) in this process: tests read it to see that a
-// converted model reaches that path.
-func HalfGemmRuns() int64 { return linalgHalfRuns.Load() }
-
 // linalgHalfPool holds float32 scratch (*[]float32) for the widened
 // operands and the float32 result.
 var linalgHalfPool sync.Pool
@@ -121,7 +111,6 @@ func (k *linalgMatMulKernel) runHalf(c *Context, a, bias *tensor.Tensor, ep *gem
 	if err != nil {
 		return nil, err
 	}
-	linalgHalfRuns.Add(1)
 	y := c.AllocRaw(a.DType, p.out...)
 	na, ny, nbias := a.Len(), y.Len(), 0
 	if bias != nil {
@@ -154,7 +143,6 @@ func (k *linalgMatMulKernel) runHalf(c *Context, a, bias *tensor.Tensor, ep *gem
 // against the prepared B, with cin (nil or of a's type, checked to
 // broadcast to M×N) and the fused activation in the epilogue.
 func (k *linalgGemmKernel) runHalf(c *Context, M, N int, a, cin *tensor.Tensor) ([]*tensor.Tensor, error) {
-	linalgHalfRuns.Add(1)
 	y := c.AllocRaw(a.DType, M, N)
 	na, ny, nc := a.Len(), M*N, 0
 	if cin != nil {
