@@ -710,7 +710,7 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return nil, fmt.Errorf("Conv needs inputs X and W")
 	}
 	x, wt := in[0], in[1]
-	if k.fused && x.DType != tensor.Float32 {
+	if k.fused && x.DType != tensor.Float32 && !k.halfW(x, wt) {
 		return fusedFallback(c, k.ref, in)
 	}
 	var bias *tensor.Tensor
@@ -764,8 +764,17 @@ func (k *nnConvKernel) Run(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	case tensor.Float64:
 		nnConvRun(c, p, x.Data.([]float64), wt.Data.([]float64), nnBias[float64](bias), y.Data.([]float64))
 	case tensor.Float16, tensor.BFloat16:
-		if k.half != nil && wt == k.half.w {
-			k.half.runHalf(c, p, x, bias, y)
+		if k.halfW(x, wt) {
+			var ep *nnConvEpilogue
+			var z *tensor.Tensor
+			if k.fused {
+				e := k.ep
+				if z = input(in, 3); z != nil && (z.DType != x.DType || !tensor.EqualShapes(z.Shape, p.outShape)) {
+					return nil, fmt.Errorf("FusedConv: Z is %v, the convolution %v of %v", z, tensor.ShapeString(p.outShape), x.DType)
+				}
+				ep = &e
+			}
+			k.half.runHalf(c, p, x, bias, z, y, ep)
 			break
 		}
 		xf, _ := Float32s(x)
@@ -800,8 +809,10 @@ func newFusedConvF32(b *Build) (any, error) {
 		return nil, err
 	}
 	k := conv.(*nnConvKernel)
-	// Other types than float32 run in ref, which prepares its own half-precision filter.
-	k.fused, k.ref, k.half = true, ref, nil
+	// Other types than float32 run in ref, except a float16/bfloat16 X
+	// with the constant filter k.half prepared: that runs here, in
+	// float32 with the epilogue, rounded once.
+	k.fused, k.ref = true, ref
 	k.ep = nnConvEpilogue{act: act.act, min: act.min, max: act.max, alpha: act.alpha, fn: act.fn}
 	return k, nil
 }

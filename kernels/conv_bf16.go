@@ -24,23 +24,38 @@ func nnPrepHalfW(cw *tensor.Tensor, group int) *nnConvHalfW {
 }
 
 // runHalf computes the convolution of x (of the filter's type) with the
-// prepared filter in float32, in pooled scratch, rounding the result once
-// into y.
-func (h *nnConvHalfW) runHalf(c *Context, p *nnConvParams, x, bias, y *tensor.Tensor) {
-	nx, ny, nb := x.Len(), y.Len(), 0
+// prepared filter in float32, in pooled scratch, then FusedConv's
+// epilogue ep (nil for Conv) with the residual z (nil for none), rounding
+// the result once into y.
+func (h *nnConvHalfW) runHalf(c *Context, p *nnConvParams, x, bias, z, y *tensor.Tensor, ep *nnConvEpilogue) {
+	nx, ny, nb, nz := x.Len(), y.Len(), 0, 0
 	if bias != nil {
 		nb = bias.Len()
 	}
-	buf := linalgHalfGet(nx + ny + nb)
+	if z != nil {
+		nz = z.Len()
+	}
+	buf := linalgHalfGet(nx + ny + nb + nz)
 	x32, y32 := (*buf)[:nx], (*buf)[nx:nx+ny]
 	linalgWiden(x32, x)
 	clear(y32)
 	var b32 []float32
 	if bias != nil {
-		b32 = (*buf)[nx+ny:]
+		b32 = (*buf)[nx+ny : nx+ny+nb]
 		linalgWiden(b32, bias)
 	}
-	nnConvF32(c, p, x32, h.wf, h.packed, nil, b32, y32, nil)
+	if z != nil {
+		z32 := (*buf)[nx+ny+nb:]
+		linalgWiden(z32, z)
+		ep.residual = z32
+	}
+	nnConvF32(c, p, x32, h.wf, h.packed, nil, b32, y32, ep)
 	nnStoreF32(y, y32)
 	linalgHalfPool.Put(buf)
+}
+
+// halfW reports whether a float16/bfloat16 X runs against the constant
+// filter prepared at Build.
+func (k *nnConvKernel) halfW(x, wt *tensor.Tensor) bool {
+	return k.half != nil && wt == k.half.w && (x.DType == tensor.Float16 || x.DType == tensor.BFloat16)
 }

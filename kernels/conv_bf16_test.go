@@ -59,6 +59,30 @@ func TestHalfConv(t *testing.T) {
 				}
 				bfCheck(t, name, h, out[0], []int{1, c.cout, n, n}, want, e, false)
 			}
+			// FusedConv: + Z, then Relu, in float32 and rounded once. Adding
+			// Z is one more rounded float32 addition, and Relu is monotone,
+			// so the bound carries over with that addition's term.
+			z, zv := h.rand(r, 1, c.cout, n, n)
+			fwant, fe := make([]float64, len(want)), make([]float64, len(want))
+			for i := range want {
+				fwant[i] = want[i] + zv[i]
+				fe[i] = e[i] + 0x1p-24*1.01*(math.Abs(want[i])+math.Abs(zv[i])+e[i])
+			}
+			fattrs := append(append([]*ir.Attribute(nil), attrs...), &ir.Attribute{Name: "activation", Type: ir.AttrString, S: []byte("Relu")})
+			fk := bfBuild(t, ir.DomainInferd, "FusedConv", fattrs, []*tensor.Tensor{x, w, b, z})
+			if ck, ok := fk.(*nnConvKernel); !ok || ck.half == nil {
+				t.Fatalf("%s: FusedConv kernel %T did not prepare the constant filter", name, fk)
+			}
+			for _, ctx := range []*Context{nil, {Par: linalgTestPool.For, Threads: 4}} {
+				out, err := fk.Run(ctx, []*tensor.Tensor{x, w, b, z})
+				if err != nil {
+					t.Fatalf("%s FusedConv: %v", name, err)
+				}
+				bfCheck(t, name+" FusedConv+Z+Relu", h, out[0], []int{1, c.cout, n, n}, fwant, fe, true)
+			}
+			if _, err := fk.Run(nil, []*tensor.Tensor{x, w, b, b}); err == nil {
+				t.Errorf("%s FusedConv: a Z of the wrong shape was accepted", name)
+			}
 			if !raceEnabled {
 				if got := linalgAllocs(t, "Conv", attrs, []bool{false, true, true}, false, x, w, b); got != 0 {
 					t.Errorf("%s: %v allocations per run", name, got)
