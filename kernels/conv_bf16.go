@@ -1,6 +1,8 @@
 package kernels
 
 import (
+	"sync/atomic"
+
 	"github.com/inferd/inferd/kernels/gemm"
 	"github.com/inferd/inferd/tensor"
 )
@@ -11,6 +13,9 @@ type nnConvHalfW struct {
 	w      *tensor.Tensor  // the constant filter
 	wf     []float32       // w widened
 	packed []*gemm.PackedA // wf packed per group (nil when depthwise)
+	// packedT is wf's transpose packed for the NHWC orientation, on the
+	// first run that takes it.
+	packedT atomic.Pointer[gemm.PackedB]
 }
 
 // nnPrepHalfW prepares cw if it is a float16 or bfloat16 filter.
@@ -49,7 +54,14 @@ func (h *nnConvHalfW) runHalf(c *Context, p *nnConvParams, x, bias, z, y *tensor
 		linalgWiden(z32, z)
 		ep.residual = z32
 	}
-	nnConvF32(c, p, x32, h.wf, h.packed, nil, b32, y32, ep)
+	var packedT *gemm.PackedB
+	if p.nhwc {
+		if packedT = h.packedT.Load(); packedT == nil {
+			packedT = nnPackFilterT(h.wf, p)
+			h.packedT.Store(packedT)
+		}
+	}
+	nnConvF32(c, p, x32, h.wf, h.packed, packedT, b32, y32, ep)
 	nnStoreF32(y, y32)
 	linalgHalfPool.Put(buf)
 }
