@@ -91,3 +91,47 @@ func TestHalfConv(t *testing.T) {
 		}
 	}
 }
+
+// TestHalfMaxPool checks float16/bfloat16 MaxPool (3×3, stride 2, pad 1,
+// the fast float32 kernel behind it) against a direct loop over the
+// widened values: the maximum is one of the inputs, so it must be exact.
+func TestHalfMaxPool(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	for _, h := range bfTypes {
+		const ch, n = 5, 13
+		x, xv := h.rand(r, 1, ch, n, n)
+		attrs := []*ir.Attribute{{Name: "kernel_shape", Type: ir.AttrInts, Ints: []int64{3, 3}},
+			{Name: "strides", Type: ir.AttrInts, Ints: []int64{2, 2}},
+			{Name: "pads", Type: ir.AttrInts, Ints: []int64{1, 1, 1, 1}}}
+		k := bfBuild(t, "", "MaxPool", attrs, []*tensor.Tensor{x})
+		const m = (n+2-3)/2 + 1
+		for _, ctx := range []*Context{nil, {Par: linalgTestPool.For, Threads: 4}} {
+			out, err := k.Run(ctx, []*tensor.Tensor{x})
+			if err != nil {
+				t.Fatalf("%v MaxPool: %v", h.dt, err)
+			}
+			got, _ := Float64s(out[0])
+			if out[0].DType != h.dt || !tensor.EqualShapes(out[0].Shape, []int{1, ch, m, m}) {
+				t.Fatalf("%v MaxPool: got %v", h.dt, out[0])
+			}
+			for c := 0; c < ch; c++ {
+				for i := 0; i < m; i++ {
+					for j := 0; j < m; j++ {
+						want := math.Inf(-1)
+						for di := 0; di < 3; di++ {
+							for dj := 0; dj < 3; dj++ {
+								ii, jj := 2*i+di-1, 2*j+dj-1
+								if ii >= 0 && jj >= 0 && ii < n && jj < n {
+									want = math.Max(want, xv[(c*n+ii)*n+jj])
+								}
+							}
+						}
+						if g := got[(c*m+i)*m+j]; g != want {
+							t.Fatalf("%v MaxPool [%d,%d,%d] = %v, want %v", h.dt, c, i, j, g, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

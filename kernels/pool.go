@@ -192,10 +192,19 @@ func newMaxPool(b *Build) (any, error) {
 		case []int64:
 			nnMaxPool(c, p, planes, xd, y.Data.([]int64), idx, order == 1, math.MinInt64)
 		case []tensor.F16, []tensor.BF16:
-			xf, _ := Float32s(x)
-			yf := make([]float32, y.Len())
-			nnMaxPool(c, p, planes, xf, yf, idx, order == 1, float32(math.Inf(-1)))
+			// Widening is exact and the maximum of exact values is one of
+			// them, so the float32 kernels give the half-precision result.
+			nx, ny := x.Len(), y.Len()
+			buf := linalgHalfGet(nx + ny)
+			xf, yf := (*buf)[:nx], (*buf)[nx:nx+ny]
+			linalgWiden(xf, x)
+			if idx == nil && nnMaxPool2DFast(g) {
+				nnMaxPool2DF32(c, g, p, planes, xf, yf)
+			} else {
+				nnMaxPool(c, p, planes, xf, yf, idx, order == 1, float32(math.Inf(-1)))
+			}
 			nnStoreF32(y, yf)
+			linalgHalfPool.Put(buf)
 		default:
 			return nil, fmt.Errorf("MaxPool of %v: %w", x.DType, ErrUnsupported)
 		}
