@@ -800,10 +800,6 @@ func newFusedConvF32(b *Build) (any, error) {
 	if err != nil {
 		return nil, ErrDecline
 	}
-	ref, err := fusedRef(b, newFusedConv)
-	if err != nil {
-		return nil, err
-	}
 	conv, err := newConv(b)
 	if err != nil {
 		return nil, err
@@ -811,8 +807,14 @@ func newFusedConvF32(b *Build) (any, error) {
 	k := conv.(*nnConvKernel)
 	// Other types than float32 run in ref, except a float16/bfloat16 X
 	// with the constant filter k.half prepared: that runs here, in
-	// float32 with the epilogue, rounded once.
-	k.fused, k.ref = true, ref
+	// float32 with the epilogue, rounded once, and needs no ref (which
+	// would hold a second widened copy of the filter).
+	if k.half == nil {
+		if k.ref, err = fusedRef(b, newFusedConv); err != nil {
+			return nil, err
+		}
+	}
+	k.fused = true
 	k.ep = nnConvEpilogue{act: act.act, min: act.min, max: act.max, alpha: act.alpha, fn: act.fn}
 	return k, nil
 }
