@@ -159,85 +159,39 @@ func (d *headerScanner) output(o *jsonOutputRequest) bool {
 }
 
 func (d *headerScanner) requestParams(p *jsonRequestParams) bool {
-	var seen keySet
-	if !d.next('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		key, v, end, ok := d.param(first, &seen, requestParamKeys)
-		if !ok {
-			return false
-		}
-		if end {
-			return true
-		}
-		switch string(key) {
-		case "binary_data_output":
-			p.BinaryDataOutput = v
-		case "timeout":
-			p.Timeout = v
-		case "sequence_id":
-			p.SequenceID = v
-		case "sequence_start":
-			p.SequenceStart = v
-		case "sequence_end":
-			p.SequenceEnd = v
-		case "priority":
-			p.Priority = v
-		}
-	}
+	return d.params(requestParamKeys, []*json.RawMessage{&p.BinaryDataOutput, &p.Timeout,
+		&p.SequenceID, &p.SequenceStart, &p.SequenceEnd, &p.Priority})
 }
 
 func (d *headerScanner) inputParams(p *jsonInputParams) bool {
-	var seen keySet
-	if !d.next('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		key, v, end, ok := d.param(first, &seen, inputParamKeys)
-		if !ok {
-			return false
-		}
-		if end {
-			return true
-		}
-		switch string(key) {
-		case "binary_data_size":
-			p.BinaryDataSize = v
-		case "shared_memory_region":
-			p.Region = v
-		case "shared_memory_byte_size":
-			p.ByteSize = v
-		case "shared_memory_offset":
-			p.Offset = v
-		}
-	}
+	return d.params(inputParamKeys, []*json.RawMessage{&p.BinaryDataSize, &p.Region, &p.ByteSize, &p.Offset})
 }
 
 func (d *headerScanner) outputParams(p *jsonOutputParams) bool {
+	return d.params(outputParamKeys, []*json.RawMessage{&p.BinaryData, &p.Classification,
+		&p.Region, &p.ByteSize, &p.Offset})
+}
+
+// params reads a parameters object, keeping the value of key known[i] in
+// *fields[i] and skipping other keys.
+func (d *headerScanner) params(known []string, fields []*json.RawMessage) bool {
 	var seen keySet
 	if !d.next('{') {
 		return false
 	}
 	for first := true; ; first = false {
-		key, v, end, ok := d.param(first, &seen, outputParamKeys)
+		key, v, end, ok := d.param(first, &seen, known)
 		if !ok {
 			return false
 		}
 		if end {
 			return true
 		}
-		switch string(key) {
-		case "binary_data":
-			p.BinaryData = v
-		case "classification":
-			p.Classification = v
-		case "shared_memory_region":
-			p.Region = v
-		case "shared_memory_byte_size":
-			p.ByteSize = v
-		case "shared_memory_offset":
-			p.Offset = v
+		for i, k := range known {
+			if string(key) == k {
+				*fields[i] = v
+				break
+			}
 		}
 	}
 }
