@@ -272,31 +272,7 @@ func (p *redPlan) make(c *Context, shape []int, mask []int) {
 // one run to the next through the arena (a buffer that lives only during
 // this step); the caller initialises it.
 func redTemp[E redNum](c *Context, n int) []E {
-	var dt tensor.DType
-	var z E
-	switch any(z).(type) {
-	case float32:
-		dt = tensor.Float32
-	case float64:
-		dt = tensor.Float64
-	case int8:
-		dt = tensor.Int8
-	case int16:
-		dt = tensor.Int16
-	case int32:
-		dt = tensor.Int32
-	case int64:
-		dt = tensor.Int64
-	case uint8:
-		dt = tensor.Uint8
-	case uint16:
-		dt = tensor.Uint16
-	case uint32:
-		dt = tensor.Uint32
-	default:
-		dt = tensor.Uint64
-	}
-	return c.AllocRaw(dt, n).Data.([]E)
+	return c.AllocRaw(tensor.DTypeOf[E](), n).Data.([]E)
 }
 
 // redSerial reports whether a reduction of n elements runs on the calling
