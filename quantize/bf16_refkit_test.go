@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/inferd/inferd/onnx"
 	"github.com/inferd/inferd/quantize"
 	"github.com/inferd/inferd/tensor"
 )
@@ -25,24 +23,7 @@ func TestRefkitBF16(t *testing.T) {
 	for _, model := range []string{"mlp", "bert_like"} {
 		for _, keepIO := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/keepIO=%v", model, keepIO), func(t *testing.T) {
-				dir := filepath.Join(root, model)
-				m, err := onnx.Load(filepath.Join(dir, model+"_opset17.onnx"))
-				if err != nil {
-					t.Skip(err)
-				}
-				in := quantize.Sample{}
-				i := 0
-				for _, vi := range m.Graph.Inputs {
-					if m.Graph.Initializer(vi.Name) != nil {
-						continue
-					}
-					x, err := readNpy(filepath.Join(dir, fmt.Sprintf("b1_input_%d.npy", i)))
-					if err != nil {
-						t.Fatal(err)
-					}
-					in[vi.Name] = x
-					i++
-				}
+				m, in := loadRefkitExport(t, root, model)
 				q, _, err := quantize.Quantize(context.Background(), m, quantize.Options{Mode: quantize.BF16, KeepIOTypes: keepIO, Compiler: compiler})
 				if err != nil {
 					t.Fatal(err)

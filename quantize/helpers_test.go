@@ -2,6 +2,7 @@ package quantize_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -141,4 +142,29 @@ func countOps(m *ir.Model) map[string]int {
 		c[n.OpType]++
 	}
 	return c
+}
+
+// loadRefkitExport loads a refkit export under root (INFERD_REFKIT_MODELS; skipping the test when it is not
+// there) and its batch-1 reference inputs, keyed by graph input name.
+func loadRefkitExport(t *testing.T, root, model string) (*ir.Model, quantize.Sample) {
+	t.Helper()
+	dir := filepath.Join(root, model)
+	m, err := onnx.Load(filepath.Join(dir, model+"_opset17.onnx"))
+	if err != nil {
+		t.Skip(err)
+	}
+	in := quantize.Sample{}
+	i := 0
+	for _, vi := range m.Graph.Inputs {
+		if m.Graph.Initializer(vi.Name) != nil {
+			continue
+		}
+		x, err := readNpy(filepath.Join(dir, fmt.Sprintf("b1_input_%d.npy", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in[vi.Name] = x
+		i++
+	}
+	return m, in
 }

@@ -3,7 +3,6 @@ package quantize_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -527,24 +526,7 @@ func TestRefkitModelTargets(t *testing.T) {
 		{"bert_like", quantize.Int4, 0.98},
 	} {
 		t.Run(tc.model+"/"+string(tc.mode), func(t *testing.T) {
-			dir := filepath.Join(root, tc.model)
-			m, err := onnx.Load(filepath.Join(dir, tc.model+"_opset17.onnx"))
-			if err != nil {
-				t.Skip(err)
-			}
-			in := quantize.Sample{}
-			i := 0
-			for _, vi := range m.Graph.Inputs {
-				if m.Graph.Initializer(vi.Name) != nil {
-					continue
-				}
-				x, err := readNpy(filepath.Join(dir, fmt.Sprintf("b1_input_%d.npy", i)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				in[vi.Name] = x
-				i++
-			}
+			m, in := loadRefkitExport(t, root, tc.model)
 			q, _, err := quantize.Quantize(context.Background(), m, quantize.Options{Mode: tc.mode, Samples: []quantize.Sample{in}, Compiler: compiler})
 			if err != nil {
 				t.Fatal(err)
